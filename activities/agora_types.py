@@ -1,0 +1,72 @@
+"""Inputs of the AGORA activities: the AGORA request and the user acting.
+
+Kept apart from the activities so workflows import them without the SOAP stack.
+The activity names are the AGORA operations' own names (``Request.operation``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from agora.messages import (
+    CheckNirName,
+    DeclarePayment,
+    EnterTraining,
+    ExitTraining,
+    FindOrCreateDossier,
+    ReengineerDossier,
+    SettleAction,
+    ValidateDossier,
+)
+
+# ApplicationError types raised by the activities.
+BUSINESS_FAULT = "AgoraBusinessFault"
+UNAVAILABLE = "AgoraUnavailable"
+
+
+@dataclass
+class CheckNirNameCall:
+    request: CheckNirName
+    acting_user: str | None = None
+
+
+@dataclass
+class FindOrCreateDossierCall:
+    request: FindOrCreateDossier
+    acting_user: str | None = None
+
+
+@dataclass
+class ValidateDossierCall:
+    request: ValidateDossier
+    acting_user: str | None = None
+
+
+@dataclass
+class EnterTrainingCall:
+    request: EnterTraining
+    acting_user: str | None = None
+
+
+@dataclass
+class DeclarePaymentCall:
+    request: DeclarePayment
+    acting_user: str | None = None
+
+
+@dataclass
+class ExitTrainingCall:
+    request: ExitTraining
+    acting_user: str | None = None
+
+
+@dataclass
+class SettleActionCall:
+    request: SettleAction
+    acting_user: str | None = None
+
+
+@dataclass
+class ReengineerDossierCall:
+    request: ReengineerDossier
+    acting_user: str | None = None

@@ -1,0 +1,199 @@
+"""Keys and certificates that sign the identity vector (SPEC §3).
+
+AGORA refuses self-signed certificates: the signing leaf must come from a PKI.
+In development and tests a local test CA issues it; in production the
+Region's PKI-issued leaf is placed in the same files and nothing is created.
+
+Private keys are loaded once per process as key objects: signxml re-parses a
+PEM key on every signature (about 50 ms) but signs with a key object in
+about 2 ms (DESIGN.md).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import NameOID
+
+CA_COMMON_NAME = "agora-flow test CA"
+_KEY_SIZE = 2048
+
+
+@dataclass(frozen=True)
+class PkiPaths:
+    ca_cert: Path
+    ca_key: Path
+    leaf_cert: Path
+    leaf_key: Path
+
+
+@dataclass(frozen=True)
+class SigningIdentity:
+    """What the signer needs, parsed once: the key object and the leaf cert (PEM)."""
+
+    private_key: rsa.RSAPrivateKey
+    cert_pem: bytes
+    common_name: str
+
+
+def pki_paths(pki_dir: Path, application_id: str) -> PkiPaths:
+    # One CA per directory, one leaf per application id: several applications
+    # (or a test "intruder") can share the dev CA.
+    return PkiPaths(
+        ca_cert=pki_dir / "ca.cert.pem",
+        ca_key=pki_dir / "ca.key.pem",
+        leaf_cert=pki_dir / f"{application_id}.cert.pem",
+        leaf_key=pki_dir / f"{application_id}.key.pem",
+    )
+
+
+def ensure_dev_pki(pki_dir: Path, application_id: str) -> PkiPaths:
+    """Create the test CA and the application's leaf, each only if missing."""
+    paths = pki_paths(pki_dir, application_id)
+    pki_dir.mkdir(parents=True, exist_ok=True)
+    if not (paths.ca_cert.exists() and paths.ca_key.exists()):
+        ca_key = _new_key()
+        ca_name = _name(CA_COMMON_NAME)
+        ca_cert = (
+            _builder(ca_name, ca_name, ca_key, days=3650)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+            .add_extension(
+                x509.KeyUsage(
+                    digital_signature=False, content_commitment=False, key_encipherment=False,
+                    data_encipherment=False, key_agreement=False, key_cert_sign=True,
+                    crl_sign=True, encipher_only=False, decipher_only=False,
+                ),
+                critical=True,
+            )
+            .sign(ca_key, hashes.SHA256())
+        )
+        _write(paths.ca_key, paths.ca_cert, ca_key, ca_cert)
+    if not (paths.leaf_cert.exists() and paths.leaf_key.exists()):
+        ca_key = _read_key(paths.ca_key)
+        ca_cert = x509.load_pem_x509_certificate(paths.ca_cert.read_bytes())
+        _issue_leaf(paths.leaf_key, paths.leaf_cert, application_id, ca_cert.subject, ca_key)
+    return paths
+
+
+def create_self_signed_leaf(directory: Path, common_name: str) -> PkiPaths:
+    """A leaf that signs itself: AGORA must refuse it (tests)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    paths = pki_paths(directory, common_name)
+    key = _new_key()
+    cert = _builder(_name(common_name), _name(common_name), key, days=365).sign(key, hashes.SHA256())
+    _write(paths.leaf_key, paths.leaf_cert, key, cert)
+    return paths
+
+
+def create_foreign_ca_leaf(directory: Path, common_name: str) -> PkiPaths:
+    """A leaf issued by another CA than the trusted one (tests): its own CA files are in
+    ``directory`` too, so the leaf looks well-formed but does not chain to the trusted CA."""
+    directory.mkdir(parents=True, exist_ok=True)
+    paths = pki_paths(directory, common_name)
+    ca_key = _new_key()
+    # Same subject as the trusted CA on purpose: only the signature check can tell them apart.
+    ca_name = _name(CA_COMMON_NAME)
+    ca_cert = (
+        _builder(ca_name, ca_name, ca_key, days=3650)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .sign(ca_key, hashes.SHA256())
+    )
+    _write(paths.ca_key, paths.ca_cert, ca_key, ca_cert)
+    _issue_leaf(paths.leaf_key, paths.leaf_cert, common_name, ca_name, ca_key)
+    return paths
+
+
+def load_signing_identity(paths: PkiPaths) -> SigningIdentity:
+    cert_pem = paths.leaf_cert.read_bytes()
+    cert = x509.load_pem_x509_certificate(cert_pem)
+    return SigningIdentity(
+        private_key=_read_key(paths.leaf_key),
+        cert_pem=cert_pem,
+        common_name=common_name(cert),
+    )
+
+
+def common_name(cert: x509.Certificate) -> str:
+    attrs = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+    return str(attrs[0].value) if attrs else ""
+
+
+def _issue_leaf(
+    key_path: Path, cert_path: Path, cn: str, issuer: x509.Name, ca_key: rsa.RSAPrivateKey
+) -> None:
+    key = _new_key()
+    cert = (
+        _builder(_name(cn), issuer, key, days=825)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True, content_commitment=True, key_encipherment=False,
+                data_encipherment=False, key_agreement=False, key_cert_sign=False,
+                crl_sign=False, encipher_only=False, decipher_only=False,
+            ),
+            critical=True,
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+    _write(key_path, cert_path, key, cert)
+
+
+def _new_key() -> rsa.RSAPrivateKey:
+    return rsa.generate_private_key(public_exponent=65537, key_size=_KEY_SIZE)
+
+
+def _name(cn: str) -> x509.Name:
+    return x509.Name(
+        [
+            x509.NameAttribute(NameOID.COUNTRY_NAME, "FR"),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "agora-flow (dev)"),
+            x509.NameAttribute(NameOID.COMMON_NAME, cn),
+        ]
+    )
+
+
+def _builder(
+    subject: x509.Name, issuer: x509.Name, key: rsa.RSAPrivateKey, days: int
+) -> x509.CertificateBuilder:
+    now = dt.datetime.now(dt.timezone.utc)
+    return (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(issuer)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        # Backdated a little so a freshly made cert is valid on a peer whose clock lags.
+        .not_valid_before(now - dt.timedelta(hours=1))
+        .not_valid_after(now + dt.timedelta(days=days))
+    )
+
+
+def _read_key(path: Path) -> rsa.RSAPrivateKey:
+    key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    if not isinstance(key, rsa.RSAPrivateKey):
+        raise ValueError(f"{path}: an RSA private key is expected")
+    return key
+
+
+def _write(key_path: Path, cert_path: Path, key: rsa.RSAPrivateKey, cert: x509.Certificate) -> None:
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    _write_atomically(key_path, key_pem, mode=0o600)
+    _write_atomically(cert_path, cert.public_bytes(serialization.Encoding.PEM), mode=0o644)
+
+
+def _write_atomically(path: Path, data: bytes, mode: int) -> None:
+    # A process starting concurrently never reads a half-written PEM file.
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_bytes(data)
+    tmp.chmod(mode)
+    os.replace(tmp, path)

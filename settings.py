@@ -1,0 +1,88 @@
+"""Configuration, read once from the environment (prefix ``AGORA_FLOW_``).
+
+Every address, port, identifier and duration the contracts leave to the
+partner lives here, never in code. Defaults run everything on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+def _env(name: str, default: str) -> str:
+    return os.environ.get(f"AGORA_FLOW_{name}", default)
+
+
+def _env_list(name: str, default: str) -> tuple[str, ...]:
+    return tuple(v.strip() for v in _env(name, default).split(",") if v.strip())
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path = field(default_factory=lambda: Path(_env("DATA_DIR", ".data")).resolve())
+
+    # Temporal
+    temporal_address: str = field(default_factory=lambda: _env("TEMPORAL_ADDRESS", "127.0.0.1:7233"))
+    temporal_namespace: str = field(default_factory=lambda: _env("TEMPORAL_NAMESPACE", "default"))
+    task_queue: str = field(default_factory=lambda: _env("TASK_QUEUE", "agora-flow"))
+    temporal_ui_port: int = field(default_factory=lambda: int(_env("TEMPORAL_UI_PORT", "8233")))
+
+    # AGORA endpoint (the simulator by default; the real platform in production)
+    agora_url: str = field(default_factory=lambda: _env("AGORA_URL", "http://127.0.0.1:8088/agora"))
+    simulator_host: str = field(default_factory=lambda: _env("SIMULATOR_HOST", "127.0.0.1"))
+    simulator_port: int = field(default_factory=lambda: int(_env("SIMULATOR_PORT", "8088")))
+    agora_timeout_seconds: float = field(
+        default_factory=lambda: float(_env("AGORA_TIMEOUT_SECONDS", "10"))
+    )
+
+    # Identity vector (SPEC §3): every value is the partner's to configure.
+    partner_id: str = field(default_factory=lambda: _env("PARTNER_ID", "REGION-CORSE"))
+    application_id: str = field(default_factory=lambda: _env("APPLICATION_ID", "agora-flow"))
+    vi_audience: str = field(default_factory=lambda: _env("VI_AUDIENCE", "urn:cdc:agora:services"))
+    vi_recipient: str = field(default_factory=lambda: _env("VI_RECIPIENT", "urn:cdc"))
+    vi_lifetime_seconds: int = field(default_factory=lambda: int(_env("VI_LIFETIME_SECONDS", "3600")))
+    vi_auth_level: str = field(
+        default_factory=lambda: _env(
+            "VI_AUTH_LEVEL", "urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport"
+        )
+    )
+    vi_pagm: tuple[str, ...] = field(
+        default_factory=lambda: _env_list("VI_PAGM", "AGORA_FINANCEUR;REGION-CORSE")
+    )
+    vi_signature_algorithm: str = field(
+        default_factory=lambda: _env("VI_SIGNATURE_ALGORITHM", "rsa-sha256")
+    )
+    # "sign": we sign the VI ourselves; "gateway": plain SOAP to a GIP-MDS-style gateway that signs.
+    vi_mode: str = field(default_factory=lambda: _env("VI_MODE", "sign"))
+
+    # API / UI
+    api_host: str = field(default_factory=lambda: _env("API_HOST", "127.0.0.1"))
+    api_port: int = field(default_factory=lambda: int(_env("API_PORT", "8000")))
+    database_url: str = field(default_factory=lambda: _env("DATABASE_URL", ""))
+
+    # Mail
+    smtp_host: str = field(default_factory=lambda: _env("SMTP_HOST", "127.0.0.1"))
+    smtp_port: int = field(default_factory=lambda: int(_env("SMTP_PORT", "8025")))
+
+    @property
+    def pki_dir(self) -> Path:
+        return self.data_dir / "pki"
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'agora-flow.sqlite3'}"
+
+
+def load() -> Settings:
+    return Settings()
+
+
+def as_environment(settings: Settings) -> dict[str, str]:
+    """The ``AGORA_FLOW_*`` variables that rebuild ``settings`` in a child process."""
+    environment: dict[str, str] = {}
+    for name, value in vars(settings).items():
+        text = ",".join(value) if isinstance(value, tuple) else str(value)
+        environment[f"AGORA_FLOW_{name.upper()}"] = text
+    return environment

@@ -1,0 +1,137 @@
+"""The data each dossier event carries, and the rules it must satisfy.
+
+Pure: the API uses it to answer 422 with the field and the reason, the
+workflow's update validator uses it again so that no path reaches AGORA with
+bad data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from state_models.validators import ValidationError, validate_amount, validate_date
+
+
+@dataclass(frozen=True)
+class DossierFacts:
+    """What the dossier already knows that event data is checked against."""
+
+    entry_date: str | None = None
+    last_interruption_date: str | None = None
+    exit_date: str | None = None
+
+
+# Event -> (required fields, optional fields).
+EVENT_FIELDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "validate": (("validation_date",), ()),
+    "enter": (("entry_date",), ("job_seeker_since",)),
+    "pay": (("payment_date", "amount"), ()),
+    "interrupt": (("interruption_date", "reason"), ()),
+    "resume": (("resume_date",), ()),
+    "exit": (("exit_date", "reason"), ()),
+    "settle": (("settlement_date", "amount_paid"), ()),
+    "cancel": (("reason",), ()),
+    "reengineer": (("reason", "corrections"), ()),
+}
+
+DATE_FIELDS = frozenset(
+    {
+        "validation_date",
+        "entry_date",
+        "job_seeker_since",
+        "payment_date",
+        "interruption_date",
+        "resume_date",
+        "exit_date",
+        "settlement_date",
+    }
+)
+AMOUNT_FIELDS = frozenset({"amount", "amount_paid"})
+
+# Fields of a dossier a re-engineering may correct (AGORA's element names stay in agora/).
+CORRECTABLE_FIELDS = frozenset(
+    {
+        "birth_name",
+        "usage_name",
+        "first_names",
+        "birth_date",
+        "email",
+        "phone",
+        "title",
+        "certification_code",
+        "duration_hours",
+        "start_date",
+        "end_date",
+        "entry_date",
+        "exit_date",
+        "price",
+    }
+)
+
+
+def _require_text(data: dict[str, Any], name: str) -> str:
+    value = data.get(name)
+    if not isinstance(value, str) or not value.strip():
+        raise ValidationError(name, "champ obligatoire")
+    return value.strip()
+
+
+def _not_before(later: date, earlier: str | None, field: str, earlier_label: str) -> None:
+    if earlier is not None and later < date.fromisoformat(earlier):
+        raise ValidationError(field, f"la date ne peut pas précéder {earlier_label} ({earlier})")
+
+
+def validate_event_data(event: str, data: dict[str, Any], facts: DossierFacts) -> dict[str, Any]:
+    """Return the event's data normalised (dates ISO, amounts as decimal text),
+    or raise ValidationError naming the field and the reason."""
+    if event not in EVENT_FIELDS:
+        raise ValidationError("event", f"événement inconnu : {event}")
+    required, optional = EVENT_FIELDS[event]
+    unknown = set(data) - set(required) - set(optional)
+    if unknown:
+        raise ValidationError(sorted(unknown)[0], "champ inattendu pour cet événement")
+    clean: dict[str, Any] = {}
+    for name in required + optional:
+        if name not in data or data[name] in (None, ""):
+            if name in required:
+                raise ValidationError(name, "champ obligatoire")
+            continue
+        if name in DATE_FIELDS:
+            clean[name] = validate_date(data[name], name).isoformat()
+        elif name in AMOUNT_FIELDS:
+            clean[name] = str(validate_amount(data[name], name))
+        elif name == "corrections":
+            clean[name] = _validate_corrections(data[name])
+        else:
+            clean[name] = _require_text(data, name)
+
+    if event == "resume":
+        _not_before(
+            date.fromisoformat(clean["resume_date"]),
+            facts.last_interruption_date,
+            "resume_date",
+            "l'interruption",
+        )
+    for name in ("payment_date", "interruption_date", "exit_date"):
+        if name in clean:
+            _not_before(date.fromisoformat(clean[name]), facts.entry_date, name, "l'entrée")
+    if event == "settle":
+        _not_before(
+            date.fromisoformat(clean["settlement_date"]), facts.exit_date, "settlement_date", "la sortie"
+        )
+    return clean
+
+
+def _validate_corrections(value: Any) -> list[dict[str, str]]:
+    if not isinstance(value, list) or not value:
+        raise ValidationError("corrections", "au moins une correction est attendue")
+    corrections = []
+    for item in value:
+        if not isinstance(item, dict) or set(item) != {"name", "value"}:
+            raise ValidationError("corrections", "chaque correction a un nom et une valeur")
+        if item["name"] not in CORRECTABLE_FIELDS:
+            raise ValidationError("corrections", f"champ non corrigeable : {item['name']}")
+        corrections.append({"name": str(item["name"]), "value": str(item["value"])})
+    return corrections

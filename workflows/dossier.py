@@ -1,0 +1,334 @@
+"""DossierWorkflow: one trainee dossier, from its registration at AGORA to its settlement.
+
+Each business event is an update: the validator asks the lifecycle model and
+the event rules whether the event is allowed now (a refusal reaches the caller
+at once and nothing is sent to AGORA); the handler calls AGORA through the
+operation's activity, then moves the model and records the outcome.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy, SearchAttributePair, TypedSearchAttributes
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.agora_types import (
+        BUSINESS_FAULT,
+        CheckNirNameCall,
+        DeclarePaymentCall,
+        EnterTrainingCall,
+        ExitTrainingCall,
+        FindOrCreateDossierCall,
+        ReengineerDossierCall,
+        SettleActionCall,
+        ValidateDossierCall,
+    )
+    from agora.messages import (
+        ENTRY_FIRST,
+        ENTRY_RESUME,
+        EXIT_FINAL,
+        EXIT_INTERRUPTION,
+        AgoraAck,
+        CheckNirName,
+        Correction,
+        DeclarePayment,
+        EnterTraining,
+        ExitTraining,
+        FindOrCreateDossier,
+        ReengineerDossier,
+        SettleAction,
+        ValidateDossier,
+    )
+    from state_models import dossier as lifecycle
+    from state_models.dossier_events import DossierFacts, validate_event_data
+    from state_models.validators import ValidationError
+    from workflows.search_attributes import DOSSIER_ID, DOSSIER_STATE
+    from workflows.dossier_types import (
+        OUTCOME_ACKNOWLEDGED,
+        OUTCOME_REFUSED,
+        OUTCOME_REPLAY,
+        QUERY_VIEW,
+        UPDATE_APPLY_EVENT,
+        DossierInput,
+        DossierView,
+        EventRequest,
+        HistoryEntry,
+        RetryConfig,
+    )
+
+# AGORA's status value and correction name for a cancelled dossier.
+CANCELLED_STATUS = "ANNULE"
+STATUS_CORRECTION = "statut"
+
+# Refusal types the API maps to HTTP statuses.
+ILLEGAL_EVENT = "IllegalEvent"  # 409
+INVALID_DATA = "InvalidEventData"  # 422
+NOT_REGISTERED = "DossierNotRegistered"  # 409
+
+
+def search_attributes(dossier_id: str, state: str) -> TypedSearchAttributes:
+    return TypedSearchAttributes(
+        [SearchAttributePair(DOSSIER_ID, dossier_id), SearchAttributePair(DOSSIER_STATE, state)]
+    )
+
+
+@workflow.defn
+class DossierWorkflow:
+    @workflow.init
+    def __init__(self, dossier: DossierInput) -> None:
+        self._input = dossier
+        self._state = "created"
+        self._agora_dossier_id: str | None = None
+        self._registration_fault: str | None = None
+        self._history: list[HistoryEntry] = []
+        self._facts = DossierFacts()
+        self._payments = 0
+        self._registration_attempted = False
+        # Events are applied one at a time, in the order they were accepted.
+        self._lock = asyncio.Lock()
+
+    @workflow.run
+    async def run(self, dossier: DossierInput) -> DossierView:
+        async with self._lock:
+            await self._register()
+        await workflow.wait_condition(
+            lambda: self._state not in lifecycle.OPEN_STATES and workflow.all_handlers_finished()
+        )
+        return self.view()
+
+    # --- registration at AGORA (operations 4 and 5) -----------------------------------
+
+    async def _register(self) -> None:
+        """Check the NIR/surname pair, then find-or-create the dossier. Caller holds the lock."""
+        person, action, user = self._input.person, self._input.action, self._input.acting_user
+        try:
+            await self._call(
+                "ControlerUniciteNirNom",
+                CheckNirNameCall(CheckNirName(person.nir, person.birth_name), user),
+            )
+            ack = await self._call(
+                "RechercherOuCreerDossier",
+                FindOrCreateDossierCall(
+                    FindOrCreateDossier(self._request_id(), self._input.dossier_id, person, action),
+                    user,
+                ),
+            )
+        except ActivityError as failure:
+            code, message = _fault_of(failure)
+            self._registration_fault = f"{code}: {message}"
+            self._record("create", user, "RechercherOuCreerDossier", OUTCOME_REFUSED,
+                         fault_code=code, message=message)
+        else:
+            self._agora_dossier_id = ack.agora_dossier_id
+            self._registration_fault = None
+            self._record("create", user, "RechercherOuCreerDossier", _outcome(ack), ack=ack)
+        finally:
+            self._registration_attempted = True
+
+    # --- business events ---------------------------------------------------------------
+
+    @workflow.update(name=UPDATE_APPLY_EVENT)
+    async def apply_event(self, request: EventRequest) -> DossierView:
+        # An event sent right after creation waits for the registration to be tried first.
+        await workflow.wait_condition(lambda: self._registration_attempted)
+        async with self._lock:
+            # Re-checked under the lock: another event may have moved the dossier meanwhile.
+            data = self._check(request)
+            if self._agora_dossier_id is None:
+                return await self._retry_registration(request, data)
+            operation, call = self._build_call(request, data)
+            try:
+                ack = await self._call(operation, call)
+            except ActivityError as failure:
+                code, message = _fault_of(failure)
+                self._record(request.event, request.acting_user, operation, OUTCOME_REFUSED,
+                             fault_code=code, message=message)
+                raise ApplicationError(
+                    f"AGORA a refusé {operation} : {code} {message}",
+                    {"operation": operation, "code": code, "message": message},
+                    type=BUSINESS_FAULT,
+                ) from failure
+            self._move(request.event, data)
+            self._record(request.event, request.acting_user, operation, _outcome(ack), ack=ack)
+            return self.view()
+
+    @apply_event.validator
+    def _validate_event(self, request: EventRequest) -> None:
+        self._check(request)
+
+    @workflow.query(name=QUERY_VIEW)
+    def view(self) -> DossierView:
+        return DossierView(
+            dossier_id=self._input.dossier_id,
+            state=self._state,
+            registered=self._agora_dossier_id is not None,
+            agora_dossier_id=self._agora_dossier_id,
+            allowed_events=self._allowed_events(),
+            history=list(self._history),
+            entry_date=self._facts.entry_date,
+            registration_fault=self._registration_fault,
+        )
+
+    def _allowed_events(self) -> list[str]:
+        if self._agora_dossier_id is None and self._registration_fault is not None:
+            return [e for e in lifecycle.allowed_events(self._state) if e in ("cancel", "reengineer")]
+        return lifecycle.allowed_events(self._state)
+
+    def _check(self, request: EventRequest) -> dict:
+        if request.event not in self._allowed_events():
+            raise ApplicationError(
+                str(lifecycle.IllegalTransition(self._state, request.event, self._allowed_events())),
+                {"state": self._state, "event": request.event, "allowed": self._allowed_events()},
+                type=ILLEGAL_EVENT,
+                non_retryable=True,
+            )
+        try:
+            return validate_event_data(request.event, request.data, self._facts)
+        except ValidationError as invalid:
+            raise ApplicationError(
+                str(invalid), {"field": invalid.field, "reason": invalid.reason},
+                type=INVALID_DATA, non_retryable=True,
+            ) from invalid
+
+    async def _retry_registration(self, request: EventRequest, data: dict) -> DossierView:
+        """AGORA refused the registration: a correction retries it, a cancellation ends here."""
+        if request.event == "cancel":
+            self._move("cancel", data)
+            self._record("cancel", request.acting_user, "", OUTCOME_ACKNOWLEDGED,
+                         message="dossier jamais enregistré à AGORA")
+            return self.view()
+        for correction in data["corrections"]:
+            for target in (self._input.person, self._input.action):
+                if hasattr(target, correction["name"]):
+                    current = getattr(target, correction["name"])
+                    value = correction["value"]
+                    setattr(target, correction["name"], int(value) if isinstance(current, int) else value)
+        await self._register()
+        if self._registration_fault:
+            raise ApplicationError(
+                f"AGORA refuse toujours l'enregistrement : {self._registration_fault}",
+                type=BUSINESS_FAULT,
+            )
+        return self.view()
+
+    def _build_call(self, request: EventRequest, data: dict) -> tuple[str, object]:
+        agora_id = self._agora_dossier_id
+        assert agora_id is not None
+        rid = self._request_id()
+        user = request.acting_user
+        match request.event:
+            case "validate":
+                return "ValiderDossier", ValidateDossierCall(
+                    ValidateDossier(rid, agora_id, data["validation_date"]), user)
+            case "enter":
+                return "EntrerEnFormation", EnterTrainingCall(
+                    EnterTraining(rid, agora_id, data["entry_date"], ENTRY_FIRST,
+                                  data.get("job_seeker_since")), user)
+            case "resume":
+                return "EntrerEnFormation", EnterTrainingCall(
+                    EnterTraining(rid, agora_id, data["resume_date"], ENTRY_RESUME), user)
+            case "pay":
+                payment_id = f"{self._input.dossier_id}-P{self._payments + 1}"
+                return "DeclarerRemuneration", DeclarePaymentCall(
+                    DeclarePayment(rid, agora_id, payment_id, data["payment_date"], data["amount"]),
+                    user)
+            case "interrupt":
+                return "SortirDeFormation", ExitTrainingCall(
+                    ExitTraining(rid, agora_id, data["interruption_date"], EXIT_INTERRUPTION,
+                                 data["reason"]), user)
+            case "exit":
+                return "SortirDeFormation", ExitTrainingCall(
+                    ExitTraining(rid, agora_id, data["exit_date"], EXIT_FINAL, data["reason"]), user)
+            case "settle":
+                return "SolderAction", SettleActionCall(
+                    SettleAction(rid, data["settlement_date"], data["amount_paid"],
+                                 agora_dossier_id=agora_id), user)
+            case "cancel":
+                return "ReingenierieDossier", ReengineerDossierCall(
+                    ReengineerDossier(rid, agora_id, data["reason"],
+                                      [Correction(STATUS_CORRECTION, CANCELLED_STATUS)]), user)
+            case "reengineer":
+                return "ReingenierieDossier", ReengineerDossierCall(
+                    ReengineerDossier(rid, agora_id, data["reason"],
+                                      [Correction(c["name"], c["value"]) for c in data["corrections"]]),
+                    user)
+        raise ValueError(f"no AGORA operation for event {request.event}")
+
+    def _move(self, event: str, data: dict) -> None:
+        self._state = lifecycle.next_state(self._state, event)
+        facts = self._facts
+        if event == "enter":
+            facts = DossierFacts(data["entry_date"], facts.last_interruption_date, facts.exit_date)
+        elif event == "interrupt":
+            facts = DossierFacts(facts.entry_date, data["interruption_date"], facts.exit_date)
+        elif event == "exit":
+            facts = DossierFacts(facts.entry_date, facts.last_interruption_date, data["exit_date"])
+        elif event == "pay":
+            self._payments += 1
+        self._facts = facts
+        workflow.upsert_search_attributes([DOSSIER_STATE.value_set(self._state)])
+
+    # --- AGORA calls -------------------------------------------------------------------
+
+    def _request_id(self) -> str:
+        # Same on every retry of the call, different for each new call: AGORA dedupes on it.
+        return f"{workflow.info().workflow_id}:{len(self._history) + 1}"
+
+    async def _call(self, operation: str, call: object) -> AgoraAck:
+        retry: RetryConfig = self._input.retry
+        return await workflow.execute_activity(
+            operation,
+            call,
+            result_type=AgoraAck,
+            start_to_close_timeout=timedelta(seconds=retry.attempt_timeout_seconds),
+            retry_policy=RetryPolicy(
+                initial_interval=timedelta(seconds=retry.initial_interval_seconds),
+                backoff_coefficient=retry.backoff_coefficient,
+                maximum_interval=timedelta(seconds=retry.maximum_interval_seconds),
+                maximum_attempts=retry.maximum_attempts,
+                non_retryable_error_types=[BUSINESS_FAULT],
+            ),
+            summary=operation,
+        )
+
+    def _record(
+        self,
+        event: str,
+        acting_user: str | None,
+        operation: str,
+        outcome: str,
+        ack: AgoraAck | None = None,
+        fault_code: str = "",
+        message: str = "",
+    ) -> None:
+        self._history.append(
+            HistoryEntry(
+                seq=len(self._history) + 1,
+                event=event,
+                at=workflow.now().isoformat(),
+                acting_user=acting_user,
+                operation=operation,
+                request_id=self._request_id(),
+                outcome=outcome,
+                state_after=self._state,
+                ack_id=ack.ack_id if ack else "",
+                fault_code=fault_code,
+                message=ack.message if ack else message,
+            )
+        )
+
+
+def _outcome(ack: AgoraAck) -> str:
+    return OUTCOME_REPLAY if ack.replay else OUTCOME_ACKNOWLEDGED
+
+
+def _fault_of(failure: ActivityError) -> tuple[str, str]:
+    """AGORA's fault code and message carried by a failed activity."""
+    cause = failure.cause
+    if isinstance(cause, ApplicationError) and cause.type == BUSINESS_FAULT and len(cause.details) >= 2:
+        return str(cause.details[0]), str(cause.details[1])
+    return "", str(cause or failure)

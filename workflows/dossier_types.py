@@ -1,0 +1,83 @@
+"""Inputs, outputs and names of the dossier workflow, shared with the API.
+
+JSON-friendly dataclasses only: the default Temporal converter carries them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from agora.messages import Person, TrainingAction
+
+WORKFLOW_ID_PREFIX = "dossier-"
+UPDATE_APPLY_EVENT = "apply_event"
+QUERY_VIEW = "view"
+
+# What a history entry says happened at AGORA.
+OUTCOME_ACKNOWLEDGED = "acknowledged"
+OUTCOME_REPLAY = "replay"  # AGORA had already applied it: acknowledged, not applied twice
+OUTCOME_REFUSED = "refused"
+
+
+def workflow_id_for(dossier_id: str) -> str:
+    return f"{WORKFLOW_ID_PREFIX}{dossier_id}"
+
+
+@dataclass
+class RetryConfig:
+    """How AGORA calls are retried. Durations in seconds so tests can shrink them."""
+
+    initial_interval_seconds: float = 1.0
+    backoff_coefficient: float = 2.0
+    maximum_interval_seconds: float = 60.0
+    # One attempt's budget: above the client's own HTTP timeout.
+    attempt_timeout_seconds: float = 30.0
+    # 0 = keep retrying transport failures until AGORA answers (dossiers wait, nothing is lost).
+    maximum_attempts: int = 0
+
+
+@dataclass
+class DossierInput:
+    dossier_id: str
+    person: Person
+    action: TrainingAction
+    acting_user: str | None = None
+    retry: RetryConfig = field(default_factory=RetryConfig)
+
+
+@dataclass
+class EventRequest:
+    """A business event on a dossier. ``data`` holds that event's fields
+    (dates as ISO strings, amounts as decimal text), already validated by the API."""
+
+    event: str
+    acting_user: str | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class HistoryEntry:
+    seq: int
+    event: str
+    at: str  # ISO instant, from workflow time
+    acting_user: str | None
+    operation: str  # AGORA SOAP operation
+    request_id: str
+    outcome: str
+    state_after: str
+    ack_id: str = ""
+    fault_code: str = ""
+    message: str = ""
+
+
+@dataclass
+class DossierView:
+    dossier_id: str
+    state: str
+    registered: bool
+    agora_dossier_id: str | None
+    allowed_events: list[str]
+    history: list[HistoryEntry]
+    entry_date: str | None = None
+    registration_fault: str | None = None
