@@ -19,7 +19,7 @@ dev: $(STAMP)
 	$(BIN)/agora-flow dev
 
 test: $(STAMP)
-	scripts/ensure-browser
+	scripts/ensure-system-packages
 	$(BIN)/pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
 lint: $(STAMP)

@@ -51,7 +51,7 @@ def _saml(tag: str) -> str:
 
 
 def format_instant(instant: dt.datetime) -> str:
-    return instant.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return instant.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class _Signer(XMLSigner):
@@ -173,7 +173,9 @@ class IdentityVectorFactory:
         self._settings = settings
         self._identity = identity
         self._renew_margin = (
-            settings.vi_lifetime_seconds / 10 if renew_margin_seconds is None else renew_margin_seconds
+            settings.vi_lifetime_seconds / 10
+            if renew_margin_seconds is None
+            else renew_margin_seconds
         )
         self._not_before_margin = not_before_margin_seconds
         self._clock = clock
@@ -203,7 +205,7 @@ class IdentityVectorFactory:
         return etree.fromstring(self.vector_for(acting_user).xml)
 
     def _sign(self, user: str, now: float) -> IdentityVector:
-        instant = dt.datetime.fromtimestamp(int(now), dt.timezone.utc)
+        instant = dt.datetime.fromtimestamp(int(now), dt.UTC)
         signed = build_assertion(
             self._settings,
             self._identity,

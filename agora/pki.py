@@ -65,9 +65,15 @@ def ensure_dev_pki(pki_dir: Path, application_id: str) -> PkiPaths:
             .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
             .add_extension(
                 x509.KeyUsage(
-                    digital_signature=False, content_commitment=False, key_encipherment=False,
-                    data_encipherment=False, key_agreement=False, key_cert_sign=True,
-                    crl_sign=True, encipher_only=False, decipher_only=False,
+                    digital_signature=False,
+                    content_commitment=False,
+                    key_encipherment=False,
+                    data_encipherment=False,
+                    key_agreement=False,
+                    key_cert_sign=True,
+                    crl_sign=True,
+                    encipher_only=False,
+                    decipher_only=False,
                 ),
                 critical=True,
             )
@@ -86,7 +92,9 @@ def create_self_signed_leaf(directory: Path, common_name: str) -> PkiPaths:
     directory.mkdir(parents=True, exist_ok=True)
     paths = pki_paths(directory, common_name)
     key = _new_key()
-    cert = _builder(_name(common_name), _name(common_name), key, days=365).sign(key, hashes.SHA256())
+    cert = _builder(_name(common_name), _name(common_name), key, days=365).sign(
+        key, hashes.SHA256()
+    )
     _write(paths.leaf_key, paths.leaf_cert, key, cert)
     return paths
 
@@ -133,9 +141,15 @@ def _issue_leaf(
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(
             x509.KeyUsage(
-                digital_signature=True, content_commitment=True, key_encipherment=False,
-                data_encipherment=False, key_agreement=False, key_cert_sign=False,
-                crl_sign=False, encipher_only=False, decipher_only=False,
+                digital_signature=True,
+                content_commitment=True,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=False,
+                crl_sign=False,
+                encipher_only=False,
+                decipher_only=False,
             ),
             critical=True,
         )
@@ -161,7 +175,7 @@ def _name(cn: str) -> x509.Name:
 def _builder(
     subject: x509.Name, issuer: x509.Name, key: rsa.RSAPrivateKey, days: int
 ) -> x509.CertificateBuilder:
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     return (
         x509.CertificateBuilder()
         .subject_name(subject)
@@ -177,7 +191,7 @@ def _builder(
 def _read_key(path: Path) -> rsa.RSAPrivateKey:
     key = serialization.load_pem_private_key(path.read_bytes(), password=None)
     if not isinstance(key, rsa.RSAPrivateKey):
-        raise ValueError(f"{path}: an RSA private key is expected")
+        raise TypeError(f"{path}: an RSA private key is expected")
     return key
 
 

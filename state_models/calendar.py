@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from functools import lru_cache
+from functools import cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 _DAY = timedelta(days=1)
@@ -32,7 +32,7 @@ _DAY = timedelta(days=1)
 _MAX_MAINTENANCE_CHAIN = timedelta(days=8)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _zone(key: str) -> ZoneInfo:
     try:
         return ZoneInfo(key)
@@ -242,9 +242,7 @@ class MaintenanceWindow:
         return None
 
 
-def maintenance_end(
-    instant: datetime, windows: tuple[MaintenanceWindow, ...]
-) -> datetime | None:
+def maintenance_end(instant: datetime, windows: tuple[MaintenanceWindow, ...]) -> datetime | None:
     """When the maintenance ``instant`` falls in ends; None outside maintenance.
 
     Overlapping or back-to-back windows are chained: the result is the first

@@ -79,7 +79,8 @@ def validate_nir(value: str) -> str:
     nir = _compact(value).upper()
     if len(nir) != 15:
         raise ValidationError(
-            NIR_FIELD, "Le NIR doit comporter 15 caractères (13 caractères et une clé de 2 chiffres)."
+            NIR_FIELD,
+            "Le NIR doit comporter 15 caractères (13 caractères et une clé de 2 chiffres).",
         )
     key = nir[13:]
     if not key.isdigit():
@@ -157,7 +158,7 @@ def validate_date_order(earlier: date, later: date, field_earlier: str, field_la
         )
 
 
-def validate_amount(value: str | int | float | Decimal, field: str = "amount") -> Decimal:
+def validate_amount(value: str | float | Decimal, field: str = "amount") -> Decimal:
     """Return a strictly positive amount in euros with exactly two decimals.
 
     Strings may use a French decimal comma and spaces between thousands

@@ -19,7 +19,7 @@ from settings import Settings
 from workflows import search_attributes
 from workflows.dossier_types import RetryConfig
 
-pytest_plugins = ["tests.fixtures_agora"]
+pytest_plugins = ["tests.fixtures_agora", "tests.fixtures_api", "tests.fixtures_smtp"]
 
 # AGORA retries shrunk so that retry tests take about a second, not minutes.
 FAST_RETRY = RetryConfig(

@@ -1,0 +1,199 @@
+"""The AGORA SOAP client, one per process.
+
+Why synchronous zeep: the Temporal activities that call AGORA are sync
+activities run in a ThreadPoolExecutor, so a blocking call costs a pool
+thread, not the event loop. zeep on requests is the mature SOAP stack in
+Python (zeep's async transport is thinner and less used); a requests Session
+pools connections and is safe to share between threads for plain requests.
+Parsing the WSDL/XSD takes far longer than a call (a call costs about 2 ms
+of client CPU, DESIGN.md), so the parsed WSDL, the zeep client, the signing
+key and the VI cache live once per process: :func:`get_client`.
+
+The WSDL is the local file shipped in ``agora/wsdl`` (never fetched); only
+the endpoint address comes from configuration, so the same client talks to
+the simulator or to the real platform.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import email.utils
+import functools
+import threading
+import time
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import requests
+import zeep
+import zeep.exceptions
+import zeep.helpers
+from lxml import etree
+from requests.adapters import HTTPAdapter
+
+from agora import messages, operations, wsse
+from agora.errors import AgoraError, AgoraFault, AgoraUnavailable
+from agora.identity_vector import IdentityVectorFactory
+from agora.pki import ensure_dev_pki, load_signing_identity
+from settings import Settings
+
+WSDL_PATH = Path(__file__).parent / "wsdl" / "agora.wsdl"
+BINDING = f"{{{operations.NAMESPACE}}}AgoraBinding"
+# Sized for the activity thread pool: one pooled connection per concurrent call.
+_POOL_SIZE = 32
+
+
+class _Transport(zeep.Transport):
+    """Turns "no usable answer" into AgoraUnavailable, keeping Retry-After.
+
+    A SOAP 1.1 fault comes with HTTP 500 and is left to zeep; any other 5xx
+    (or 429) is an outage, and zeep's own error would lose the headers.
+    """
+
+    def post(self, address: str, message: bytes, headers: dict[str, str]) -> requests.Response:
+        try:
+            response = super().post(address, message, headers)
+        except requests.Timeout as exc:
+            raise AgoraUnavailable(f"AGORA did not answer in time: {exc}") from exc
+        except requests.RequestException as exc:
+            raise AgoraUnavailable(f"AGORA unreachable: {exc}") from exc
+        if response.status_code == 429 or response.status_code > 500:
+            raise AgoraUnavailable(
+                f"AGORA answered HTTP {response.status_code}",
+                retry_after=parse_retry_after(response.headers.get("Retry-After")),
+            )
+        return response
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Retry-After as seconds: either a number of seconds or an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+class AgoraClient:
+    """Thread-safe: share one instance (see :func:`get_client`).
+
+    ``vector_factory`` can be given (tests, or a factory sharing an audit
+    callback); by default the signing identity is loaded from
+    ``settings.pki_dir`` — created there as a dev PKI if missing, while a
+    production deployment puts its PKI-issued leaf in the same files.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        vector_factory: IdentityVectorFactory | None = None,
+        session: requests.Session | None = None,
+    ) -> None:
+        if settings.vi_mode not in ("sign", "gateway"):
+            raise ValueError(f"vi_mode must be 'sign' or 'gateway', not {settings.vi_mode!r}")
+        self.settings = settings
+        plugins = []
+        if settings.vi_mode == "sign":
+            if vector_factory is None:
+                paths = ensure_dev_pki(settings.pki_dir, settings.application_id)
+                vector_factory = IdentityVectorFactory(settings, load_signing_identity(paths))
+            plugins.append(wsse.IdentityVectorPlugin(vector_factory))
+        # In gateway mode the GIP-MDS gateway adds and signs the VI: plain SOAP from here.
+        self.vector_factory = vector_factory if settings.vi_mode == "sign" else None
+        if session is None:
+            session = requests.Session()
+            adapter = HTTPAdapter(pool_connections=4, pool_maxsize=_POOL_SIZE)
+            session.mount("http://", adapter)
+            session.mount("https://", adapter)
+        transport = _Transport(session=session, operation_timeout=settings.agora_timeout_seconds)
+        self._zeep = zeep.Client(str(WSDL_PATH), transport=transport, plugins=plugins)
+        self._service = self._zeep.create_service(BINDING, settings.agora_url)
+        self._answer_fields = {
+            op.soap_name: [
+                name
+                for name, _ in self._zeep.get_element(
+                    f"{{{operations.NAMESPACE}}}{op.soap_name}Reponse"
+                ).type.elements
+            ]
+            for op in operations.OPERATIONS
+        }
+
+    def send(self, request: messages.Request, acting_user: str | None = None) -> messages.AgoraAck:
+        """A write (or the NIR/name check): AGORA's acknowledgement."""
+        operation = operations.BY_SOAP_NAME[request.operation]
+        is_nir_check = operation.soap_name == messages.CheckNirName.operation
+        if not (operation.writes or is_nir_check):
+            raise ValueError(f"{operation.soap_name} is a read: use read()")
+        answer = self._call(operation.soap_name, request.to_agora(), acting_user)
+        return messages.AgoraAck(
+            agora_dossier_id=answer.get("agora_dossier_id") or "",
+            status=answer.get("status") or "",
+            ack_id=answer.get("ack_id") or "",
+            replay=bool(answer.get("replay")),
+            message=answer.get("message") or "",
+        )
+
+    def read(
+        self, operation: str, fields: dict[str, Any], acting_user: str | None = None
+    ) -> dict[str, Any]:
+        """A read operation, English field names in and out (dates and amounts as text)."""
+        if operations.BY_SOAP_NAME[operation].writes:
+            raise ValueError(f"{operation} is a write: use send()")
+        return self._call(operation, messages.to_french(fields), acting_user)
+
+    def _call(
+        self, operation: str, french_fields: dict[str, Any], acting_user: str | None
+    ) -> dict[str, Any]:
+        token = wsse.acting_user.set(acting_user)
+        try:
+            result = getattr(self._service, operation)(**french_fields)
+        except zeep.exceptions.Fault as exc:
+            raise AgoraFault(exc.code or operations.FAULT_SERVER, exc.message or "") from exc
+        except zeep.exceptions.TransportError as exc:
+            if exc.status_code >= 500:  # a 500 that is not a SOAP fault
+                raise AgoraUnavailable(f"AGORA answered HTTP {exc.status_code}") from exc
+            raise AgoraError(f"AGORA answered HTTP {exc.status_code}: {exc.message}") from exc
+        except (zeep.exceptions.Error, etree.XMLSyntaxError) as exc:
+            raise AgoraError(f"unexpected answer from AGORA to {operation}: {exc}") from exc
+        finally:
+            wsse.acting_user.reset(token)
+        answer = zeep.helpers.serialize_object(result, dict)
+        fields = self._answer_fields[operation]
+        if len(fields) == 1:  # zeep unwraps an answer of a single element
+            answer = {fields[0]: answer}
+        return messages.to_english(_plain(answer))
+
+
+def _plain(value: Any) -> Any:
+    """JSON-friendly values: dates and decimals as text, as in messages.py."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, (dt.date, dt.datetime)):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    return value
+
+
+_clients_lock = threading.Lock()
+
+
+@functools.cache
+def _cached_client(settings: Settings) -> AgoraClient:
+    return AgoraClient(settings)
+
+
+def get_client(settings: Settings) -> AgoraClient:
+    """The process's client for these settings (built once: WSDL parsing, key loading)."""
+    # The lock makes concurrent first calls build one client, not one each.
+    with _clients_lock:
+        return _cached_client(settings)

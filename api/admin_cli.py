@@ -1,0 +1,56 @@
+"""User administration for the CLI: the first administrator, and the dev demo users."""
+
+from __future__ import annotations
+
+import getpass
+
+from sqlalchemy.exc import IntegrityError
+
+from settings import Settings
+from store.db import Database
+from store.users import create_user, find_user
+
+# Dev only: one user per role, all with the same password, printed at start-up.
+DEMO_PASSWORD = "demo-agora-2026"
+DEMO_USERS: dict[str, tuple[str, list[str]]] = {
+    "gestionnaire": ("Camille Gestionnaire", ["dossier_manager"]),
+    "marches": ("Dominique Marchés", ["market_manager"]),
+    "operateur": ("Paul Opérateur", ["operator"]),
+    "auditeur": ("Ange Auditeur", ["auditor"]),
+    "admin": ("Marie Administratrice", ["administrator"]),
+}
+
+
+def create_admin(settings: Settings, username: str, password: str | None = None) -> None:
+    """Create an administrator; asks for the password on the terminal when not given."""
+    if password is None:
+        password = getpass.getpass(f"Mot de passe pour {username} : ")
+        if password != getpass.getpass("Confirmation : "):
+            raise SystemExit("Les mots de passe ne correspondent pas.")
+    if len(password) < 12:
+        raise SystemExit("Le mot de passe doit comporter au moins 12 caractères.")
+    database = Database(settings.effective_database_url)
+    try:
+        with database.sessions.begin() as session:
+            create_user(session, username, password, ["administrator"])
+    except IntegrityError:
+        raise SystemExit(f"L'utilisateur {username} existe déjà.") from None
+    finally:
+        database.dispose()
+    print(f"Administrateur {username} créé.")
+
+
+def ensure_demo_users(settings: Settings) -> str:
+    """Create the missing demo users; return the sign-in help to print."""
+    database = Database(settings.effective_database_url)
+    try:
+        with database.sessions.begin() as session:
+            for username, (name, roles) in DEMO_USERS.items():
+                if find_user(session, username) is None:
+                    create_user(session, username, DEMO_PASSWORD, roles, display_name=name)
+    finally:
+        database.dispose()
+    url = f"http://{settings.api_host}:{settings.api_port}"
+    accounts = ", ".join(DEMO_USERS)
+    return (f"Web UI: {url}/connexion  — API: {url}/docs\n"
+            f"    demo sign-in: {accounts} / password '{DEMO_PASSWORD}'")

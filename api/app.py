@@ -1,0 +1,58 @@
+"""The FastAPI application: JSON API under /api, French web UI everywhere else."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
+from temporalio.service import RPCError
+
+from api import routes_api, routes_ui
+from api.context import AppContext, TemporalClientFactory
+from api.service import InvalidFields, Refused
+from settings import Settings
+from store.crypto import cipher_for
+from store.db import Database
+from workflows.dossier_types import RetryConfig
+
+STATIC_DIR = Path(__file__).parent / "static"
+
+
+def create_app(settings: Settings, temporal_client_factory: TemporalClientFactory,
+               retry: RetryConfig | None = None) -> FastAPI:
+    """The app over ``settings.effective_database_url`` (migrated now) and a lazily connected Temporal."""
+    app = FastAPI(
+        title="agora-flow",
+        version="0.1.0",
+        description="Dossiers de formation de la Région, déclarés à AGORA (CDC). "
+        "Errors: 422 names the field and the reason; 409 an event not allowed now; "
+        "502 carries AGORA's fault code.",
+    )
+    app.state.context = AppContext(settings=settings, db=Database(settings.effective_database_url),
+                                   cipher=cipher_for(settings), client_factory=temporal_client_factory,
+                                   retry=retry or RetryConfig())
+    app.include_router(routes_api.router)
+    app.include_router(routes_ui.router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+
+    @app.exception_handler(InvalidFields)
+    async def invalid_fields(request: Request, error: InvalidFields) -> JSONResponse:
+        # Same shape as FastAPI's own validation errors, so clients handle one format.
+        return JSONResponse(status_code=422, content={"detail": [
+            {"loc": list(loc), "msg": msg, "type": "value_error"} for loc, msg in error.errors
+        ]})
+
+    @app.exception_handler(Refused)
+    async def refused(request: Request, error: Refused) -> JSONResponse:
+        extra = {k: v for k, v in error.extra.items() if v is not None}
+        return JSONResponse(status_code=error.status,
+                            content={"detail": {"code": error.code, "message": error.message, **extra}})
+
+    @app.exception_handler(RPCError)
+    async def temporal_down(request: Request, error: RPCError) -> JSONResponse:
+        return JSONResponse(status_code=503, content={"detail": {
+            "code": "TemporalUnavailable", "message": f"Service de workflow indisponible : {error.message}"}})
+
+    return app

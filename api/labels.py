@@ -1,0 +1,81 @@
+"""French words of the UI for the English names of the code."""
+
+from __future__ import annotations
+
+STATES = {
+    "created": "Créé",
+    "validated": "Validé",
+    "entered": "En formation",
+    "paid": "Rémunéré",
+    "interrupted": "Interrompu",
+    "exited": "Sorti",
+    "settled": "Soldé",
+    "cancelled": "Annulé",
+}
+
+EVENTS = {
+    "create": "Création",
+    "validate": "Valider",
+    "enter": "Entrée en formation",
+    "pay": "Déclarer une rémunération",
+    "interrupt": "Interrompre",
+    "resume": "Reprendre",
+    "exit": "Sortie de formation",
+    "settle": "Solder",
+    "cancel": "Annuler le dossier",
+    "reengineer": "Corriger (réingénierie)",
+}
+
+OUTCOMES = {
+    "acknowledged": "Accusé de réception",
+    "replay": "Déjà appliqué (rejeu)",
+    "refused": "Refusé par AGORA",
+}
+
+FIELDS = {
+    "validation_date": "Date de validation",
+    "entry_date": "Date d'entrée",
+    "job_seeker_since": "Demandeur d'emploi depuis",
+    "payment_date": "Date du paiement",
+    "amount": "Montant (€)",
+    "interruption_date": "Date d'interruption",
+    "reason": "Motif",
+    "resume_date": "Date de reprise",
+    "exit_date": "Date de sortie",
+    "settlement_date": "Date du solde",
+    "amount_paid": "Montant versé (€)",
+    "correction_name": "Champ à corriger",
+    "correction_value": "Nouvelle valeur",
+    # creation form
+    "nir": "NIR (n° de sécurité sociale)",
+    "birth_name": "Nom de naissance",
+    "usage_name": "Nom d'usage",
+    "first_names": "Prénoms",
+    "birth_date": "Date de naissance",
+    "sex": "Sexe",
+    "email": "Courriel",
+    "phone": "Téléphone",
+    "siret": "SIRET de l'organisme de formation",
+    "action_id": "Identifiant de l'action",
+    "title": "Intitulé de la formation",
+    "duration_hours": "Durée (heures)",
+    "start_date": "Date de début",
+    "end_date": "Date de fin",
+    "certification_code": "Code de certification (RNCP/RS)",
+    "purchase_mode": "Mode d'achat",
+    "price": "Prix (€)",
+}
+
+PURCHASE_MODES = {
+    "MARCHE_PUBLIC": "Marché public",
+    "SUBVENTION": "Subvention",
+    "AIDE_INDIVIDUELLE": "Aide individuelle",
+}
+
+ROLES = {
+    "dossier_manager": "Gestionnaire de dossiers",
+    "market_manager": "Gestionnaire de marchés",
+    "operator": "Opérateur",
+    "auditor": "Auditeur",
+    "administrator": "Administrateur",
+}

@@ -1,0 +1,44 @@
+"""Projection rows and workflow views turned into API answers."""
+
+from __future__ import annotations
+
+from api.schemas import ActionOut, DossierDetail, DossierSummary, PersonOut, TimelineEntryOut
+from state_models.validators import mask_nir
+from store.crypto import DataCipher
+from store.models import Dossier
+from workflows.dossier_types import DossierView
+
+
+def summary_of(row: Dossier) -> DossierSummary:
+    p = row.person
+    return DossierSummary(dossier_id=row.id, state=row.state, birth_name=p.birth_name,
+                          usage_name=p.usage_name, first_names=p.first_names, siret=row.siret,
+                          title=row.title, entry_date=row.entry_date,
+                          agora_dossier_id=row.agora_dossier_id, created_at=row.created_at)
+
+
+def detail_of(row: Dossier, view: DossierView | None, cipher: DataCipher) -> DossierDetail:
+    """The stored data; state and allowed events from the workflow when it answered."""
+    p = row.person
+    return DossierDetail(
+        dossier_id=row.id,
+        state=view.state if view else row.state,
+        live=view is not None,
+        registered=(view.registered if view else row.agora_dossier_id is not None),
+        agora_dossier_id=view.agora_dossier_id if view else row.agora_dossier_id,
+        registration_fault=view.registration_fault if view else row.registration_fault,
+        entry_date=view.entry_date if view else row.entry_date,
+        manager=row.manager,
+        allowed_events=view.allowed_events if view else [],
+        person=PersonOut(nir_masked=mask_nir(cipher.decrypt(p.nir_encrypted)), birth_name=p.birth_name, usage_name=p.usage_name,
+                         first_names=p.first_names, birth_date=p.birth_date, sex=p.sex,
+                         email=p.email, phone=p.phone),
+        action=ActionOut(siret=row.siret, action_id=row.action_id, title=row.title,
+                         duration_hours=row.duration_hours, start_date=row.start_date,
+                         end_date=row.end_date, certification_code=row.certification_code,
+                         purchase_mode=row.purchase_mode, price=row.price),
+        timeline=[TimelineEntryOut(seq=t.seq, event=t.event, at=t.at, acting_user=t.acting_user,
+                                   operation=t.operation, outcome=t.outcome, state_after=t.state_after,
+                                   ack_id=t.ack_id, fault_code=t.fault_code, message=t.message)
+                  for t in row.timeline],
+    )

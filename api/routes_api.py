@@ -1,0 +1,132 @@
+"""The JSON API for the Region's other tools."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Form, HTTPException, Path, Query, status
+
+from api.auth import API_TOKEN_LIFETIME, context, requires
+from api.context import AppContext
+from api.presenters import detail_of, summary_of
+from api.schemas import (
+    DossierCreate,
+    DossierCreated,
+    DossierDetail,
+    DossierPage,
+    ErrorOut,
+    EventData,
+    EventName,
+    NirOut,
+    StateName,
+    TokenOut,
+)
+from api.service import apply_event, create_dossier, load_dossier
+from state_models.dossier_events import EVENT_FIELDS
+from store.models import User
+from store.queries import DossierFilter, get_dossier, list_dossiers, record_unmasking
+from store.users import authenticate, issue_token
+
+router = APIRouter(prefix="/api", tags=["dossiers"])
+
+Ctx = Annotated[AppContext, Depends(context)]
+Reader = Annotated[User, Depends(requires("dossiers:read"))]
+Writer = Annotated[User, Depends(requires("dossiers:write"))]
+Unmasker = Annotated[User, Depends(requires("nir:unmask"))]
+
+DossierId = Annotated[str, Path(max_length=64, description="Identifiant du dossier (Région)")]
+AUTH_ERRORS = {
+    401: {"model": ErrorOut, "description": "Non authentifié"},
+    403: {"model": ErrorOut, "description": "Rôle insuffisant"},
+}
+NOT_FOUND = {404: {"model": ErrorOut, "description": "Dossier inconnu"}}
+
+_EVENT_DOC = "\n".join(
+    f"- `{event}`: {', '.join(f'`{f}`' for f in required) or '—'}"
+    + (f" (optional: {', '.join(f'`{f}`' for f in optional)})" if optional else "")
+    for event, (required, optional) in EVENT_FIELDS.items()
+)
+
+
+@router.post("/token", response_model=TokenOut, tags=["sign-in"],
+             responses={401: {"model": ErrorOut, "description": "Identifiants refusés"}})
+def token(username: Annotated[str, Form(max_length=64)], password: Annotated[str, Form(max_length=256)],
+          ctx: Ctx) -> TokenOut:
+    """Exchange a username and password for a bearer token (OAuth2 password flow)."""
+    with ctx.db.sessions.begin() as session:
+        user = authenticate(session, username, password)
+        if user is None:
+            raise HTTPException(status.HTTP_401_UNAUTHORIZED,
+                                {"code": "BadCredentials", "message": "Identifiant ou mot de passe incorrect."},
+                                headers={"WWW-Authenticate": "Bearer"})
+        value = issue_token(session, user, "api", API_TOKEN_LIFETIME)
+    return TokenOut(access_token=value, expires_in=int(API_TOKEN_LIFETIME.total_seconds()))
+
+
+@router.post("/dossiers", status_code=status.HTTP_201_CREATED, response_model=DossierCreated,
+             responses={**AUTH_ERRORS, 503: {"model": ErrorOut, "description": "Temporal indisponible"}})
+async def create(payload: DossierCreate, user: Writer,
+                 ctx: Ctx) -> DossierCreated:
+    """Create a dossier and start its workflow, which registers it at AGORA (operations 4 and 5)."""
+    dossier_id = await create_dossier(ctx, user, payload)
+    return DossierCreated(dossier_id=dossier_id, state="created")
+
+
+@router.get("/dossiers", response_model=DossierPage, responses=AUTH_ERRORS)
+def search(
+    user: Reader,
+    ctx: Ctx,
+    state: StateName | None = None,
+    siret: Annotated[str | None, Query(max_length=14, description="SIRET de l'organisme")] = None,
+    entry_from: Annotated[str | None, Query(max_length=10, description="Entrée le ou après (AAAA-MM-JJ)")] = None,
+    entry_to: Annotated[str | None, Query(max_length=10, description="Entrée le ou avant (AAAA-MM-JJ)")] = None,
+    q: Annotated[str | None, Query(max_length=100, description="Recherche sur les noms et prénoms")] = None,
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+    page_size: Annotated[int, Query(ge=1, le=100)] = 20,
+) -> DossierPage:
+    """Dossiers from the stored projection, newest first."""
+    where = DossierFilter(state, siret, entry_from, entry_to, q)
+    with ctx.db.sessions() as session:
+        rows, total = list_dossiers(session, where, page, page_size)
+        items = [summary_of(row) for row in rows]
+    return DossierPage(items=items, total=total, page=page, page_size=page_size)
+
+
+@router.get("/dossiers/{dossier_id}", response_model=DossierDetail, responses={**AUTH_ERRORS, **NOT_FOUND})
+async def read(dossier_id: DossierId, user: Reader,
+               ctx: Ctx) -> DossierDetail:
+    """The dossier's data, timeline, state and allowed events (state and events from the workflow)."""
+    row, view = await load_dossier(ctx, dossier_id)
+    return detail_of(row, view, ctx.cipher)
+
+
+@router.get("/dossiers/{dossier_id}/nir", response_model=NirOut, responses={**AUTH_ERRORS, **NOT_FOUND})
+def unmask(dossier_id: DossierId, user: Unmasker,
+           ctx: Ctx) -> NirOut:
+    """The NIR in clear. Every call is recorded in the audit journal."""
+    with ctx.db.sessions.begin() as session:
+        row = get_dossier(session, dossier_id)
+        if row is None:
+            raise HTTPException(404, {"code": "UnknownDossier", "message": f"Dossier inconnu : {dossier_id}"})
+        record_unmasking(session, user.username, row, "api")
+        nir = ctx.cipher.decrypt(row.person.nir_encrypted)
+    return NirOut(dossier_id=dossier_id, nir=nir)
+
+
+@router.post(
+    "/dossiers/{dossier_id}/events/{event}",
+    response_model=DossierDetail,
+    responses={
+        **AUTH_ERRORS, **NOT_FOUND,
+        409: {"model": ErrorOut, "description": "Événement non permis dans l'état actuel"},
+        502: {"model": ErrorOut, "description": "AGORA a refusé l'opération (code de faute AGORA)"},
+        504: {"model": ErrorOut, "description": "AGORA n'a pas encore répondu ; l'événement reste en attente"},
+    },
+    description="Apply a business event through the dossier's workflow. Fields per event:\n\n" + _EVENT_DOC,
+)
+async def send(dossier_id: DossierId, event: EventName, user: Writer, ctx: Ctx,
+               data: EventData | None = None) -> DossierDetail:
+    payload = data.model_dump(exclude_none=True) if data else {}
+    await apply_event(ctx, user, dossier_id, event, payload)
+    row, view = await load_dossier(ctx, dossier_id)
+    return detail_of(row, view, ctx.cipher)

@@ -1,0 +1,22 @@
+"""Serve the API and the UI with uvicorn (``agora-flow api``, started by ``agora-flow dev``)."""
+
+from __future__ import annotations
+
+import uvicorn
+from temporalio.client import Client
+
+from api.app import create_app
+from settings import Settings
+
+
+def temporal_client_factory(settings: Settings):  # type: ignore[no-untyped-def]
+    async def connect() -> Client:
+        return await Client.connect(settings.temporal_address, namespace=settings.temporal_namespace)
+
+    return connect
+
+
+def run(settings: Settings) -> None:
+    app = create_app(settings, temporal_client_factory(settings))
+    uvicorn.run(app, host=settings.api_host, port=settings.api_port, log_level="info",
+                proxy_headers=False)

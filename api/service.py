@@ -1,0 +1,172 @@
+"""What the API and the UI both do: check, create, send events, read; errors as exceptions.
+
+Only api/commands.py talks to Temporal; nothing here talks to AGORA.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from temporalio.client import WorkflowQueryFailedError, WorkflowQueryRejectedError
+from temporalio.service import RPCError
+
+from agora.messages import Person, TrainingAction
+from api.commands import EventRefused, send_event, start_dossier, view_dossier
+from api.context import AppContext
+from api.schemas import DossierCreate
+from state_models.dossier_events import DossierFacts, validate_event_data
+from state_models.validators import (
+    ValidationError,
+    validate_amount,
+    validate_date,
+    validate_date_order,
+    validate_nir,
+    validate_siret,
+)
+from store.models import Dossier, User
+from store.projection import record_input, record_view
+from store.queries import get_dossier
+from workflows.dossier_types import DossierInput, DossierView, EventRequest
+
+# An AGORA answer normally takes well under a second; past this the event stays
+# pending in the workflow and is applied when AGORA answers.
+EVENT_WAIT_SECONDS = 30.0
+
+
+@dataclass
+class InvalidFields(Exception):
+    """422: each error is (location, French reason), location like ("body", "person", "nir")."""
+
+    errors: list[tuple[tuple[str, ...], str]]
+
+
+@dataclass
+class Refused(Exception):
+    """409, 502, 404 or 504, with a machine code and a French message."""
+
+    status: int
+    code: str
+    message: str
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def check_create(payload: DossierCreate) -> tuple[Person, TrainingAction]:
+    """Every business rule of a new dossier; all failing fields are reported at once."""
+    errors: list[tuple[tuple[str, ...], str]] = []
+
+    def check(loc: tuple[str, ...], validate, *args):  # type: ignore[no-untyped-def]
+        try:
+            return validate(*args)
+        except ValidationError as invalid:
+            errors.append((("body", *loc), invalid.reason))
+            return None
+
+    p, a = payload.person, payload.action
+    nir = check(("person", "nir"), validate_nir, p.nir)
+    birth = check(("person", "birth_date"), validate_date, p.birth_date, "birth_date")
+    siret = check(("action", "siret"), validate_siret, a.siret)
+    start = check(("action", "start_date"), validate_date, a.start_date, "start_date")
+    end = check(("action", "end_date"), validate_date, a.end_date, "end_date")
+    price = check(("action", "price"), validate_amount, a.price, "price") if a.price is not None else None
+    if start and end:
+        check(("action", "end_date"), validate_date_order, start, end, "start_date", "end_date")
+    if nir and nir[0] in "12" and nir[0] != p.sex:
+        errors.append((("body", "person", "sex"), "Le sexe ne correspond pas au premier chiffre du NIR."))
+    if errors:
+        raise InvalidFields(errors)
+    person = Person(nir=nir, birth_name=p.birth_name, first_names=p.first_names,
+                    birth_date=birth.isoformat(), sex=p.sex, usage_name=p.usage_name or None,
+                    email=p.email or None, phone=p.phone or None)
+    action = TrainingAction(siret=siret, action_id=a.action_id, title=a.title,
+                            duration_hours=a.duration_hours, start_date=start.isoformat(),
+                            end_date=end.isoformat(), certification_code=a.certification_code or None,
+                            purchase_mode=a.purchase_mode, price=str(price) if price else None)
+    return person, action
+
+
+async def create_dossier(ctx: AppContext, user: User, payload: DossierCreate) -> str:
+    person, action = check_create(payload)
+    dossier = DossierInput(dossier_id=f"D-{uuid.uuid4().hex[:12].upper()}", person=person,
+                           action=action, acting_user=user.username, retry=ctx.retry)
+    # Workflow first: it carries the whole input, so its RecordDossier activity can
+    # rebuild the row even if this process dies before writing it.
+    try:
+        await start_dossier(await ctx.temporal(), dossier, ctx.settings.task_queue)
+    except RPCError as error:
+        raise Refused(503, "TemporalUnavailable", f"Service de workflow indisponible : {error}") from error
+    with ctx.db.sessions.begin() as session:
+        record_input(session, ctx.cipher, dossier)
+    return dossier.dossier_id
+
+
+def check_event(event: str, data: dict[str, Any]) -> dict[str, Any]:
+    """Format checks before bothering the workflow (which checks again, with the dossier's facts)."""
+    try:
+        return validate_event_data(event, data, DossierFacts())
+    except ValidationError as invalid:
+        raise InvalidFields([(("body", invalid.field), invalid.reason)]) from invalid
+
+
+async def apply_event(ctx: AppContext, user: User, dossier_id: str, event: str,
+                      data: dict[str, Any]) -> DossierView:
+    clean = check_event(event, data)
+    _existing(ctx, dossier_id)
+    request = EventRequest(event=event, acting_user=user.username, data=clean)
+    client = await ctx.temporal()
+    try:
+        view = await asyncio.wait_for(send_event(client, dossier_id, request), EVENT_WAIT_SECONDS)
+    except EventRefused as refused:
+        await refresh(ctx, dossier_id)  # a refusal by AGORA is in the timeline too
+        raise _refusal(refused) from refused
+    except TimeoutError as timeout:
+        raise Refused(504, "AgoraPending", "AGORA n'a pas encore répondu ; l'événement reste en "
+                      "attente et sera appliqué dès sa réponse.") from timeout
+    with ctx.db.sessions.begin() as session:
+        record_view(session, view)
+    return view
+
+
+def _refusal(refused: EventRefused) -> Exception:
+    details = refused.details
+    if refused.kind == "InvalidEventData":
+        return InvalidFields([(("body", str(details.get("field", "data"))),
+                               str(details.get("reason", refused.message)))])
+    if refused.kind in ("IllegalEvent", "DossierNotRegistered"):
+        return Refused(409, refused.kind, refused.message,
+                       {"state": details.get("state"), "allowed_events": details.get("allowed")})
+    if refused.kind == "AgoraBusinessFault":
+        return Refused(502, str(details.get("code") or refused.kind), str(details.get("message") or refused.message),
+                       {"operation": details.get("operation")})
+    if refused.kind == "UnknownDossier":
+        return Refused(404, refused.kind, refused.message)
+    return Refused(502, refused.kind, refused.message)
+
+
+def _existing(ctx: AppContext, dossier_id: str) -> None:
+    with ctx.db.sessions() as session:
+        if get_dossier(session, dossier_id) is None:
+            raise Refused(404, "UnknownDossier", f"Dossier inconnu : {dossier_id}")
+
+
+async def refresh(ctx: AppContext, dossier_id: str) -> DossierView | None:
+    """The workflow's view, written through to the projection; None if the workflow cannot answer."""
+    try:
+        view = await asyncio.wait_for(view_dossier(await ctx.temporal(), dossier_id), 10)
+    except (RPCError, WorkflowQueryFailedError, WorkflowQueryRejectedError, TimeoutError):
+        return None
+    with ctx.db.sessions.begin() as session:
+        record_view(session, view)
+    return view
+
+
+async def load_dossier(ctx: AppContext, dossier_id: str) -> tuple[Dossier, DossierView | None]:
+    _existing(ctx, dossier_id)
+    view = await refresh(ctx, dossier_id)
+    with ctx.db.sessions() as session:
+        row = get_dossier(session, dossier_id)
+        assert row is not None
+        _ = row.timeline  # loaded before the session closes
+        return row, view

@@ -1,0 +1,75 @@
+"""Who the emails go to (SPEC §4): configuration, never code.
+
+Read from the JSON or TOML file named by ``AGORA_FLOW_CONTACTS_FILE``; the
+development default is ``notifications/contacts.example.json``. Stdlib only,
+so the dataclasses travel in workflow inputs as a snapshot: an incident keeps
+the contacts it was opened with, and its history shows who was written to.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+CONTACTS_FILE_ENV = "AGORA_FLOW_CONTACTS_FILE"
+EXAMPLE_FILE = Path(__file__).with_name("contacts.example.json")
+
+
+@dataclass
+class Contact:
+    name: str
+    email: str
+    user_code: str = ""
+    phone: str = ""
+    role: str = ""
+
+
+@dataclass
+class CrisisCell:
+    """Technical and functional leads of both parties; some may approve reconnection."""
+
+    members: list[Contact] = field(default_factory=list)
+    # User codes of the members whose express agreement re-enables the link.
+    approvers: list[str] = field(default_factory=list)
+    required_approvals: int = 1
+
+
+@dataclass
+class Contacts:
+    partner_name: str
+    region_contact: Contact
+    cdc_support: Contact
+    escalation: list[Contact] = field(default_factory=list)
+    crisis_cell: CrisisCell = field(default_factory=CrisisCell)
+    head_of_service: Contact | None = None
+
+
+def parse_contacts(data: dict) -> Contacts:
+    cell = data.get("crisis_cell", {})
+    head = data.get("head_of_service")
+    contacts = Contacts(
+        partner_name=data["partner_name"],
+        region_contact=Contact(**data["region_contact"]),
+        cdc_support=Contact(**data["cdc_support"]),
+        escalation=[Contact(**c) for c in data.get("escalation", [])],
+        crisis_cell=CrisisCell(
+            members=[Contact(**c) for c in cell.get("members", [])],
+            approvers=list(cell.get("approvers", [])),
+            required_approvals=int(cell.get("required_approvals", 1)),
+        ),
+        head_of_service=Contact(**head) if head else None,
+    )
+    if contacts.crisis_cell.required_approvals > len(contacts.crisis_cell.approvers):
+        raise ValueError("crisis_cell.required_approvals exceeds the number of approvers")
+    return contacts
+
+
+def load_contacts(path: str | Path | None = None) -> Contacts:
+    """The contacts of ``path``, else of $AGORA_FLOW_CONTACTS_FILE, else the example file."""
+    source = Path(path or os.environ.get(CONTACTS_FILE_ENV) or EXAMPLE_FILE)
+    text = source.read_text(encoding="utf-8")
+    data = tomllib.loads(text) if source.suffix == ".toml" else json.loads(text)
+    return parse_contacts(data)

@@ -1,0 +1,112 @@
+"""Idempotent writes of a dossier's projection: any retry, in any order, converges.
+
+Rows are inserted with ON CONFLICT DO NOTHING (SQLite and PostgreSQL alike), and
+the lifecycle columns only move forward: a view with fewer history entries than
+the one already stored never overwrites it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from agora.messages import Person as PersonData
+from agora.messages import TrainingAction
+from store.crypto import DataCipher
+from store.models import Dossier, Person, TimelineEntry, TrainingOrganisation, utcnow
+from workflows.dossier_types import DossierInput, DossierView
+
+
+def _insert_ignore(session: Session, model: type, values: dict[str, Any], keys: list[str]) -> None:
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    session.execute(insert(model).values(**values).on_conflict_do_nothing(index_elements=keys))
+
+
+def upsert_person(session: Session, cipher: DataCipher, data: PersonData) -> Person:
+    nir_hash = cipher.lookup_hash(data.nir)
+    identity = {
+        "birth_name": data.birth_name,
+        "usage_name": data.usage_name,
+        "first_names": data.first_names,
+        "birth_date": data.birth_date,
+        "sex": data.sex,
+        "email": data.email,
+        "phone": data.phone,
+    }
+    _insert_ignore(
+        session, Person,
+        {"nir_hash": nir_hash, "nir_encrypted": cipher.encrypt(data.nir), **identity},
+        ["nir_hash"],
+    )
+    person = session.scalars(select(Person).where(Person.nir_hash == nir_hash)).one()
+    # The latest identity wins: a re-engineering may have corrected a name.
+    for name, value in identity.items():
+        setattr(person, name, value)
+    return person
+
+
+def _action_columns(action: TrainingAction) -> dict[str, Any]:
+    return {
+        "action_id": action.action_id,
+        "title": action.title,
+        "duration_hours": action.duration_hours,
+        "start_date": action.start_date,
+        "end_date": action.end_date,
+        "certification_code": action.certification_code,
+        "purchase_mode": action.purchase_mode,
+        "price": action.price,
+    }
+
+
+def record_input(session: Session, cipher: DataCipher, dossier: DossierInput) -> None:
+    """The dossier's person, organisation and training action, from its workflow input."""
+    person = upsert_person(session, cipher, dossier.person)
+    _insert_ignore(session, TrainingOrganisation, {"siret": dossier.action.siret}, ["siret"])
+    action = _action_columns(dossier.action)
+    _insert_ignore(
+        session, Dossier,
+        {"id": dossier.dossier_id, "person_id": person.id, "siret": dossier.action.siret,
+         "manager": dossier.acting_user, "state": "created", "last_seq": 0,
+         "created_at": utcnow(), "updated_at": utcnow(), **action},
+        ["id"],
+    )
+    row = session.get(Dossier, dossier.dossier_id)
+    assert row is not None
+    row.person_id, row.siret = person.id, dossier.action.siret
+    for name, value in action.items():
+        setattr(row, name, value)
+
+
+def record_view(session: Session, view: DossierView) -> bool:
+    """The lifecycle state and the timeline; False when the dossier row does not exist yet."""
+    row = session.get(Dossier, view.dossier_id)
+    if row is None:
+        return False
+    for entry in view.history:
+        _insert_ignore(
+            session, TimelineEntry,
+            {"dossier_id": view.dossier_id, "seq": entry.seq, "event": entry.event, "at": entry.at,
+             "acting_user": entry.acting_user, "operation": entry.operation,
+             "request_id": entry.request_id, "outcome": entry.outcome,
+             "state_after": entry.state_after, "ack_id": entry.ack_id,
+             "fault_code": entry.fault_code, "message": entry.message},
+            ["dossier_id", "seq"],
+        )
+    if len(view.history) >= row.last_seq:
+        row.state = view.state
+        row.agora_dossier_id = view.agora_dossier_id
+        row.entry_date = view.entry_date
+        row.registration_fault = view.registration_fault
+        row.last_seq = len(view.history)
+        row.updated_at = utcnow()
+    return True
+
+
+def record_dossier(session: Session, cipher: DataCipher, dossier: DossierInput, view: DossierView) -> None:
+    record_input(session, cipher, dossier)
+    session.flush()
+    record_view(session, view)

@@ -1,0 +1,55 @@
+"""Reads of the dossier projection for the API and the UI."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from store.models import Dossier, NirUnmasking, Person
+
+
+@dataclass(frozen=True)
+class DossierFilter:
+    state: str | None = None
+    siret: str | None = None
+    entry_from: str | None = None  # ISO dates, inclusive
+    entry_to: str | None = None
+    name: str | None = None
+
+
+def list_dossiers(session: Session, where: DossierFilter, page: int, page_size: int) -> tuple[list[Dossier], int]:
+    """One page of dossiers, newest first, and the total that match."""
+    query = select(Dossier).join(Dossier.person)
+    if where.state:
+        query = query.where(Dossier.state == where.state)
+    if where.siret:
+        query = query.where(Dossier.siret == where.siret)
+    if where.entry_from:
+        query = query.where(Dossier.entry_date >= where.entry_from)
+    if where.entry_to:
+        query = query.where(Dossier.entry_date <= where.entry_to)
+    if where.name:
+        pattern = f"%{where.name.strip().lower()}%"
+        query = query.where(
+            or_(
+                func.lower(Person.birth_name).like(pattern),
+                func.lower(Person.usage_name).like(pattern),
+                func.lower(Person.first_names).like(pattern),
+            )
+        )
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = session.scalars(
+        query.order_by(Dossier.created_at.desc(), Dossier.id).offset((page - 1) * page_size).limit(page_size)
+    ).all()
+    return list(rows), total
+
+
+def get_dossier(session: Session, dossier_id: str) -> Dossier | None:
+    return session.get(Dossier, dossier_id)
+
+
+def record_unmasking(session: Session, username: str, dossier: Dossier, channel: str) -> None:
+    session.add(NirUnmasking(username=username, person_id=dossier.person_id, dossier_id=dossier.id,
+                             channel=channel))

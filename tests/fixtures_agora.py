@@ -1,0 +1,204 @@
+"""pytest fixtures for the AGORA layer: a dev PKI, a live simulator, client settings.
+
+Registered with ``pytest_plugins = ["tests.fixtures_agora"]`` in tests/conftest.py.
+
+- ``agora_base_settings`` (session): Settings with a temporary data_dir
+- ``dev_pki`` (session): the dev CA and the application's leaf in it
+- ``simulator`` (session): the simulator served by uvicorn in a thread on a
+  free 127.0.0.1 port; a :class:`SimulatorHandle`
+- ``agora_settings`` (session): Settings pointing at that simulator
+- ``clean_simulator`` (function): the simulator, with data and faults wiped
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+
+from agora.messages import FindOrCreateDossier, Person, TrainingAction
+from agora.pki import PkiPaths, ensure_dev_pki
+from agora.simulator.app import create_app
+from agora.simulator.config import SimulatorConfig
+from settings import Settings
+
+
+class SimulatorHandle:
+    """A running simulator and its admin API."""
+
+    def __init__(self, base_url: str, config: SimulatorConfig) -> None:
+        self.base_url = base_url
+        self.url = f"{base_url}/agora"  # the SOAP endpoint
+        self.admin_url = f"{base_url}/admin"
+        self.config = config
+        self._http = httpx.Client(base_url=self.admin_url, timeout=10)
+
+    def reset(self) -> None:
+        """Wipe data and injected faults."""
+        self._http.post("/reset").raise_for_status()
+        self.clear_faults()
+
+    def clear_faults(self) -> None:
+        self._http.delete("/faults").raise_for_status()
+
+    def inject(self, kind: str, operation: str = "*", **options: Any) -> dict[str, Any]:
+        """``kind``: http503 | timeout | slow | soap_fault | timeout_after_apply;
+        options: count, probability, delay_seconds, fault_code, retry_after, message."""
+        response = self._http.post(
+            "/faults", json={"kind": kind, "operation": operation, **options}
+        )
+        response.raise_for_status()
+        return response.json()
+
+    def effects(
+        self, operation: str | None = None, dossier: str | None = None
+    ) -> list[dict[str, Any]]:
+        return self._get("/effects", operation=operation, dossier=dossier)
+
+    def requests(
+        self, operation: str | None = None, outcome: str | None = None
+    ) -> list[dict[str, Any]]:
+        return self._get("/requests", operation=operation, outcome=outcome)
+
+    def dossiers(self) -> list[dict[str, Any]]:
+        return self._get("/dossiers")
+
+    def stats(self) -> dict[str, Any]:
+        return self._get("/stats")
+
+    def _get(self, path: str, **params: str | None) -> Any:
+        response = self._http.get(path, params={k: v for k, v in params.items() if v is not None})
+        response.raise_for_status()
+        return response.json()
+
+    def close(self) -> None:
+        self._http.close()
+
+
+def start_simulator(
+    config: SimulatorConfig,
+) -> tuple[SimulatorHandle, uvicorn.Server, threading.Thread]:
+    """Serve ``config`` on a free port in a daemon thread; returns once it accepts calls."""
+    # proto=IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY only on sockets that say so,
+    # and without it every answer waits ~40 ms for a delayed ACK (Nagle).
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))  # bound here and handed over: no race for the port
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(config),
+            log_level="warning",
+            # Injected "timeout" faults sleep for long: do not wait for them at shutdown.
+            timeout_graceful_shutdown=1,
+        )
+    )
+    thread = threading.Thread(
+        target=server.run, kwargs={"sockets": [sock]}, daemon=True, name="agora-simulator"
+    )
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("the AGORA simulator did not start")
+        time.sleep(0.01)
+    return SimulatorHandle(f"http://127.0.0.1:{port}", config), server, thread
+
+
+@pytest.fixture(scope="session")
+def agora_base_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    data_dir: Path = tmp_path_factory.mktemp("agora")
+    return dataclasses.replace(
+        Settings(), data_dir=data_dir, vi_mode="sign", agora_timeout_seconds=2.0
+    )
+
+
+@pytest.fixture(scope="session")
+def dev_pki(agora_base_settings: Settings) -> PkiPaths:
+    return ensure_dev_pki(agora_base_settings.pki_dir, agora_base_settings.application_id)
+
+
+@pytest.fixture(scope="session")
+def simulator(agora_base_settings: Settings, dev_pki: PkiPaths) -> Iterator[SimulatorHandle]:
+    config = SimulatorConfig.from_settings(
+        agora_base_settings, db_path=agora_base_settings.data_dir / "agora-simulator.sqlite3"
+    )
+    handle, server, thread = start_simulator(config)
+    yield handle
+    handle.close()
+    server.should_exit = True
+    thread.join(timeout=5)
+
+
+@pytest.fixture(scope="session")
+def agora_settings(agora_base_settings: Settings, simulator: SimulatorHandle) -> Settings:
+    port = int(simulator.base_url.rsplit(":", 1)[1])
+    return dataclasses.replace(
+        agora_base_settings,
+        agora_url=simulator.url,
+        simulator_host="127.0.0.1",
+        simulator_port=port,
+    )
+
+
+@pytest.fixture
+def clean_simulator(simulator: SimulatorHandle) -> SimulatorHandle:
+    simulator.reset()
+    return simulator
+
+
+def valid_nir(serial: int, sex: str = "1", department: str = "75") -> str:
+    """A NIR with a correct key (tests): ``serial`` picks the person."""
+    body = f"{sex}8501{department}{serial % 1_000_000:06d}"
+    number = int(body.replace("2A", "19").replace("2B", "18"))
+    return f"{body}{97 - number % 97:02d}"
+
+
+def valid_siret(serial: int) -> str:
+    """A SIRET passing the Luhn check (tests)."""
+    base = f"{serial % 10**13:013d}"
+    for last in "0123456789":
+        candidate = base + last
+        total = 0
+        for index, char in enumerate(reversed(candidate)):
+            digit = int(char) * (2 if index % 2 else 1)
+            total += digit - 9 if digit > 9 else digit
+        if total % 10 == 0:
+            return candidate
+    raise AssertionError("unreachable: one check digit always fits")
+
+
+def find_or_create_request(
+    serial: int, request_id: str | None = None, birth_name: str = "Dupont", action_id: str = "ACT-1"
+) -> FindOrCreateDossier:
+    """A valid RechercherOuCreerDossier request for person ``serial`` (tests)."""
+    return FindOrCreateDossier(
+        request_id=request_id or f"req-{uuid.uuid4().hex}",
+        region_dossier_id=f"REG-{serial}-{action_id}",
+        person=Person(
+            nir=valid_nir(serial),
+            birth_name=birth_name,
+            first_names="Jean Marie",
+            birth_date="1985-01-15",
+            sex="1",
+        ),
+        action=TrainingAction(
+            siret=valid_siret(serial),
+            action_id=action_id,
+            title="Soudure TIG",
+            duration_hours=420,
+            start_date="2025-01-06",
+            end_date="2025-06-27",
+            certification_code="RNCP12345",
+            price="4200.00",
+        ),
+    )

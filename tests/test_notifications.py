@@ -1,0 +1,200 @@
+"""Emails: French templates, contacts as configuration, idempotent SMTP sending, dev sink."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import json
+from dataclasses import asdict, replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from temporalio.testing import ActivityEnvironment
+
+from activities.notify import NotifyActivities
+from activities.notify_types import EmailRequest
+from notifications import render, smtp
+from notifications.contacts import CONTACTS_FILE_ENV, load_contacts, parse_contacts
+from notifications.sink import start_sink
+from settings import Settings
+from state_models.calendar_cli import format_deadline
+from state_models.public_holidays import default_calendar
+from tests.fixtures_smtp import SmtpServer, free_port, start_smtp_server
+
+CONTACTS = load_contacts()
+
+INCIDENT = {
+    "ticket": "AGORA-20261207-0001",
+    "severity": "critical_major",
+    "kind": "agora_unavailable",
+    "state": "notified",
+    "domain": "Formation professionnelle (SI-CPF)",
+    "application": "AGORA",
+    "service": "web services AGORA",
+    "description": "HTTP 503 sur <ValiderDossier> depuis 09:12",
+    "attachments": ["capture-ecran.png"],
+    "detected_at": "2026-12-07T08:12:00+00:00",
+    "notified_at": "2026-12-07T08:13:00+00:00",
+    "deadline": "2026-12-08T08:12:00+00:00",
+    "partner_name": CONTACTS.partner_name,
+    "region_contact": asdict(CONTACTS.region_contact),
+}
+DOSSIER = {
+    "partner_name": CONTACTS.partner_name,
+    "dossier_id": "D-42",
+    "operation": "ValiderDossier",
+    "fault_code": "agora:EtatIncompatible",
+    "fault_message": "dossier non créé",
+    "since": "2026-12-07T08:12:00+00:00",
+    "escalation_at": "2026-12-09T08:12:00+00:00",
+    "manager": "agent.dupont",
+    "dossier_url": "http://127.0.0.1:8000/dossiers/D-42",
+}
+CUT_OFF = {
+    "reference": "AGORA-COUPURE-1",
+    "partner_name": CONTACTS.partner_name,
+    "region_contact": asdict(CONTACTS.region_contact),
+    "cut_at": "2026-12-04T09:00:00+00:00",
+    "cut_by": "rssi.corse",
+    "reason": "certificat de signature compromis",
+    "meeting_deadline": "2026-12-08T18:00:00+00:00",
+    "members": [asdict(m) for m in CONTACTS.crisis_cell.members],
+    "approvers": CONTACTS.crisis_cell.approvers,
+    "required_approvals": CONTACTS.crisis_cell.required_approvals,
+}
+CONTEXTS = {
+    "cdc_notification": INCIDENT,
+    "reminder": INCIDENT,
+    "escalation": INCIDENT,
+    "deadline_passed": INCIDENT,
+    "dossier_reminder": DOSSIER,
+    "dossier_escalation": DOSSIER,
+    "cutoff_warning": CUT_OFF,
+    "crisis_convocation": CUT_OFF,
+}
+
+
+@pytest.mark.parametrize("name", render.EMAILS)
+def test_every_email_renders_in_french_with_text_and_html(name: str) -> None:
+    email_ = render.render(name, CONTEXTS[name])
+    assert "\n" not in email_.subject and email_.subject
+    assert email_.text.startswith("Bonjour,")
+    assert "<p>Bonjour,</p>" in email_.html and '<html lang="fr">' in email_.html
+    if name in ("cdc_notification", "reminder", "escalation", "deadline_passed"):
+        assert email_.subject.startswith("[AGORA-20261207-0001]")
+        # Data is escaped in HTML, verbatim in text.
+        assert "&lt;ValiderDossier&gt;" in email_.html
+        assert "<ValiderDossier>" in email_.text
+
+
+def test_cdc_notification_carries_every_item_spec_4_lists() -> None:
+    text = render.render("cdc_notification", INCIDENT).text
+    contact = CONTACTS.region_contact
+    for item in (CONTACTS.partner_name, contact.name, contact.user_code, contact.phone,
+                 contact.email, "domaine Formation professionnelle (SI-CPF)", "application AGORA",
+                 "service web services AGORA", "HTTP 503 sur <ValiderDossier>",
+                 "capture-ecran.png", "AGORA-20261207-0001", "critique ou majeure",
+                 # 08:12 UTC is 09:12 in Paris in winter.
+                 "lundi 7 décembre 2026 à 09:12 (heure de Paris)"):
+        assert item in text
+
+
+def test_a_missing_value_is_an_error_not_a_blank() -> None:
+    context = {k: v for k, v in INCIDENT.items() if k != "ticket"}
+    with pytest.raises(Exception, match="ticket"):
+        render.render("cdc_notification", context)
+
+
+def test_contacts_come_from_the_configured_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    data = json.loads(Path("notifications/contacts.example.json").read_text(encoding="utf-8"))
+    data["partner_name"] = "Région Test"
+    path = tmp_path / "contacts.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    monkeypatch.setenv(CONTACTS_FILE_ENV, str(path))
+    assert load_contacts().partner_name == "Région Test"
+
+    toml = tmp_path / "contacts.toml"
+    toml.write_text(
+        'partner_name = "Région TOML"\n'
+        '[region_contact]\nname = "A"\nemail = "a@example.org"\n'
+        '[cdc_support]\nname = "CDC"\nemail = "cdc@example.org"\n'
+        '[crisis_cell]\napprovers = ["RSSI"]\nrequired_approvals = 1\n'
+        '[[crisis_cell.members]]\nname = "R"\nuser_code = "RSSI"\nemail = "r@example.org"\n',
+        encoding="utf-8",
+    )
+    assert load_contacts(toml).cdc_support.email == "cdc@example.org"
+
+    data["crisis_cell"]["required_approvals"] = 3
+    with pytest.raises(ValueError, match="required_approvals"):
+        parse_contacts(data)
+
+
+def _request(key: str) -> EmailRequest:
+    return EmailRequest(
+        template="cdc_notification",
+        to=[CONTACTS.cdc_support.email],
+        cc=[CONTACTS.region_contact.email],
+        context=INCIDENT,
+        idempotency_key=key,
+        incident_id="AGORA-20261207-0001",
+    )
+
+
+def test_send_email_sends_once_and_records_it(smtp_server: SmtpServer, tmp_path: Path) -> None:
+    notify = NotifyActivities(Settings(), smtp_server.config, tmp_path / "sent.sqlite3")
+    env = ActivityEnvironment()
+    first = env.run(notify.send_email, _request("incident-X:cdc_notification"))
+    again = env.run(notify.send_email, _request("incident-X:cdc_notification"))
+
+    assert again == first
+    [received] = smtp_server.messages
+    assert sorted(received.envelope_to) == sorted(
+        [CONTACTS.cdc_support.email, CONTACTS.region_contact.email])
+    assert received.message["Message-ID"] == first.message_id == smtp.message_id(
+        "incident-X:cdc_notification")
+    assert received.subject == first.subject
+    assert "AGORA-20261207-0001" in received.text and "AGORA-20261207-0001" in received.html
+    assert first.incident_id == "AGORA-20261207-0001" and first.sent_at
+
+
+def test_a_failed_send_is_retried_without_sending_twice(tmp_path: Path) -> None:
+    port = free_port()  # nothing listens yet: the first attempt fails
+    config = smtp.SmtpConfig(host="127.0.0.1", port=port, timeout_seconds=2)
+    notify = NotifyActivities(Settings(), config, tmp_path / "sent.sqlite3")
+    env = ActivityEnvironment()
+    with pytest.raises(OSError):
+        env.run(notify.send_email, _request("incident-Y:cdc_notification"))
+
+    server = start_smtp_server(port)
+    try:
+        env.run(notify.send_email, _request("incident-Y:cdc_notification"))
+        env.run(notify.send_email, _request("incident-Y:cdc_notification"))
+        assert len(server.messages) == 1
+    finally:
+        server.stop()
+
+
+def test_the_dev_sink_writes_each_message_as_an_eml_file(tmp_path: Path) -> None:
+    port = free_port()
+    sink = start_sink("127.0.0.1", port, tmp_path / "mail")
+    try:
+        email_ = render.render("cutoff_warning", CUT_OFF)
+        message = smtp.build_message(email_, "agora-flow <a@example.org>", ["b@example.org"], [],
+                                     "k1", datetime.now(UTC))
+        smtp.send(message, replace(smtp.SmtpConfig(), port=port))
+    finally:
+        sink.stop()
+    [eml] = list((tmp_path / "mail").glob("*.eml"))
+    parsed = email.message_from_bytes(eml.read_bytes(), policy=email.policy.default)
+    assert parsed["Subject"] == email_.subject
+
+
+def test_sla_deadline_for_the_cli_in_paris_time() -> None:
+    calendar = default_calendar([2026, 2027])
+    # 30 min on 24 Dec, Christmas and the weekend closed, then 10 h 30 from Monday 07:00.
+    assert format_deadline("2026-12-24T18:30:00+01:00", 11, calendar) == "2026-12-28T17:30:00+01:00"
+    # Given in UTC, answered in Paris time.
+    assert format_deadline("2026-07-01T05:00:00+00:00", 12, calendar) == "2026-07-01T19:00:00+02:00"
+    with pytest.raises(ValueError, match="offset"):
+        format_deadline("2026-12-24T18:30:00", 11, calendar)

@@ -1,0 +1,122 @@
+"""The store: migrations, NIR protection at rest, idempotent projections, users."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from cryptography.exceptions import InvalidTag
+from sqlalchemy import inspect, select, text
+from temporalio.testing import ActivityEnvironment
+
+from activities.projection_types import DossierRecord
+from activities.projections import ProjectionActivities
+from settings import Settings
+from store.crypto import DataCipher, cipher_for
+from store.db import Database
+from store.models import Dossier, Person, Role, TimelineEntry
+from store.projection import record_dossier
+from store.users import authenticate, create_user, issue_token, user_for_token
+from tests import factories
+from tests.conftest import FAST_RETRY
+from workflows.dossier_types import DossierView, HistoryEntry
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return dataclasses.replace(Settings(), data_dir=tmp_path, database_url=f"sqlite:///{tmp_path}/t.sqlite3")
+
+
+@pytest.fixture
+def database(settings: Settings):
+    database = Database(settings.effective_database_url)
+    yield database
+    database.dispose()
+
+
+def _entry(seq: int, event: str, state: str) -> HistoryEntry:
+    return HistoryEntry(seq=seq, event=event, at=f"2026-01-0{seq}T10:00:00+00:00", acting_user="agent",
+                        operation="Op", request_id=f"r{seq}", outcome="acknowledged",
+                        state_after=state, ack_id=f"ACK-{seq}")
+
+
+def _view(dossier_id: str, *entries: HistoryEntry) -> DossierView:
+    state = entries[-1].state_after if entries else "created"
+    return DossierView(dossier_id=dossier_id, state=state, registered=True, agora_dossier_id="AG-1",
+                       allowed_events=[], history=list(entries))
+
+
+def test_migrations_create_the_schema_and_the_roles(database: Database) -> None:
+    tables = set(inspect(database.engine).get_table_names())
+    assert {"persons", "training_organisations", "dossiers", "timeline", "users", "roles",
+            "user_roles", "auth_tokens", "nir_unmaskings"} <= tables
+    with database.sessions() as session:
+        assert set(session.scalars(select(Role.code))) == {
+            "dossier_manager", "market_manager", "operator", "auditor", "administrator"}
+    # Running them again is a no-op.
+    Database(str(database.engine.url)).dispose()
+
+
+def test_nir_is_encrypted_at_rest_and_found_by_keyed_hash(database: Database, settings: Settings) -> None:
+    cipher = cipher_for(settings)
+    dossier = factories.dossier(FAST_RETRY)
+    with database.sessions.begin() as session:
+        record_dossier(session, cipher, dossier, _view(dossier.dossier_id))
+    with database.engine.connect() as connection:
+        raw = connection.execute(text("SELECT nir_encrypted, nir_hash FROM persons")).one()
+    assert dossier.person.nir.encode() not in raw.nir_encrypted
+    assert dossier.person.nir not in raw.nir_hash
+    assert cipher.decrypt(raw.nir_encrypted) == dossier.person.nir
+    assert raw.nir_hash == cipher.lookup_hash(dossier.person.nir)
+    other = DataCipher(b"\x00" * 32)
+    assert other.lookup_hash(dossier.person.nir) != raw.nir_hash
+    with pytest.raises(InvalidTag):
+        other.decrypt(raw.nir_encrypted)
+
+
+def test_projection_is_idempotent_and_never_rewinds(database: Database, settings: Settings) -> None:
+    cipher = cipher_for(settings)
+    dossier = factories.dossier(FAST_RETRY)
+    old = _view(dossier.dossier_id, _entry(1, "create", "created"))
+    new = _view(dossier.dossier_id, _entry(1, "create", "created"), _entry(2, "validate", "validated"))
+    for view in (old, new, new, old):  # retries, and an older view arriving late
+        with database.sessions.begin() as session:
+            record_dossier(session, cipher, dossier, view)
+    with database.sessions() as session:
+        row = session.get(Dossier, dossier.dossier_id)
+        assert row.state == "validated" and row.last_seq == 2 and row.manager == "agent.dupont"
+        assert [t.ack_id for t in session.scalars(select(TimelineEntry).order_by(TimelineEntry.seq))] == [
+            "ACK-1", "ACK-2"]
+        assert session.scalar(select(Person.birth_name)) == dossier.person.birth_name
+
+
+def test_record_dossier_activity_upserts(settings: Settings) -> None:
+    activities = ProjectionActivities(settings)
+    dossier = factories.dossier(FAST_RETRY)
+    record = DossierRecord(dossier, _view(dossier.dossier_id, _entry(1, "create", "created")))
+    environment = ActivityEnvironment()
+    environment.run(activities.record_dossier, record)
+    environment.run(activities.record_dossier, record)  # a retry
+    database = Database(settings.effective_database_url)
+    with database.sessions() as session:
+        assert session.scalar(select(Dossier.agora_dossier_id)) == "AG-1"
+        assert len(session.scalars(select(TimelineEntry)).all()) == 1
+    database.dispose()
+
+
+def test_users_passwords_and_tokens(database: Database) -> None:
+    with database.sessions.begin() as session:
+        user = create_user(session, "camille", "un mot de passe long", ["dossier_manager", "auditor"])
+        assert user.password_hash.startswith("$argon2id$")
+    with database.sessions.begin() as session:
+        assert authenticate(session, "camille", "faux") is None
+        assert authenticate(session, "personne", "un mot de passe long") is None
+        user = authenticate(session, "camille", "un mot de passe long")
+        assert user is not None and user.role_codes == {"dossier_manager", "auditor"}
+        token = issue_token(session, user, "api", timedelta(minutes=5))
+    with database.sessions() as session:
+        assert user_for_token(session, token, "api").username == "camille"
+        assert user_for_token(session, token, "session") is None
+        assert user_for_token(session, token + "x", "api") is None

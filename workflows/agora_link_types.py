@@ -1,0 +1,134 @@
+"""Inputs, outputs and names of the AGORA link: the gate every AGORA call passes
+and the singleton AgoraLinkWorkflow that holds the link's state. Stdlib and
+state_models only, so the dossier input, the API and the worker import it freely.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from activities.notify_types import SentEmail
+from notifications.contacts import Contacts
+from state_models.calendar import MaintenanceWindow, WorkingCalendar
+from state_models.incident_detection import BurstRule
+from workflows.incident_types import IncidentTimings
+
+LINK_WORKFLOW_ID = "agora-link"
+
+SIGNAL_TRANSPORT_FAILURE = "transport_failure"
+SIGNAL_REGISTER_WAITER = "register_waiter"
+SIGNAL_INCIDENT_CLOSED = "incident_closed"
+SIGNAL_LINK_REOPENED = "link_reopened"  # sent by the link to each waiting dossier
+UPDATE_CUT_OFF = "cut_off"
+UPDATE_APPROVE_RECONNECTION = "approve_reconnection"
+QUERY_LINK_STATE = "link_state"
+
+# ApplicationError type of an AGORA activity refused because the link is cut off.
+LINK_CUT_OFF = "AgoraLinkCutOff"
+
+CONNECTED = "connected"
+CUT_OFF = "cut_off"
+
+TRANSPORT_INCIDENT_KIND = "agora_unavailable"
+
+
+@dataclass
+class GateConfig:
+    """What a dossier needs to know to ask "may I call AGORA now?"."""
+
+    # SPEC §4: Sunday 22:00–23:00 Europe/Paris by default.
+    maintenance_windows: list[MaintenanceWindow] = field(
+        default_factory=lambda: [MaintenanceWindow()])
+    link_workflow_id: str = LINK_WORKFLOW_ID
+
+
+@dataclass
+class LinkWait:
+    """Why a dossier's AGORA call waited: shown in the dossier's timeline."""
+
+    operation: str
+    reason: str  # "maintenance" or "cut_off"
+    since: str
+    until: str | None = None  # the expected end (maintenance); None while unknown
+    ended_at: str | None = None
+
+
+@dataclass
+class FailureReport:
+    """One AGORA transport failure, reported by the worker as it happens."""
+
+    at: str  # ISO instant of the failure
+    operation: str
+    message: str
+    workflow_id: str = ""
+    kind: str = TRANSPORT_INCIDENT_KIND
+
+
+@dataclass
+class Waiter:
+    workflow_id: str
+    operation: str
+
+
+@dataclass
+class CutOffRequest:
+    who: str
+    reason: str
+
+
+@dataclass
+class ApprovalRequest:
+    who: str  # a crisis-cell approver's user code
+    note: str = ""
+
+
+@dataclass
+class Approval:
+    who: str
+    at: str
+    note: str = ""
+
+
+@dataclass
+class CutOffRecord:
+    who: str
+    reason: str
+    at: str
+    meeting_deadline: str  # the crisis cell meets by then (2 working days)
+    approvals: list[Approval] = field(default_factory=list)
+    reconnected_at: str | None = None
+
+
+@dataclass
+class LinkConfig:
+    contacts: Contacts
+    calendar: WorkingCalendar
+    maintenance_windows: list[MaintenanceWindow] = field(
+        default_factory=lambda: [MaintenanceWindow()])
+    burst: BurstRule = field(default_factory=BurstRule)
+    incident_timings: IncidentTimings = field(default_factory=IncidentTimings)
+    # Total unavailability is an "anomalie critique ou majeure" (SPEC §4).
+    incident_severity: str = "critical_major"
+    ticket_prefix: str = "AGORA"
+    crisis_meeting_working_days: int = 2
+
+
+@dataclass
+class LinkState:
+    """The link's whole state: what a query shows and what continue-as-new carries."""
+
+    status: str = CONNECTED
+    cut_offs: list[CutOffRecord] = field(default_factory=list)
+    waiters: list[Waiter] = field(default_factory=list)
+    # Counted failures per incident kind, ISO instants, inside the burst window.
+    failures: dict[str, list[str]] = field(default_factory=dict)
+    ignored_failures: int = 0  # inside a maintenance window
+    open_incidents: dict[str, str] = field(default_factory=dict)  # kind → ticket
+    incidents_opened: int = 0
+    emails: list[SentEmail] = field(default_factory=list)
+
+
+@dataclass
+class LinkInput:
+    config: LinkConfig
+    state: LinkState | None = None
