@@ -62,6 +62,15 @@ class Settings:
     api_port: int = field(default_factory=lambda: int(_env("API_PORT", "8000")))
     database_url: str = field(default_factory=lambda: _env("DATABASE_URL", ""))
 
+    # The singleton workflow holding the AGORA link's state (cut-off, incidents).
+    link_workflow_id: str = field(default_factory=lambda: _env("LINK_WORKFLOW_ID", "agora-link"))
+    # AGORA's weekly maintenance windows, "DAY HH:MM-HH:MM" (Paris time), comma-separated.
+    maintenance_windows: tuple[str, ...] = field(
+        default_factory=lambda: _env_list("MAINTENANCE_WINDOWS", "sun 22:00-23:00")
+    )
+    # The public address of the UI, for links in emails.
+    public_url: str = field(default_factory=lambda: _env("PUBLIC_URL", "http://127.0.0.1:8000"))
+
     # Mail
     smtp_host: str = field(default_factory=lambda: _env("SMTP_HOST", "127.0.0.1"))
     smtp_port: int = field(default_factory=lambda: int(_env("SMTP_PORT", "8025")))

@@ -13,10 +13,15 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities.agora_calls import AgoraActivities
+from activities.agora_link_guard import AgoraLinkGuard, ensure_link_workflow, link_config_from_environment
+from activities.notify import NotifyActivities
+from activities.projections import ProjectionActivities
 from settings import Settings
+from workflows.agora_link import AgoraLinkWorkflow
 from workflows.dossier import DossierWorkflow
+from workflows.incident import IncidentWorkflow
 
-WORKFLOWS = [DossierWorkflow]
+WORKFLOWS = [DossierWorkflow, AgoraLinkWorkflow, IncidentWorkflow]
 
 
 def build_worker(
@@ -26,12 +31,18 @@ def build_worker(
     executor: concurrent.futures.Executor | None = None,
 ) -> Worker:
     """A worker for every agora-flow workflow and activity on one task queue."""
-    activities = AgoraActivities(settings)
+    activities = [
+        *AgoraActivities(settings).all(),
+        *ProjectionActivities(settings).all(),
+        *NotifyActivities(settings).all(),
+    ]
     return Worker(
         client,
         task_queue=task_queue or settings.task_queue,
         workflows=WORKFLOWS,
-        activities=activities.all(),
+        activities=activities,
+        # Holds AGORA calls while the link is cut off; reports transport failures.
+        interceptors=[AgoraLinkGuard(client, settings.link_workflow_id)],
         # Sync activities (zeep) run here; sized for I/O-bound SOAP calls.
         activity_executor=executor or concurrent.futures.ThreadPoolExecutor(max_workers=64),
         max_concurrent_activities=64,
@@ -45,6 +56,8 @@ async def connect(settings: Settings) -> Client:
 async def run(settings: Settings) -> None:
     client = await connect(settings)
     worker = build_worker(client, settings)
+    await ensure_link_workflow(client, settings.task_queue, link_config_from_environment(),
+                               settings.link_workflow_id)
     logging.info("worker polling task queue %s on %s", settings.task_queue, settings.temporal_address)
     await worker.run()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 from fastapi import FastAPI, Request
@@ -15,13 +16,24 @@ from api.service import InvalidFields, Refused
 from settings import Settings
 from store.crypto import cipher_for
 from store.db import Database
-from workflows.dossier_types import RetryConfig
+from notifications.contacts import load_contacts
+from state_models.calendar import WorkingCalendar, parse_maintenance_window
+from state_models.public_holidays import default_calendar
+from workflows.agora_link_types import GateConfig
+from workflows.dossier_types import EscalationConfig, RetryConfig
 
 STATIC_DIR = Path(__file__).parent / "static"
 
 
+def _calendar_from_now() -> WorkingCalendar:
+    # Public holidays of this year and the next two: no reminder clock spans more.
+    year = datetime.now(UTC).year
+    return default_calendar(range(year, year + 3))
+
+
 def create_app(settings: Settings, temporal_client_factory: TemporalClientFactory,
-               retry: RetryConfig | None = None) -> FastAPI:
+               retry: RetryConfig | None = None,
+               escalation: EscalationConfig | None = None) -> FastAPI:
     """The app over ``settings.effective_database_url`` (migrated now) and a lazily connected Temporal."""
     app = FastAPI(
         title="agora-flow",
@@ -32,7 +44,13 @@ def create_app(settings: Settings, temporal_client_factory: TemporalClientFactor
     )
     app.state.context = AppContext(settings=settings, db=Database(settings.effective_database_url),
                                    cipher=cipher_for(settings), client_factory=temporal_client_factory,
-                                   retry=retry or RetryConfig())
+                                   retry=retry or RetryConfig(),
+                                   link=GateConfig(
+                                       [parse_maintenance_window(w) for w in settings.maintenance_windows],
+                                       settings.link_workflow_id),
+                                   contacts=load_contacts(),
+                                   calendar=_calendar_from_now(),
+                                   escalation_override=escalation)
     app.include_router(routes_api.router)
     app.include_router(routes_ui.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

@@ -89,8 +89,10 @@ def check_create(payload: DossierCreate) -> tuple[Person, TrainingAction]:
 
 async def create_dossier(ctx: AppContext, user: User, payload: DossierCreate) -> str:
     person, action = check_create(payload)
-    dossier = DossierInput(dossier_id=f"D-{uuid.uuid4().hex[:12].upper()}", person=person,
-                           action=action, acting_user=user.username, retry=ctx.retry)
+    dossier_id = f"D-{uuid.uuid4().hex[:12].upper()}"
+    dossier = DossierInput(dossier_id=dossier_id, person=person, action=action,
+                           acting_user=user.username, retry=ctx.retry, link=ctx.link,
+                           escalation=ctx.escalation_for(dossier_id, user.username))
     # Workflow first: it carries the whole input, so its RecordDossier activity can
     # rebuild the row even if this process dies before writing it.
     try:

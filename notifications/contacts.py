@@ -45,6 +45,11 @@ class Contacts:
     escalation: list[Contact] = field(default_factory=list)
     crisis_cell: CrisisCell = field(default_factory=CrisisCell)
     head_of_service: Contact | None = None
+    # Who manages dossiers, by user name ("*": everyone else), for per-dossier reminders.
+    dossier_managers: dict[str, str] = field(default_factory=dict)
+
+    def dossier_manager_email(self, username: str | None) -> str:
+        return self.dossier_managers.get(username or "", self.dossier_managers.get("*", ""))
 
 
 def parse_contacts(data: dict) -> Contacts:
@@ -61,6 +66,7 @@ def parse_contacts(data: dict) -> Contacts:
             required_approvals=int(cell.get("required_approvals", 1)),
         ),
         head_of_service=Contact(**head) if head else None,
+        dossier_managers=dict(data.get("dossier_managers", {})),
     )
     if contacts.crisis_cell.required_approvals > len(contacts.crisis_cell.approvers):
         raise ValueError("crisis_cell.required_approvals exceeds the number of approvers")

@@ -242,6 +242,20 @@ class MaintenanceWindow:
         return None
 
 
+_WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def parse_maintenance_window(text: str, time_zone: str = "Europe/Paris") -> MaintenanceWindow:
+    """``"sun 22:00-23:00"`` → a window (configuration format; day names in English)."""
+    try:
+        day, hours = text.strip().lower().split()
+        starts, ends = hours.split("-")
+        weekday = _WEEKDAYS.index(day[:3])
+    except ValueError:
+        raise ValueError(f"a maintenance window is written 'sun 22:00-23:00', got {text!r}") from None
+    return MaintenanceWindow(weekday, starts, ends, time_zone)
+
+
 def maintenance_end(instant: datetime, windows: tuple[MaintenanceWindow, ...]) -> datetime | None:
     """When the maintenance ``instant`` falls in ends; None outside maintenance.
 

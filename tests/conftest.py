@@ -5,6 +5,7 @@ Each test gets its own task queue and its own worker, so tests never share work.
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import AsyncIterator
 
@@ -18,6 +19,10 @@ import worker as agora_worker
 from settings import Settings
 from workflows import search_attributes
 from workflows.dossier_types import RetryConfig
+
+# No AGORA maintenance window unless a test asks for one: a run on a Sunday evening
+# (Paris) must not wait an hour. Set before any Settings() is built.
+os.environ["AGORA_FLOW_MAINTENANCE_WINDOWS"] = ""
 
 pytest_plugins = ["tests.fixtures_agora", "tests.fixtures_api", "tests.fixtures_smtp"]
 

@@ -7,6 +7,7 @@ import uuid
 
 from agora.messages import Person, TrainingAction
 from state_models.validators import nir_key
+from workflows.agora_link_types import GateConfig
 from workflows.dossier_types import DossierInput, RetryConfig
 
 _serial = itertools.count(1)
@@ -48,6 +49,8 @@ def dossier(retry: RetryConfig, acting_user: str | None = "agent.dupont") -> Dos
         action=action(),
         acting_user=acting_user,
         retry=retry,
+        # No maintenance window: tests must not depend on the day they run.
+        link=GateConfig(maintenance_windows=[]),
     )
 
 

@@ -147,6 +147,8 @@ def agora_settings(agora_base_settings: Settings, simulator: SimulatorHandle) ->
         agora_url=simulator.url,
         simulator_host="127.0.0.1",
         simulator_port=port,
+        # Workers of different tests share one Temporal server: each stack its own link.
+        link_workflow_id=f"agora-link-{uuid.uuid4().hex[:8]}",
     )
 
 

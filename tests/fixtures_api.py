@@ -96,7 +96,8 @@ async def api(
     """The API and UI, a worker for its task queue, and one user per role."""
     task_queue = f"api-{uuid.uuid4().hex[:12]}"
     # data_dir stays the AGORA one: the worker signs with the PKI kept there.
-    settings = dataclasses.replace(agora_settings, database_url=api_database_url, task_queue=task_queue)
+    settings = dataclasses.replace(agora_settings, database_url=api_database_url, task_queue=task_queue,
+                                   link_workflow_id=f"agora-link-{task_queue}")
     target = temporal_env.client.service_client.config.target_host
     namespace = temporal_env.client.namespace
 

@@ -8,6 +8,7 @@ from temporalio.converter import DataConverter
 
 from state_models.calendar import (
     MaintenanceWindow,
+    parse_maintenance_window,
     WorkingCalendar,
     add_working_days,
     add_working_hours,
@@ -366,3 +367,11 @@ def test_windows_covering_every_instant_are_refused() -> None:
 def test_invalid_maintenance_windows_are_refused(kwargs: dict[str, object]) -> None:
     with pytest.raises(ValueError):
         MaintenanceWindow(**kwargs)  # type: ignore[arg-type]
+
+
+def test_maintenance_windows_are_read_from_configuration_text() -> None:
+    assert parse_maintenance_window("sun 22:00-23:00") == MaintenanceWindow()
+    assert parse_maintenance_window(" Saturday 23:30-00:30 ") == MaintenanceWindow(5, "23:30", "00:30")
+    for bad in ("sunday", "dim 22:00-23:00", "sun 22:00", "sun 22:00-22:00"):
+        with pytest.raises(ValueError):
+            parse_maintenance_window(bad)

@@ -52,6 +52,7 @@ async def test_worker_killed_mid_call_finishes_without_duplicate(
     settings = replace(
         agora_settings,
         task_queue=task_queue,
+        link_workflow_id=f"agora-link-{task_queue}",
         temporal_address=temporal_client.service_client.config.target_host,
     )
     dossier = factories.dossier(replace(FAST_RETRY, attempt_timeout_seconds=2.0))

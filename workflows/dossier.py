@@ -9,6 +9,7 @@ operation's activity, then moves the model and records the outcome.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable
 from datetime import timedelta
 
 from temporalio import workflow
@@ -16,6 +17,10 @@ from temporalio.common import RetryPolicy, SearchAttributePair, TypedSearchAttri
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    # Imported by name so the sandbox registers the modules of the input's nested
+    # dataclasses (the payload converter resolves their type hints through them).
+    import notifications.contacts  # noqa: F401
+    import state_models.calendar  # noqa: F401
     from activities.agora_types import (
         BUSINESS_FAULT,
         CheckNirNameCall,
@@ -43,9 +48,13 @@ with workflow.unsafe.imports_passed_through():
         SettleAction,
         ValidateDossier,
     )
+    from activities.projection_types import RECORD_DOSSIER, DossierRecord
     from state_models import dossier as lifecycle
     from state_models.dossier_events import DossierFacts, validate_event_data
     from state_models.validators import ValidationError
+    from workflows.agora_link import AgoraGate
+    from workflows.agora_link_types import SIGNAL_LINK_REOPENED
+    from workflows.dossier_escalation import REFUSED, WAITING, DossierEscalation
     from workflows.search_attributes import DOSSIER_ID, DOSSIER_STATE
     from workflows.dossier_types import (
         OUTCOME_ACKNOWLEDGED,
@@ -90,6 +99,9 @@ class DossierWorkflow:
         self._registration_attempted = False
         # Events are applied one at a time, in the order they were accepted.
         self._lock = asyncio.Lock()
+        self._gate = AgoraGate(dossier.link)
+        self._escalation = DossierEscalation(dossier.dossier_id, dossier.escalation)
+        self._projections: list[asyncio.Future[None]] = []
 
     @workflow.run
     async def run(self, dossier: DossierInput) -> DossierView:
@@ -98,6 +110,8 @@ class DossierWorkflow:
         await workflow.wait_condition(
             lambda: self._state not in lifecycle.OPEN_STATES and workflow.all_handlers_finished()
         )
+        self._escalation.stop()
+        await asyncio.gather(*self._projections)
         return self.view()
 
     # --- registration at AGORA (operations 4 and 5) -----------------------------------
@@ -122,12 +136,14 @@ class DossierWorkflow:
             self._registration_fault = f"{code}: {message}"
             self._record("create", user, "RechercherOuCreerDossier", OUTCOME_REFUSED,
                          fault_code=code, message=message)
+            self._escalation.start(REFUSED, "RechercherOuCreerDossier", code, message)
         else:
             self._agora_dossier_id = ack.agora_dossier_id
             self._registration_fault = None
             self._record("create", user, "RechercherOuCreerDossier", _outcome(ack), ack=ack)
         finally:
             self._registration_attempted = True
+            self._project()
 
     # --- business events ---------------------------------------------------------------
 
@@ -147,6 +163,8 @@ class DossierWorkflow:
                 code, message = _fault_of(failure)
                 self._record(request.event, request.acting_user, operation, OUTCOME_REFUSED,
                              fault_code=code, message=message)
+                self._escalation.start(REFUSED, operation, code, message)
+                self._project()
                 raise ApplicationError(
                     f"AGORA a refusé {operation} : {code} {message}",
                     {"operation": operation, "code": code, "message": message},
@@ -154,11 +172,16 @@ class DossierWorkflow:
                 ) from failure
             self._move(request.event, data)
             self._record(request.event, request.acting_user, operation, _outcome(ack), ack=ack)
+            self._project()
             return self.view()
 
     @apply_event.validator
     def _validate_event(self, request: EventRequest) -> None:
         self._check(request)
+
+    @workflow.signal(name=SIGNAL_LINK_REOPENED)
+    def link_reopened(self) -> None:
+        self._gate.reopened()
 
     @workflow.query(name=QUERY_VIEW)
     def view(self) -> DossierView:
@@ -171,6 +194,8 @@ class DossierWorkflow:
             history=list(self._history),
             entry_date=self._facts.entry_date,
             registration_fault=self._registration_fault,
+            link_waits=self._gate.waits(),
+            emails=list(self._escalation.emails),
         )
 
     def _allowed_events(self) -> list[str]:
@@ -200,6 +225,8 @@ class DossierWorkflow:
             self._move("cancel", data)
             self._record("cancel", request.acting_user, "", OUTCOME_ACKNOWLEDGED,
                          message="dossier jamais enregistré à AGORA")
+            self._escalation.stop()
+            self._project()
             return self.view()
         for correction in data["corrections"]:
             for target in (self._input.person, self._input.action):
@@ -279,8 +306,18 @@ class DossierWorkflow:
         return f"{workflow.info().workflow_id}:{len(self._history) + 1}"
 
     async def _call(self, operation: str, call: object) -> AgoraAck:
+        """One AGORA operation: through the link's gate (maintenance, cut-off), retried on
+        transport faults; a clock reminds people if it waits too long."""
+        self._escalation.start(WAITING, operation)
+        try:
+            ack = await self._gate.call(operation, lambda: self._execute(operation, call))
+        finally:
+            self._escalation.stop()
+        return ack
+
+    def _execute(self, operation: str, call: object) -> Awaitable[AgoraAck]:
         retry: RetryConfig = self._input.retry
-        return await workflow.execute_activity(
+        return workflow.execute_activity(
             operation,
             call,
             result_type=AgoraAck,
@@ -294,6 +331,17 @@ class DossierWorkflow:
             ),
             summary=operation,
         )
+
+    def _project(self) -> None:
+        """Write the business users' projection in the background; run() waits for it."""
+        self._projections = [p for p in self._projections if not p.done()]
+        self._projections.append(workflow.start_activity(
+            RECORD_DOSSIER,
+            DossierRecord(self._input, self.view()),
+            start_to_close_timeout=timedelta(seconds=30),
+            retry_policy=RetryPolicy(maximum_interval=timedelta(seconds=30)),
+            summary="projection",
+        ))
 
     def _record(
         self,

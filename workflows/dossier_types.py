@@ -8,7 +8,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from activities.notify_types import SentEmail
 from agora.messages import Person, TrainingAction
+from state_models.calendar import WorkingCalendar
+from workflows.agora_link_types import GateConfig, LinkWait
 
 WORKFLOW_ID_PREFIX = "dossier-"
 UPDATE_APPLY_EVENT = "apply_event"
@@ -38,12 +41,32 @@ class RetryConfig:
 
 
 @dataclass
+class EscalationConfig:
+    """Per-dossier SLA clocks (SPEC §4): a dossier refused by AGORA, or whose AGORA call
+    has waited this long, gets a reminder to its manager, then an escalation to the head
+    of service. Addresses come from the user records or configuration, never from code."""
+
+    partner_name: str = ""
+    manager_email: str = ""
+    head_of_service_email: str = ""
+    dossier_url: str = ""
+    reminder_after_working_hours: float = 4.0
+    escalation_after_working_hours: float = 11.0
+    calendar: WorkingCalendar = field(default_factory=WorkingCalendar)
+    # Tests only: plain seconds instead of working hours (the calendar has its own tests).
+    reminder_after_seconds: float | None = None
+    escalation_after_seconds: float | None = None
+
+
+@dataclass
 class DossierInput:
     dossier_id: str
     person: Person
     action: TrainingAction
     acting_user: str | None = None
     retry: RetryConfig = field(default_factory=RetryConfig)
+    link: GateConfig = field(default_factory=GateConfig)
+    escalation: EscalationConfig = field(default_factory=EscalationConfig)
 
 
 @dataclass
@@ -81,3 +104,7 @@ class DossierView:
     history: list[HistoryEntry]
     entry_date: str | None = None
     registration_fault: str | None = None
+    # Why AGORA calls waited (maintenance window, cut-off), for the timeline.
+    link_waits: list[LinkWait] = field(default_factory=list)
+    # Reminder and escalation emails this dossier sent.
+    emails: list[SentEmail] = field(default_factory=list)

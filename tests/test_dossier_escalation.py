@@ -1,0 +1,90 @@
+"""Per-dossier SLA clocks (SPEC §4): a dossier AGORA refused, left uncorrected, gets a reminder
+to its manager then an escalation to the head of service; a corrected one gets nothing more.
+Real Temporal dev server, the simulator and a real SMTP server; durations injected small."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import replace
+
+import pytest
+import pytest_asyncio
+from temporalio.client import Client
+
+import worker as agora_worker
+from api.commands import EventRefused, send_event, start_dossier, view_dossier
+from settings import Settings
+from tests import factories
+from tests.conftest import FAST_RETRY
+from tests.fixtures_smtp import SmtpServer
+from workflows.dossier_types import EscalationConfig, EventRequest
+
+MANAGER = "gestionnaire@region.example.org"
+HEAD = "chef-service@region.example.org"
+
+pytestmark = pytest.mark.usefixtures("clean_simulator")
+
+
+@pytest_asyncio.fixture
+async def mailing_worker(
+    temporal_client: Client, agora_settings: Settings, task_queue: str, smtp_server: SmtpServer,
+) -> AsyncIterator[None]:
+    settings = replace(agora_settings, smtp_port=smtp_server.config.port)
+    async with agora_worker.build_worker(temporal_client, settings, task_queue=task_queue):
+        yield
+
+
+def _dossier(reminder: float, escalation: float) -> factories.DossierInput:
+    dossier = factories.dossier(FAST_RETRY)
+    dossier.escalation = EscalationConfig(
+        partner_name="Collectivité de Corse", manager_email=MANAGER, head_of_service_email=HEAD,
+        dossier_url=f"http://ui.example.org/dossiers/{dossier.dossier_id}",
+        reminder_after_seconds=reminder, escalation_after_seconds=escalation)
+    return dossier
+
+
+async def _refused_entry(client: Client, task_queue: str, simulator, dossier) -> None:
+    await start_dossier(client, dossier, task_queue)
+    await send_event(client, dossier.dossier_id, EventRequest(factories.LIFECYCLE[0][0], "agent.dupont", factories.LIFECYCLE[0][1]))
+    simulator.inject(operation="EntrerEnFormation", kind="soap_fault", count=1,
+                     fault_code="agora:DonneesInvalides", message="date d'entrée incohérente")
+    with pytest.raises(EventRefused):
+        await send_event(client, dossier.dossier_id, EventRequest(factories.LIFECYCLE[1][0], "agent.dupont", factories.LIFECYCLE[1][1]))
+
+
+@pytest.mark.usefixtures("mailing_worker")
+async def test_refused_dossier_left_uncorrected_is_reminded_then_escalated(
+    temporal_client: Client, task_queue: str, simulator, smtp_server: SmtpServer
+) -> None:
+    dossier = _dossier(reminder=1.0, escalation=2.0)
+    await _refused_entry(temporal_client, task_queue, simulator, dossier)
+
+    messages = await smtp_server.wait_for(
+        lambda ms: any(dossier.dossier_id in m.subject and "Escalade" in m.subject for m in ms))
+    mine = [m for m in messages if dossier.dossier_id in m.subject]
+    reminder, escalation = mine
+    assert "Rappel" in reminder.subject and reminder.envelope_to == [MANAGER]
+    assert "EntrerEnFormation" in reminder.text and "agora:DonneesInvalides" in reminder.text
+    assert dossier.escalation.dossier_url in reminder.text
+    assert HEAD in escalation.envelope_to and MANAGER in escalation.envelope_to  # manager in copy
+    assert "date d'entrée incohérente" in escalation.text
+    view = await view_dossier(temporal_client, dossier.dossier_id)
+    assert [e.template for e in view.emails] == ["dossier_reminder", "dossier_escalation"]
+
+
+@pytest.mark.usefixtures("mailing_worker")
+async def test_corrected_dossier_stops_its_clock(
+    temporal_client: Client, task_queue: str, simulator, smtp_server: SmtpServer
+) -> None:
+    dossier = _dossier(reminder=1.5, escalation=2.5)
+    await _refused_entry(temporal_client, task_queue, simulator, dossier)
+    # Corrected at once: AGORA now accepts the entry.
+    view = await send_event(temporal_client, dossier.dossier_id,
+                            EventRequest(factories.LIFECYCLE[1][0], "agent.dupont", factories.LIFECYCLE[1][1]))
+    assert view.state == "entered"
+
+    # Past both delays (workflow timers are durable: had they run, the emails would be out).
+    await asyncio.sleep(3.5)
+    assert [m for m in smtp_server.messages if dossier.dossier_id in m.subject] == []
+    assert (await view_dossier(temporal_client, dossier.dossier_id)).emails == []
