@@ -43,6 +43,7 @@ INCIDENT = {
 DOSSIER = {
     "partner_name": CONTACTS.partner_name,
     "dossier_id": "D-42",
+    "reason": "refused",
     "operation": "ValiderDossier",
     "fault_code": "agora:EtatIncompatible",
     "fault_message": "dossier non créé",
