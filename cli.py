@@ -38,6 +38,43 @@ def _simulator(args: argparse.Namespace, settings: Settings) -> None:
     server.run(settings)
 
 
+def _api(args: argparse.Namespace, settings: Settings) -> None:
+    from api import server
+
+    server.run(settings)
+
+
+def _create_admin(args: argparse.Namespace, settings: Settings) -> None:
+    from api.admin_cli import create_admin
+
+    create_admin(settings, args.username)
+
+
+def _demo_users(args: argparse.Namespace, settings: Settings) -> None:
+    from api.admin_cli import ensure_demo_users
+
+    print(ensure_demo_users(settings))
+
+
+def _smtp_sink(args: argparse.Namespace, settings: Settings) -> None:
+    from notifications.sink import run_sink
+
+    run_sink(settings.smtp_host, settings.smtp_port, settings.mail_dir)
+
+
+def _sla_deadline(args: argparse.Namespace, settings: Settings) -> None:
+    from state_models.calendar_cli import format_deadline
+    from state_models.public_holidays import default_calendar
+
+    start_year = int(args.start[:4]) if args.start[:4].isdigit() else 2000
+    try:
+        # An 11-hour deadline never spans more than a couple of years' holidays.
+        print(format_deadline(args.start, args.working_hours,
+                              default_calendar(range(start_year, start_year + 2))))
+    except ValueError as error:
+        raise SystemExit(f"agora-flow sla deadline: {error}") from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="agora-flow",
@@ -53,11 +90,27 @@ def build_parser() -> argparse.ArgumentParser:
     temporal.set_defaults(func=_temporal)
     commands.add_parser("worker", help="run a Temporal worker").set_defaults(func=_worker)
     commands.add_parser("simulator", help="run the AGORA simulator (SOAP)").set_defaults(func=_simulator)
+    commands.add_parser("api", help="serve the JSON API and the web UI").set_defaults(func=_api)
+    admin = commands.add_parser("create-admin", help="create an administrator (asks for a password)")
+    admin.add_argument("username")
+    admin.set_defaults(func=_create_admin)
+    commands.add_parser("demo-users", help="create the demo users (development)").set_defaults(
+        func=_demo_users)
+    commands.add_parser("smtp-sink", help="a local SMTP server writing .eml files").set_defaults(
+        func=_smtp_sink)
+    sla = commands.add_parser("sla", help="working-hour SLA arithmetic").add_subparsers(
+        dest="sla_command", required=True)
+    deadline = sla.add_parser("deadline", help="the instant N working hours after another")
+    deadline.add_argument("--from", dest="start", required=True,
+                          help="ISO 8601 instant with its offset, e.g. 2026-12-24T18:30:00+01:00")
+    deadline.add_argument("--working-hours", type=float, required=True)
+    deadline.set_defaults(func=_sla_deadline)
     return parser
 
 
 def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # one line per plugin otherwise
     args = build_parser().parse_args(argv)
     args.func(args, Settings())
 

@@ -17,6 +17,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from api.admin_cli import ensure_demo_users
 from settings import Settings
 from workflows import search_attributes
 
@@ -68,6 +69,20 @@ def services(settings: Settings) -> list[Service]:
             settings.simulator_port,
             f"AGORA simulator (SOAP): {settings.agora_url}  — WSDL: {settings.agora_url}?wsdl",
         ),
+        Service(
+            "SMTP sink",
+            [*me, "smtp-sink"],
+            settings.smtp_port,
+            f"Mail (SMTP sink on 127.0.0.1:{settings.smtp_port}): every email is a .eml file in "
+            f"{settings.mail_dir}",
+        ),
+        Service(
+            "API / UI",
+            [*me, "api"],
+            settings.api_port,
+            f"Web UI (French): http://{settings.api_host}:{settings.api_port}/connexion  — "
+            f"API: http://{settings.api_host}:{settings.api_port}/docs",
+        ),
         Service("worker", [*me, "worker"], None, f"worker on task queue '{settings.task_queue}'"),
     ]
 
@@ -112,6 +127,7 @@ def run(settings: Settings) -> None:
             if service.port is not None:
                 wait_for_port("127.0.0.1", service.port, 60, process)
             print(f"  ✓ {service.url}", flush=True)
+        print(f"  ✓ {ensure_demo_users(settings)}", flush=True)
         print(f"\nagora-flow is running (data in {settings.data_dir}, logs in {logs}). Ctrl-C stops it.",
               flush=True)
         while all(process.poll() is None for process in started):

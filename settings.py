@@ -80,6 +80,11 @@ class Settings:
         return self.data_dir / "pki"
 
     @property
+    def mail_dir(self) -> Path:
+        """Where the development SMTP sink writes each message as a .eml file."""
+        return self.data_dir / "mail"
+
+    @property
     def effective_database_url(self) -> str:
         return self.database_url or f"sqlite:///{self.data_dir / 'agora-flow.sqlite3'}"
 

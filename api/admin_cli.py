@@ -50,7 +50,4 @@ def ensure_demo_users(settings: Settings) -> str:
                     create_user(session, username, DEMO_PASSWORD, roles, display_name=name)
     finally:
         database.dispose()
-    url = f"http://{settings.api_host}:{settings.api_port}"
-    accounts = ", ".join(DEMO_USERS)
-    return (f"Web UI: {url}/connexion  — API: {url}/docs\n"
-            f"    demo sign-in: {accounts} / password '{DEMO_PASSWORD}'")
+    return f"demo sign-in: {', '.join(DEMO_USERS)} / password '{DEMO_PASSWORD}'"
