@@ -120,9 +120,10 @@ def run(settings: Settings) -> None:
     signal.signal(signal.SIGTERM, stop)
     try:
         for service in services(settings):
-            log = open(logs / f"{service.name.split()[0].lower()}.log", "ab")
-            process = subprocess.Popen(service.command, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                       cwd=Path(__file__).parent)
+            # The child keeps its own copy of the descriptor: ours can close at once.
+            with open(logs / f"{service.name.split()[0].lower()}.log", "ab") as log:
+                process = subprocess.Popen(service.command, env=env, stdout=log,
+                                           stderr=subprocess.STDOUT, cwd=Path(__file__).parent)
             started.append(process)
             if service.port is not None:
                 wait_for_port("127.0.0.1", service.port, 60, process)

@@ -13,13 +13,19 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities.agora_calls import AgoraActivities
-from activities.agora_link_guard import AgoraLinkGuard, ensure_link_workflow, link_config_from_environment
+from activities.agora_link_guard import (
+    AgoraLinkGuard,
+    ensure_link_workflow,
+    link_config_from_environment,
+)
 from activities.notify import NotifyActivities
 from activities.projections import ProjectionActivities
 from settings import Settings
 from workflows.agora_link import AgoraLinkWorkflow
 from workflows.dossier import DossierWorkflow
 from workflows.incident import IncidentWorkflow
+
+log = logging.getLogger(__name__)
 
 WORKFLOWS = [DossierWorkflow, AgoraLinkWorkflow, IncidentWorkflow]
 
@@ -58,7 +64,7 @@ async def run(settings: Settings) -> None:
     worker = build_worker(client, settings)
     await ensure_link_workflow(client, settings.task_queue, link_config_from_environment(),
                                settings.link_workflow_id)
-    logging.info("worker polling task queue %s on %s", settings.task_queue, settings.temporal_address)
+    log.info("worker polling task queue %s on %s", settings.task_queue, settings.temporal_address)
     await worker.run()
 
 

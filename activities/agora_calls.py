@@ -17,8 +17,6 @@ from datetime import timedelta
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from agora.client import get_client
-from agora.errors import AgoraFault, AgoraUnavailable
 from activities.agora_types import (
     BUSINESS_FAULT,
     UNAVAILABLE,
@@ -31,8 +29,11 @@ from activities.agora_types import (
     SettleActionCall,
     ValidateDossierCall,
 )
+from agora.client import get_client
+from agora.errors import AgoraFault, AgoraUnavailable
 from agora.messages import AgoraAck, Request
 from settings import Settings
+
 
 class AgoraActivities:
     def __init__(self, settings: Settings) -> None:

@@ -13,12 +13,12 @@ from temporalio.service import RPCError
 from api import routes_api, routes_ui
 from api.context import AppContext, TemporalClientFactory
 from api.service import InvalidFields, Refused
-from settings import Settings
-from store.crypto import cipher_for
-from store.db import Database
 from notifications.contacts import load_contacts
+from settings import Settings
 from state_models.calendar import WorkingCalendar, parse_maintenance_window
 from state_models.public_holidays import default_calendar
+from store.crypto import cipher_for
+from store.db import Database
 from workflows.agora_link_types import GateConfig
 from workflows.dossier_types import EscalationConfig, RetryConfig
 

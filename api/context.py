@@ -8,11 +8,11 @@ from dataclasses import dataclass, field
 
 from temporalio.client import Client
 
+from notifications.contacts import Contacts
 from settings import Settings
+from state_models.calendar import WorkingCalendar
 from store.crypto import DataCipher
 from store.db import Database
-from notifications.contacts import Contacts
-from state_models.calendar import WorkingCalendar
 from workflows.agora_link_types import GateConfig
 from workflows.dossier_types import EscalationConfig, RetryConfig
 

@@ -91,7 +91,7 @@ def validate_event_data(event: str, data: dict[str, Any], facts: DossierFacts) -
     required, optional = EVENT_FIELDS[event]
     unknown = set(data) - set(required) - set(optional)
     if unknown:
-        raise ValidationError(sorted(unknown)[0], "champ inattendu pour cet événement")
+        raise ValidationError(min(unknown), "champ inattendu pour cet événement")
     clean: dict[str, Any] = {}
     for name in required + optional:
         if name not in data or data[name] in (None, ""):

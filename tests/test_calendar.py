@@ -8,13 +8,13 @@ from temporalio.converter import DataConverter
 
 from state_models.calendar import (
     MaintenanceWindow,
-    parse_maintenance_window,
     WorkingCalendar,
     add_working_days,
     add_working_hours,
     is_working_time,
     maintenance_end,
     next_opening,
+    parse_maintenance_window,
     working_time_between,
 )
 from state_models.public_holidays import default_calendar, french_public_holidays

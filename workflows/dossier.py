@@ -32,6 +32,7 @@ with workflow.unsafe.imports_passed_through():
         SettleActionCall,
         ValidateDossierCall,
     )
+    from activities.projection_types import RECORD_DOSSIER, DossierRecord
     from agora.messages import (
         ENTRY_FIRST,
         ENTRY_RESUME,
@@ -48,14 +49,12 @@ with workflow.unsafe.imports_passed_through():
         SettleAction,
         ValidateDossier,
     )
-    from activities.projection_types import RECORD_DOSSIER, DossierRecord
     from state_models import dossier as lifecycle
     from state_models.dossier_events import DossierFacts, validate_event_data
     from state_models.validators import ValidationError
     from workflows.agora_link import AgoraGate
     from workflows.agora_link_types import SIGNAL_LINK_REOPENED
     from workflows.dossier_escalation import REFUSED, WAITING, DossierEscalation
-    from workflows.search_attributes import DOSSIER_ID, DOSSIER_STATE
     from workflows.dossier_types import (
         OUTCOME_ACKNOWLEDGED,
         OUTCOME_REFUSED,
@@ -68,6 +67,7 @@ with workflow.unsafe.imports_passed_through():
         HistoryEntry,
         RetryConfig,
     )
+    from workflows.search_attributes import DOSSIER_ID, DOSSIER_STATE
 
 # AGORA's status value and correction name for a cancelled dossier.
 CANCELLED_STATUS = "ANNULE"
