@@ -74,6 +74,20 @@ class Settings:
     # Mail
     smtp_host: str = field(default_factory=lambda: _env("SMTP_HOST", "127.0.0.1"))
     smtp_port: int = field(default_factory=lambda: int(_env("SMTP_PORT", "8025")))
+    smtp_tls: str = field(default_factory=lambda: _env("SMTP_TLS", "none"))  # none|starttls|ssl
+    smtp_username: str = field(default_factory=lambda: _env("SMTP_USERNAME", ""))
+    smtp_password: str = field(default_factory=lambda: _env("SMTP_PASSWORD", ""), repr=False)
+    smtp_sender: str = field(
+        default_factory=lambda: _env("SMTP_SENDER", "agora-flow <agora-flow@localhost>"))
+    smtp_timeout_seconds: float = field(
+        default_factory=lambda: float(_env("SMTP_TIMEOUT_SECONDS", "30")))
+
+    # Incidents (SPEC §4): this many AGORA transport failures within the window open one.
+    incident_burst_failures: int = field(
+        default_factory=lambda: int(_env("INCIDENT_BURST_FAILURES", "5")))
+    incident_burst_window_seconds: float = field(
+        default_factory=lambda: float(_env("INCIDENT_BURST_WINDOW_SECONDS", "600")))
+    incident_ticket_prefix: str = field(default_factory=lambda: _env("INCIDENT_TICKET_PREFIX", "AGORA"))
 
     @property
     def pki_dir(self) -> Path:

@@ -62,7 +62,7 @@ async def connect(settings: Settings) -> Client:
 async def run(settings: Settings) -> None:
     client = await connect(settings)
     worker = build_worker(client, settings)
-    await ensure_link_workflow(client, settings.task_queue, link_config_from_environment(),
+    await ensure_link_workflow(client, settings.task_queue, link_config_from_environment(settings),
                                settings.link_workflow_id)
     log.info("worker polling task queue %s on %s", settings.task_queue, settings.temporal_address)
     await worker.run()

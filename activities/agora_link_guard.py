@@ -15,7 +15,6 @@ configuration (contacts file, public holidays) computed outside the workflow.
 from __future__ import annotations
 
 import logging
-import os
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -33,6 +32,8 @@ from temporalio.worker import (
 from activities.agora_types import UNAVAILABLE
 from agora import operations
 from notifications.contacts import load_contacts
+from settings import Settings
+from state_models.calendar import parse_maintenance_window
 from state_models.incident_detection import BurstRule
 from state_models.public_holidays import default_calendar
 from workflows.agora_link import AgoraLinkWorkflow
@@ -119,18 +120,20 @@ class _GuardedActivity(ActivityInboundInterceptor):
             raise
 
 
-def link_config_from_environment() -> LinkConfig:
-    """The link's configuration: contacts file, holidays of this year and the next
-    two (deadlines never span more), burst threshold from ``AGORA_FLOW_INCIDENT_*``."""
+def link_config_from_environment(settings: Settings | None = None) -> LinkConfig:
+    """The link's configuration: contacts file, maintenance windows, holidays of this year
+    and the next two (deadlines never span more), burst threshold, from ``settings``."""
+    settings = settings or Settings()
     year = datetime.now(UTC).year
     return LinkConfig(
         contacts=load_contacts(),
         calendar=default_calendar(range(year, year + 3)),
+        maintenance_windows=[parse_maintenance_window(w) for w in settings.maintenance_windows],
         burst=BurstRule(
-            failures=int(os.environ.get("AGORA_FLOW_INCIDENT_BURST_FAILURES", "5")),
-            window_seconds=float(os.environ.get("AGORA_FLOW_INCIDENT_BURST_WINDOW_SECONDS", "600")),
+            failures=settings.incident_burst_failures,
+            window_seconds=settings.incident_burst_window_seconds,
         ),
-        ticket_prefix=os.environ.get("AGORA_FLOW_INCIDENT_TICKET_PREFIX", "AGORA"),
+        ticket_prefix=settings.incident_ticket_prefix,
     )
 
 

@@ -8,7 +8,6 @@ from ``AGORA_FLOW_SMTP_TLS`` ("none", "starttls" or "ssl"), ``_USERNAME``,
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 import smtplib
 import ssl
@@ -39,15 +38,14 @@ class SmtpConfig:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> SmtpConfig:
-        env = os.environ.get
         return cls(
             host=settings.smtp_host,
             port=settings.smtp_port,
-            tls=env("AGORA_FLOW_SMTP_TLS", "none"),
-            username=env("AGORA_FLOW_SMTP_USERNAME", ""),
-            password=env("AGORA_FLOW_SMTP_PASSWORD", ""),
-            sender=env("AGORA_FLOW_SMTP_SENDER", cls.sender),
-            timeout_seconds=float(env("AGORA_FLOW_SMTP_TIMEOUT_SECONDS", "30")),
+            tls=settings.smtp_tls,
+            username=settings.smtp_username,
+            password=settings.smtp_password,
+            sender=settings.smtp_sender,
+            timeout_seconds=settings.smtp_timeout_seconds,
         )
 
 
