@@ -140,9 +140,14 @@ class AgoraLinkWorkflow:
     @workflow.run
     async def run(self, link: LinkInput) -> None:
         # Lives forever; its history is bounded by continuing as new.
-        await workflow.wait_condition(lambda: workflow.info().is_continue_as_new_suggested())
+        await workflow.wait_condition(self._history_is_long)
         await workflow.wait_condition(workflow.all_handlers_finished)
         workflow.continue_as_new(LinkInput(self._config, self._state))
+
+    def _history_is_long(self) -> bool:
+        info, limit = workflow.info(), self._config.continue_as_new_after_events
+        return info.is_continue_as_new_suggested() or (
+            limit > 0 and info.get_current_history_length() >= limit)
 
     @workflow.query(name=QUERY_LINK_STATE)
     def link_state(self) -> LinkState:

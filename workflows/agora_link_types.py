@@ -111,6 +111,8 @@ class LinkConfig:
     incident_severity: str = "critical_major"
     ticket_prefix: str = "AGORA"
     crisis_meeting_working_days: int = 2
+    # Continue as new once the history holds this many events (0: when Temporal suggests it).
+    continue_as_new_after_events: int = 0
 
 
 @dataclass
