@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
 STATES = {
     "created": "Créé",
     "validated": "Validé",
@@ -79,3 +82,13 @@ ROLES = {
     "auditor": "Auditeur",
     "administrator": "Administrateur",
 }
+
+
+PARIS = ZoneInfo("Europe/Paris")
+
+
+def paris_time(instant: datetime | str) -> str:
+    """Instants are stored in UTC; Region staff read them in Paris time: ``28/11/2026 21:46``."""
+    if isinstance(instant, str):
+        instant = datetime.fromisoformat(instant)
+    return f"{instant.astimezone(PARIS):%d/%m/%Y %H:%M}"

@@ -35,6 +35,7 @@ from store.users import authenticate
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
+templates.env.filters["paris_time"] = labels.paris_time
 templates.env.globals.update(
     labels=labels, STATES=STATES, EVENT_FIELDS=EVENT_FIELDS, DATE_FIELDS=DATE_FIELDS,
     CORRECTABLE_FIELDS=sorted(CORRECTABLE_FIELDS),
