@@ -7,6 +7,7 @@ or an older view arriving after a newer one, never duplicates nor rewinds rows.
 from __future__ import annotations
 
 import threading
+from contextlib import nullcontext
 
 from temporalio import activity
 
@@ -21,7 +22,11 @@ class ProjectionActivities:
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
         self._database: Database | None = None
+        self._cipher = cipher_for(settings)
         self._lock = threading.Lock()
+        # SQLite has one writer at a time: threads queue here instead of in SQLite's
+        # busy handler, which sleeps and backs off. PostgreSQL needs no such lock.
+        self._sqlite_writer = threading.Lock()
 
     def _db(self) -> Database:
         # Opened on first use: a worker that never records does not touch the database.
@@ -32,9 +37,10 @@ class ProjectionActivities:
 
     @activity.defn(name=RECORD_DOSSIER)
     def record_dossier(self, record: DossierRecord) -> None:
-        cipher = cipher_for(self._settings)
-        with self._db().sessions.begin() as session:
-            record_dossier(session, cipher, record.dossier, record.view)
+        database = self._db()
+        writer = self._sqlite_writer if database.engine.dialect.name == "sqlite" else nullcontext()
+        with writer, database.sessions.begin() as session:
+            record_dossier(session, self._cipher, record.dossier, record.view)
 
     def all(self) -> list:
         return [self.record_dossier]

@@ -25,6 +25,9 @@ def make_engine(url: str) -> Engine:
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA journal_mode=WAL")
+            # Safe in WAL mode against a process crash; a power cut may lose the last commits,
+            # which the workflows (the source of truth) write again on their next event.
+            cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.close()
 
         return engine

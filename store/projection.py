@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -20,10 +20,14 @@ from store.models import Dossier, Person, TimelineEntry, TrainingOrganisation, u
 from workflows.dossier_types import DossierInput, DossierView
 
 
-def _insert_ignore(session: Session, model: type, values: dict[str, Any], keys: list[str]) -> None:
+def _insert(session: Session, model: type) -> Any:
+    """An INSERT that knows ON CONFLICT, in the session's dialect (SQLite or PostgreSQL)."""
     dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    session.execute(insert(model).values(**values).on_conflict_do_nothing(index_elements=keys))
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model)
+
+
+def _insert_ignore(session: Session, model: type, values: dict[str, Any], keys: list[str]) -> None:
+    session.execute(_insert(session, model).values(**values).on_conflict_do_nothing(index_elements=keys))
 
 
 def upsert_person(session: Session, cipher: DataCipher, data: PersonData) -> Person:
@@ -74,39 +78,44 @@ def record_input(session: Session, cipher: DataCipher, dossier: DossierInput) ->
          "created_at": utcnow(), "updated_at": utcnow(), **action},
         ["id"],
     )
-    row = session.get(Dossier, dossier.dossier_id)
-    assert row is not None
-    row.person_id, row.siret = person.id, dossier.action.siret
-    for name, value in action.items():
-        setattr(row, name, value)
+    # A re-engineering may have corrected the person or the action.
+    session.execute(update(Dossier).where(Dossier.id == dossier.dossier_id).values(
+        person_id=person.id, siret=dossier.action.siret, **action))
 
 
 def record_view(session: Session, view: DossierView) -> bool:
-    """The lifecycle state and the timeline; False when the dossier row does not exist yet."""
-    row = session.get(Dossier, view.dossier_id)
-    if row is None:
+    """The lifecycle state and the timeline; False when the dossier row does not exist yet.
+
+    Plain statements, no ORM loading: this runs after every event of every dossier."""
+    stored = session.scalar(select(Dossier.last_seq).where(Dossier.id == view.dossier_id))
+    if stored is None:
         return False
-    for entry in view.history:
-        _insert_ignore(
-            session, TimelineEntry,
-            {"dossier_id": view.dossier_id, "seq": entry.seq, "event": entry.event, "at": entry.at,
-             "acting_user": entry.acting_user, "operation": entry.operation,
-             "request_id": entry.request_id, "outcome": entry.outcome,
-             "state_after": entry.state_after, "ack_id": entry.ack_id,
-             "fault_code": entry.fault_code, "message": entry.message},
-            ["dossier_id", "seq"],
-        )
-    if len(view.history) >= row.last_seq:
-        row.state = view.state
-        row.agora_dossier_id = view.agora_dossier_id
-        row.entry_date = view.entry_date
-        row.registration_fault = view.registration_fault
-        row.last_seq = len(view.history)
-        row.updated_at = utcnow()
+    # Entries up to last_seq are stored already: a lifecycle writes each entry once.
+    new_entries = [
+        {"dossier_id": view.dossier_id, "seq": entry.seq, "event": entry.event, "at": entry.at,
+         "acting_user": entry.acting_user, "operation": entry.operation,
+         "request_id": entry.request_id, "outcome": entry.outcome,
+         "state_after": entry.state_after, "ack_id": entry.ack_id,
+         "fault_code": entry.fault_code, "message": entry.message}
+        for entry in view.history[stored:]
+    ]
+    if new_entries:
+        session.execute(_insert(session, TimelineEntry).on_conflict_do_nothing(
+            index_elements=["dossier_id", "seq"]), new_entries)
+    session.execute(
+        update(Dossier)
+        .where(Dossier.id == view.dossier_id, Dossier.last_seq <= len(view.history))
+        .values(state=view.state, agora_dossier_id=view.agora_dossier_id,
+                entry_date=view.entry_date, registration_fault=view.registration_fault,
+                last_seq=len(view.history), updated_at=utcnow())
+    )
     return True
 
 
 def record_dossier(session: Session, cipher: DataCipher, dossier: DossierInput, view: DossierView) -> None:
-    record_input(session, cipher, dossier)
-    session.flush()
+    stored = session.scalar(select(Dossier.last_seq).where(Dossier.id == dossier.dossier_id))
+    # The input changes only at registration and by re-engineering: otherwise skip it.
+    if stored is None or any(e.event in ("create", "reengineer") for e in view.history[stored:]):
+        record_input(session, cipher, dossier)
+        session.flush()
     record_view(session, view)
