@@ -44,13 +44,18 @@ def _dossier(reminder: float, escalation: float) -> factories.DossierInput:
     return dossier
 
 
+def _lifecycle_event(step: int) -> EventRequest:
+    event, data = factories.LIFECYCLE[step]
+    return EventRequest(event, "agent.dupont", data)
+
+
 async def _refused_entry(client: Client, task_queue: str, simulator, dossier) -> None:
     await start_dossier(client, dossier, task_queue)
-    await send_event(client, dossier.dossier_id, EventRequest(factories.LIFECYCLE[0][0], "agent.dupont", factories.LIFECYCLE[0][1]))
+    await send_event(client, dossier.dossier_id, _lifecycle_event(0))
     simulator.inject(operation="EntrerEnFormation", kind="soap_fault", count=1,
                      fault_code="agora:DonneesInvalides", message="date d'entrée incohérente")
     with pytest.raises(EventRefused):
-        await send_event(client, dossier.dossier_id, EventRequest(factories.LIFECYCLE[1][0], "agent.dupont", factories.LIFECYCLE[1][1]))
+        await send_event(client, dossier.dossier_id, _lifecycle_event(1))
 
 
 @pytest.mark.usefixtures("mailing_worker")
@@ -81,7 +86,7 @@ async def test_corrected_dossier_stops_its_clock(
     await _refused_entry(temporal_client, task_queue, simulator, dossier)
     # Corrected at once: AGORA now accepts the entry.
     view = await send_event(temporal_client, dossier.dossier_id,
-                            EventRequest(factories.LIFECYCLE[1][0], "agent.dupont", factories.LIFECYCLE[1][1]))
+                            _lifecycle_event(1))
     assert view.state == "entered"
 
     # Past both delays (workflow timers are durable: had they run, the emails would be out).
