@@ -1,0 +1,247 @@
+"""Starts and stops the parts a benchmark or a chaos run needs, as child processes.
+
+Everything listens on 127.0.0.1 on free ports, under a temporary data folder.
+The worker is a subprocess so that its CPU time and memory can be measured
+(and so that it can be killed for real). Every wait is bounded in time, and
+:meth:`Stack.close` stops whatever was started, also on Ctrl-C or failure.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import dataclasses
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Self
+
+import psutil
+from temporalio.api.enums.v1 import TaskQueueType
+from temporalio.api.taskqueue.v1 import TaskQueue
+from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
+from temporalio.client import Client
+
+import devstack
+import worker as agora_worker
+from settings import Settings, as_environment
+
+ROOT = Path(__file__).resolve().parent.parent
+HOST = "127.0.0.1"
+START_TIMEOUT_SECONDS = 60.0
+STOP_TIMEOUT_SECONDS = 10.0
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((HOST, 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_port(port: int, process: subprocess.Popen, timeout: float = START_TIMEOUT_SECONDS) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{process.args[:3]} exited at start-up (code {process.returncode})")
+        try:
+            with socket.create_connection((HOST, port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"nothing answers on {HOST}:{port} after {timeout:.0f} s")
+
+
+class ProcessMeter:
+    """CPU seconds and memory of one child process (Linux's VmHWM gives the exact peak)."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self._process = psutil.Process(pid)
+        self._cpu_at_start = self.cpu_seconds()
+
+    def cpu_seconds(self) -> float:
+        times = self._process.cpu_times()
+        return times.user + times.system
+
+    def cpu_since_start(self) -> float:
+        return self.cpu_seconds() - self._cpu_at_start
+
+    def rss_bytes(self) -> int:
+        return self._process.memory_info().rss
+
+    def peak_rss_bytes(self) -> int:
+        status = Path(f"/proc/{self._process.pid}/status")
+        if status.exists():
+            for line in status.read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+        return self.rss_bytes()
+
+
+class Stack:
+    """A Temporal dev server (or an existing one), the AGORA simulator, an SMTP sink and
+    workers, each a child process with its log file under ``work_dir``."""
+
+    def __init__(
+        self,
+        work_dir: Path | None = None,
+        *,
+        server: str | None = None,
+        file_backed_server: bool = False,
+        agora_timeout_seconds: float = 10.0,
+    ) -> None:
+        self._own_dir = tempfile.TemporaryDirectory(prefix="agora-bench-") if work_dir is None else None
+        self.work_dir = Path(self._own_dir.name) if self._own_dir else work_dir
+        self.logs = self.work_dir / "logs"
+        self.logs.mkdir(parents=True, exist_ok=True)
+        self._external_server = server is not None
+        self._db_file = self.work_dir / "temporal.sqlite3" if file_backed_server else None
+        run_id = uuid.uuid4().hex[:8]
+        simulator_port = free_port()
+        self.settings = dataclasses.replace(
+            Settings(),
+            data_dir=self.work_dir,
+            temporal_address=server or f"{HOST}:{free_port()}",
+            temporal_ui_port=free_port(),
+            task_queue=f"bench-{run_id}",
+            link_workflow_id=f"agora-link-bench-{run_id}",
+            agora_url=f"http://{HOST}:{simulator_port}/agora",
+            simulator_host=HOST,
+            simulator_port=simulator_port,
+            smtp_host=HOST,
+            smtp_port=free_port(),
+            agora_timeout_seconds=agora_timeout_seconds,
+            # A benchmark must not stall in AGORA's Sunday-evening window.
+            maintenance_windows=(),
+        )
+        self._processes: dict[str, subprocess.Popen] = {}
+        atexit.register(self.close)
+
+    # --- the parts ---------------------------------------------------------------------
+
+    def start_temporal(self) -> None:
+        if self._external_server:
+            return
+        command = devstack.temporal_server_command(self.settings, self._db_file) + ["--headless"]
+        process = self._spawn("temporal", command)
+        wait_for_port(int(self.settings.temporal_address.rsplit(":", 1)[1]), process)
+
+    def stop_temporal(self) -> None:
+        """Stops the dev server (its SQLite file, if any, keeps the state)."""
+        self._stop("temporal")
+
+    def start_simulator(self) -> None:
+        process = self._spawn("simulator", [sys.executable, "-m", "cli", "simulator"])
+        wait_for_port(self.settings.simulator_port, process)
+
+    def stop_simulator(self) -> None:
+        self._stop("simulator")
+
+    def start_smtp_sink(self) -> None:
+        process = self._spawn("smtp", [sys.executable, "-m", "cli", "smtp-sink"])
+        wait_for_port(self.settings.smtp_port, process)
+
+    def start_worker(self) -> ProcessMeter:
+        process = self._spawn("worker", [sys.executable, "-m", "cli", "worker"])
+        return ProcessMeter(process.pid)
+
+    def kill_worker(self) -> None:
+        """SIGKILL: no graceful shutdown, in-flight activities die with it."""
+        process = self._processes.pop("worker")
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=STOP_TIMEOUT_SECONDS)
+
+    def worker_alive(self) -> bool:
+        process = self._processes.get("worker")
+        return process is not None and process.poll() is None
+
+    def start_bare_worker(self, task_queue: str) -> ProcessMeter:
+        process = self._spawn("bare-worker", [
+            sys.executable, "-m", "bench.bare_worker",
+            "--server", self.settings.temporal_address,
+            "--namespace", self.settings.temporal_namespace,
+            "--task-queue", task_queue,
+        ])
+        return ProcessMeter(process.pid)
+
+    def stop_worker(self, name: str = "worker") -> None:
+        self._stop(name)
+
+    def close(self) -> None:
+        for name in reversed(list(self._processes)):
+            self._stop(name)
+        if self._own_dir is not None:
+            self._own_dir.cleanup()
+            self._own_dir = None
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    # --- Temporal ----------------------------------------------------------------------
+
+    async def connect(self) -> Client:
+        """The product's own client (same data converter as the API), once the server answers."""
+        deadline = time.monotonic() + START_TIMEOUT_SECONDS
+        while True:
+            try:
+                return await agora_worker.connect(self.settings)
+            except RuntimeError:
+                if time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(0.5)
+
+    async def wait_for_poller(self, client: Client, task_queue: str, pid: int) -> None:
+        """Returns once the worker of process ``pid`` polls ``task_queue`` (pollers are named pid@host)."""
+        deadline = time.monotonic() + START_TIMEOUT_SECONDS
+        request = DescribeTaskQueueRequest(
+            namespace=self.settings.temporal_namespace,
+            task_queue=TaskQueue(name=task_queue),
+            task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
+        )
+        while time.monotonic() < deadline:
+            described = await client.workflow_service.describe_task_queue(request)
+            if any(p.identity.startswith(f"{pid}@") for p in described.pollers):
+                return
+            await asyncio.sleep(0.2)
+        raise RuntimeError(f"no worker of process {pid} polls {task_queue}")
+
+    # --- processes ---------------------------------------------------------------------
+
+    def _spawn(self, name: str, command: list[str]) -> subprocess.Popen:
+        env = {**os.environ, **as_environment(self.settings)}
+        with open(self.logs / f"{name}.log", "ab") as log:
+            # A session of its own: Ctrl-C reaches the bench only, which stops its children.
+            process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log,
+                                       stderr=subprocess.STDOUT, start_new_session=True)
+        self._processes[name] = process
+        return process
+
+    def _stop(self, name: str) -> None:
+        process = self._processes.pop(name, None)
+        if process is None or process.poll() is not None:
+            return
+        process.terminate()
+        try:
+            process.wait(timeout=STOP_TIMEOUT_SECONDS)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=STOP_TIMEOUT_SECONDS)
+
+
+def stop_on_sigterm() -> None:
+    """SIGTERM/SIGHUP end the run like Ctrl-C, so ``finally`` blocks stop the children."""
+
+    def interrupt(*_: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
+    signal.signal(signal.SIGHUP, interrupt)
