@@ -105,8 +105,11 @@ def build_parser() -> argparse.ArgumentParser:
                           help="ISO 8601 instant with its offset, e.g. 2026-12-24T18:30:00+01:00")
     deadline.add_argument("--working-hours", type=float, required=True)
     deadline.set_defaults(func=_sla_deadline)
-    from bench.cli import add_commands
-    add_commands(commands)
+    from api.link_cli import add_commands as add_link_commands
+    from bench.cli import add_commands as add_bench_commands
+
+    add_link_commands(commands)
+    add_bench_commands(commands)
     return parser
 
 

@@ -39,6 +39,7 @@ from state_models.public_holidays import default_calendar
 from workflows.agora_link import AgoraLinkWorkflow
 from workflows.agora_link_types import (
     CUT_OFF,
+    GUARD_CACHE_SECONDS,
     LINK_CUT_OFF,
     LINK_WORKFLOW_ID,
     QUERY_LINK_STATE,
@@ -59,7 +60,7 @@ class AgoraLinkGuard(Interceptor):
         link_workflow_id: str = LINK_WORKFLOW_ID,
         # How long a worker trusts the link state it last read: a cut-off
         # reaches calls starting at most this long after it.
-        state_cache_seconds: float = 0.5,
+        state_cache_seconds: float = GUARD_CACHE_SECONDS,
         agora_activities: frozenset[str] = frozenset(operations.BY_SOAP_NAME),
     ) -> None:
         self._link = client.get_workflow_handle(link_workflow_id)

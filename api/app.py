@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from temporalio.service import RPCError
 
-from api import routes_api, routes_ui
+from api import routes_api, routes_incidents, routes_ui
 from api.context import AppContext, TemporalClientFactory
 from api.service import InvalidFields, Refused
 from notifications.contacts import load_contacts
@@ -21,6 +21,7 @@ from store.crypto import cipher_for
 from store.db import Database
 from workflows.agora_link_types import GateConfig
 from workflows.dossier_types import EscalationConfig, RetryConfig
+from workflows.incident_types import IncidentTimings
 
 STATIC_DIR = Path(__file__).parent / "static"
 
@@ -33,7 +34,8 @@ def _calendar_from_now() -> WorkingCalendar:
 
 def create_app(settings: Settings, temporal_client_factory: TemporalClientFactory,
                retry: RetryConfig | None = None,
-               escalation: EscalationConfig | None = None) -> FastAPI:
+               escalation: EscalationConfig | None = None,
+               incident_timings: IncidentTimings | None = None) -> FastAPI:
     """The app over ``settings.effective_database_url`` (migrated now) and a lazily connected Temporal."""
     app = FastAPI(
         title="agora-flow",
@@ -50,10 +52,20 @@ def create_app(settings: Settings, temporal_client_factory: TemporalClientFactor
                                        settings.link_workflow_id),
                                    contacts=load_contacts(),
                                    calendar=_calendar_from_now(),
-                                   escalation_override=escalation)
+                                   escalation_override=escalation,
+                                   incident_timings=incident_timings or IncidentTimings())
     app.include_router(routes_api.router)
+    app.include_router(routes_incidents.api)
     app.include_router(routes_ui.router)
+    app.include_router(routes_incidents.pages)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+
+    @app.middleware("http")
+    async def link_banner(request: Request, call_next):  # type: ignore[no-untyped-def]
+        # Pages show whether AGORA is cut off; the JSON API has its own endpoint.
+        if request.method == "GET" and not request.url.path.startswith(("/api", "/static")):
+            request.state.link = await app.state.context.link_status()
+        return await call_next(request)
 
     @app.exception_handler(InvalidFields)
     async def invalid_fields(request: Request, error: InvalidFields) -> JSONResponse:

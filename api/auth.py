@@ -30,6 +30,13 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     ),
     "dossiers:write": frozenset({"dossier_manager"}),
     "nir:unmask": frozenset({"dossier_manager", "auditor"}),
+    # Everyone sees whether AGORA answers (the banner); operators act on the link.
+    "link:read": frozenset(
+        {"dossier_manager", "market_manager", "operator", "auditor", "administrator"}
+    ),
+    "link:write": frozenset({"operator", "administrator"}),
+    "incidents:read": frozenset({"operator", "auditor", "administrator"}),
+    "incidents:write": frozenset({"operator", "administrator"}),
 }
 
 bearer = OAuth2PasswordBearer(tokenUrl="/api/token", auto_error=False,

@@ -3,20 +3,27 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowQueryFailedError
+from temporalio.service import RPCError
 
+from api.link_commands import LinkRefused, link_state
 from notifications.contacts import Contacts
 from settings import Settings
 from state_models.calendar import WorkingCalendar
 from store.crypto import DataCipher
 from store.db import Database
-from workflows.agora_link_types import GateConfig
+from workflows.agora_link_types import GateConfig, LinkState
 from workflows.dossier_types import EscalationConfig, RetryConfig
+from workflows.incident_types import IncidentTimings
 
 TemporalClientFactory = Callable[[], Awaitable[Client]]
+# The banner on every page reads the link's status at most this often.
+LINK_STATUS_TTL_SECONDS = 5.0
+LINK_STATUS_TIMEOUT_SECONDS = 2.0
 
 
 @dataclass
@@ -31,8 +38,11 @@ class AppContext:
     calendar: WorkingCalendar = field(default_factory=WorkingCalendar)
     # Tests shrink the per-dossier reminder clocks (seconds instead of working hours).
     escalation_override: EscalationConfig | None = None
+    # Incidents opened by users; tests shrink the SLA clocks.
+    incident_timings: IncidentTimings = field(default_factory=IncidentTimings)
     _client: Client | None = None
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    _link_seen: tuple[float, LinkState | None] | None = None
 
     def escalation_for(self, dossier_id: str, manager: str | None) -> EscalationConfig:
         """Who is reminded about this dossier, and when (SPEC §4 per-dossier escalation)."""
@@ -57,3 +67,23 @@ class AppContext:
             if self._client is None:
                 self._client = await self.client_factory()
             return self._client
+
+    async def link_status(self) -> LinkState | None:
+        """The AGORA link's state for the pages' banner, cached briefly; None if unknown."""
+        now = time.monotonic()
+        if self._link_seen is None or now - self._link_seen[0] > LINK_STATUS_TTL_SECONDS:
+            try:
+                state = await asyncio.wait_for(
+                    self._read_link(), LINK_STATUS_TIMEOUT_SECONDS)
+            except (RPCError, LinkRefused, WorkflowQueryFailedError, TimeoutError):
+                state = None  # a page must render even when Temporal does not answer
+            self._link_seen = (now, state)
+        return self._link_seen[1]
+
+    async def remember_link(self, state: LinkState) -> LinkState:
+        """After a cut-off or an approval made here, the banner shows it at once."""
+        self._link_seen = (time.monotonic(), state)
+        return state
+
+    async def _read_link(self) -> LinkState:
+        return await link_state(await self.temporal(), self.settings.link_workflow_id)

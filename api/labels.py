@@ -92,3 +92,49 @@ def paris_time(instant: datetime | str) -> str:
     if isinstance(instant, str):
         instant = datetime.fromisoformat(instant)
     return f"{instant.astimezone(PARIS):%d/%m/%Y %H:%M}"
+
+
+SEVERITIES = {
+    "critical_major": "Critique ou majeure",
+    "minor": "Mineure",
+}
+
+INCIDENT_STATES = {
+    "detected": "Détecté",
+    "notified": "Notifié à la CDC",
+    "acknowledged": "Pris en compte par la CDC",
+    "worked_around": "Contourné",
+    "resolved": "Résolu",
+}
+
+INCIDENT_ACTIONS = {
+    "acknowledge": "Enregistrer la prise en compte par la CDC",
+    "work_around": "Enregistrer un contournement",
+    "resolve": "Enregistrer la résolution",
+}
+
+INCIDENT_KINDS = {
+    "manual": "Signalé par un utilisateur",
+    "agora_unavailable": "AGORA indisponible (détection automatique)",
+}
+
+LINK_STATUSES = {
+    "connected": "Connectée",
+    "cut_off": "Coupée",
+}
+
+LINK_WAIT_REASONS = {
+    "maintenance": "Fenêtre de maintenance AGORA",
+    "cut_off": "Liaison AGORA coupée",
+}
+
+EMAIL_TEMPLATES = {
+    "cdc_notification": "Notification à la CDC",
+    "reminder": "Rappel avant échéance",
+    "escalation": "Escalade (sans prise en compte)",
+    "deadline_passed": "Escalade (échéance dépassée)",
+    "cutoff_warning": "Avertissement de coupure",
+    "crisis_convocation": "Convocation de la cellule de crise",
+    "dossier_reminder": "Rappel au gestionnaire",
+    "dossier_escalation": "Escalade au chef de service",
+}

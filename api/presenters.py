@@ -41,4 +41,6 @@ def detail_of(row: Dossier, view: DossierView | None, cipher: DataCipher) -> Dos
                                    operation=t.operation, outcome=t.outcome, state_after=t.state_after,
                                    ack_id=t.ack_id, fault_code=t.fault_code, message=t.message)
                   for t in row.timeline],
+        link_waits=view.link_waits if view else [],
+        emails=view.emails if view else [],
     )

@@ -53,6 +53,7 @@ class _Redirect(Exception):
 
 def _render(request: Request, name: str, status_code: int = 200, **values: Any) -> HTMLResponse:
     values.setdefault("user", session_user(request))
+    values.setdefault("link", getattr(request.state, "link", None))
     return templates.TemplateResponse(request, name, {"csrf": csrf_token(request), **values},
                                       status_code=status_code)
 

@@ -7,7 +7,9 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from activities.notify_types import SentEmail
 from state_models.dossier import EVENTS, STATES
+from workflows.agora_link_types import LinkWait
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
 OptionalText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=255)] | None
@@ -162,6 +164,11 @@ class DossierDetail(BaseModel):
     person: PersonOut
     action: ActionOut
     timeline: list[TimelineEntryOut]
+    link_waits: list[LinkWait] = Field(
+        default_factory=list, description="AGORA calls that waited for a maintenance window or "
+                                          "a cut-off of the link, and why")
+    emails: list[SentEmail] = Field(
+        default_factory=list, description="Reminder and escalation emails about this dossier")
 
 
 class NirOut(BaseModel):

@@ -225,6 +225,7 @@ class AgoraLinkWorkflow:
         # The switch takes effect before any email: the guard refuses calls from now on.
         self._state.status = CUT_OFF
         self._state.cut_offs.append(record)
+        await workflow.sleep(config.guard_cache_seconds, summary="workers see the cut-off")
         contacts = config.contacts
         context = {
             "reference": f"{config.ticket_prefix}-COUPURE-{len(self._state.cut_offs)}",
@@ -247,15 +248,16 @@ class AgoraLinkWorkflow:
     @cut_off.validator
     def _validate_cut_off(self, request: CutOffRequest) -> None:
         if not request.who.strip() or not request.reason.strip():
-            raise ValueError("who cuts the link off, and why, must be given")
+            raise ValueError("indiquez qui coupe la liaison et pourquoi")
         if self._state.status != CONNECTED:
-            raise ValueError("the AGORA link is already cut off")
+            raise ValueError("la liaison AGORA est déjà coupée")
 
     @workflow.update(name=UPDATE_APPROVE_RECONNECTION)
     async def approve_reconnection(self, request: ApprovalRequest) -> LinkState:
         record = self._state.cut_offs[-1]
         now = workflow.now()
-        record.approvals.append(Approval(request.who, now.isoformat(), request.note))
+        record.approvals.append(Approval(request.who, now.isoformat(), request.note,
+                                         request.recorded_by or request.who))
         if len(record.approvals) >= self._config.contacts.crisis_cell.required_approvals:
             self._state.status = CONNECTED
             record.reconnected_at = now.isoformat()
@@ -267,13 +269,13 @@ class AgoraLinkWorkflow:
     @approve_reconnection.validator
     def _validate_approval(self, request: ApprovalRequest) -> None:
         if self._state.status != CUT_OFF:
-            raise ValueError("the AGORA link is not cut off")
+            raise ValueError("la liaison AGORA n'est pas coupée")
         cell = self._config.contacts.crisis_cell
         if request.who not in cell.approvers:
-            raise ValueError(f"{request.who!r} may not approve the reconnection"
-                             f" (approvers: {', '.join(cell.approvers)})")
+            raise ValueError(f"{request.who} n'est pas habilité à approuver la reconnexion"
+                             f" (habilités : {', '.join(cell.approvers)})")
         if any(a.who == request.who for a in self._state.cut_offs[-1].approvals):
-            raise ValueError(f"{request.who!r} has already approved")
+            raise ValueError(f"{request.who} a déjà donné son accord")
 
     @workflow.signal(name=SIGNAL_REGISTER_WAITER)
     async def register_waiter(self, waiter: Waiter) -> None:

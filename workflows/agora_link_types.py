@@ -23,6 +23,9 @@ UPDATE_CUT_OFF = "cut_off"
 UPDATE_APPROVE_RECONNECTION = "approve_reconnection"
 QUERY_LINK_STATE = "link_state"
 
+# How long a worker trusts the link state it last read (activities.agora_link_guard).
+GUARD_CACHE_SECONDS = 0.5
+
 # ApplicationError type of an AGORA activity refused because the link is cut off.
 LINK_CUT_OFF = "AgoraLinkCutOff"
 
@@ -79,7 +82,8 @@ class CutOffRequest:
 @dataclass
 class ApprovalRequest:
     who: str  # a crisis-cell approver's user code
-    note: str = ""
+    note: str = ""  # e.g. where the approver's written agreement is
+    recorded_by: str = ""  # the user who recorded it, when not the approver
 
 
 @dataclass
@@ -87,6 +91,7 @@ class Approval:
     who: str
     at: str
     note: str = ""
+    recorded_by: str = ""
 
 
 @dataclass
@@ -113,6 +118,9 @@ class LinkConfig:
     crisis_meeting_working_days: int = 2
     # Continue as new once the history holds this many events (0: when Temporal suggests it).
     continue_as_new_after_events: int = 0
+    # The cut-off switch returns once every worker's cached link state has expired, so no
+    # AGORA call starts after it returns.
+    guard_cache_seconds: float = GUARD_CACHE_SECONDS
 
 
 @dataclass

@@ -1,0 +1,150 @@
+"""``agora-flow incident …`` and ``agora-flow link …``: the operators' commands, through
+the same calls as the API (api/link_commands.py). The acting user is ``--who``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from temporalio.client import Client
+
+from api.link_commands import (
+    INCIDENT_ACTIONS,
+    LinkRefused,
+    NewIncident,
+    act_on_incident,
+    approve_reconnection,
+    cut_off,
+    incident_view,
+    link_state,
+    list_incidents,
+    open_incident,
+)
+from notifications.contacts import load_contacts
+from settings import Settings
+from state_models.public_holidays import default_calendar
+from workflows.agora_link_types import LinkState
+from workflows.incident_types import IncidentView
+
+
+def _run(settings: Settings, call: Callable[[Client], Awaitable[Any]]) -> Any:
+    async def go() -> Any:
+        import worker
+
+        try:
+            client = await worker.connect(settings)
+        except RuntimeError as down:
+            raise SystemExit(f"Temporal injoignable ({settings.temporal_address}) : {down}") from None
+        try:
+            return await call(client)
+        except LinkRefused as refused:
+            raise SystemExit(f"Refusé : {refused.message}") from None
+
+    return asyncio.run(go())
+
+
+def _print_incident(view: IncidentView) -> None:
+    print(f"{view.ticket}  {view.state}  gravité {view.severity}  origine {view.kind}")
+    print(f"  détecté {view.detected_at}; notifié {view.notified_at or 'non'}; "
+          f"échéance {view.deadline or '—'}")
+    for name, record in (("pris en compte", view.acknowledged), ("contourné", view.worked_around),
+                         ("résolu", view.resolved)):
+        if record:
+            print(f"  {name} par {record.who} le {record.at}{' — ' + record.note if record.note else ''}")
+    for email in view.emails:
+        print(f"  courriel {email.template} → {', '.join(email.to)} le {email.sent_at}")
+
+
+def _print_link(state: LinkState) -> None:
+    print(f"liaison AGORA : {state.status}; appels en attente : {len(state.waiters)}; "
+          f"incidents ouverts : {', '.join(state.open_incidents.values()) or 'aucun'}")
+    if state.cut_offs:
+        last = state.cut_offs[-1]
+        print(f"  dernière coupure le {last.at} par {last.who} ({last.reason}); cellule de crise "
+              f"avant le {last.meeting_deadline}; accords : "
+              f"{', '.join(a.who for a in last.approvals) or 'aucun'}"
+              f"{'; reconnectée le ' + last.reconnected_at if last.reconnected_at else ''}")
+
+
+def incident_open(args: argparse.Namespace, settings: Settings) -> None:
+    year = datetime.now(UTC).year
+    incident = NewIncident(severity=args.severity, description=args.description,
+                           opened_by=args.who, ticket=args.ticket or "",
+                           attachments=tuple(args.attachment or ()))
+    _print_incident(_run(settings, lambda client: open_incident(
+        client, settings.task_queue, incident, contacts=load_contacts(),
+        calendar=default_calendar(range(year, year + 3)),
+        ticket_prefix=settings.incident_ticket_prefix)))
+
+
+def incident_list(args: argparse.Namespace, settings: Settings) -> None:
+    views = _run(settings, lambda client: list_incidents(client, settings.task_queue))
+    for view in views:
+        _print_incident(view)
+    print(f"{len(views)} incident(s)")
+
+
+def incident_show(args: argparse.Namespace, settings: Settings) -> None:
+    _print_incident(_run(settings, lambda client: incident_view(client, args.ticket)))
+
+
+def incident_act(args: argparse.Namespace, settings: Settings) -> None:
+    _print_incident(_run(settings, lambda client: act_on_incident(
+        client, args.ticket, args.action, args.who, args.note)))
+
+
+def link_status(args: argparse.Namespace, settings: Settings) -> None:
+    _print_link(_run(settings, lambda client: link_state(client, settings.link_workflow_id)))
+
+
+def link_cut_off(args: argparse.Namespace, settings: Settings) -> None:
+    _print_link(_run(settings, lambda client: cut_off(
+        client, settings.link_workflow_id, args.who, args.reason)))
+
+
+def link_approve(args: argparse.Namespace, settings: Settings) -> None:
+    _print_link(_run(settings, lambda client: approve_reconnection(
+        client, settings.link_workflow_id, approver=args.approver,
+        recorded_by=args.who, note=args.note)))
+
+
+def add_commands(commands: argparse._SubParsersAction) -> None:
+    incident = commands.add_parser("incident", help="incidents on the AGORA link").add_subparsers(
+        dest="incident_command", required=True)
+    opening = incident.add_parser("open", help="open an incident: the CDC is notified at once")
+    opening.add_argument("--severity", choices=["critical_major", "minor"], required=True)
+    opening.add_argument("--description", required=True)
+    opening.add_argument("--who", required=True, help="your user name")
+    opening.add_argument("--ticket", help="the Region's ticket number (generated if absent)")
+    opening.add_argument("--attachment", action="append", help="an attachment's name or link")
+    opening.set_defaults(func=incident_open)
+    incident.add_parser("list", help="incidents, newest first").set_defaults(func=incident_list)
+    show = incident.add_parser("show", help="one incident, its deadlines and emails")
+    show.add_argument("ticket")
+    show.set_defaults(func=incident_show)
+    for command, action, text in (("ack", "acknowledge", "the CDC acknowledged it"),
+                                  ("workaround", "work_around", "a workaround is in place"),
+                                  ("resolve", "resolve", "it is fixed")):
+        assert action in INCIDENT_ACTIONS
+        act = incident.add_parser(command, help=f"record that {text}")
+        act.add_argument("ticket")
+        act.add_argument("--who", required=True, help="your user name")
+        act.add_argument("--note", default="")
+        act.set_defaults(func=incident_act, action=action)
+
+    link = commands.add_parser("link", help="the AGORA link: status, cut-off, reconnection"
+                               ).add_subparsers(dest="link_command", required=True)
+    link.add_parser("status", help="connected or cut off, held calls").set_defaults(func=link_status)
+    cut = link.add_parser("cut-off", help="disconnect AGORA now; warns the CDC, convenes the crisis cell")
+    cut.add_argument("--who", required=True, help="your user name")
+    cut.add_argument("--reason", required=True)
+    cut.set_defaults(func=link_cut_off)
+    approve = link.add_parser("approve", help="record a crisis-cell approver's agreement to reconnect")
+    approve.add_argument("--approver", required=True, help="the approver's user code")
+    approve.add_argument("--who", required=True, help="your user name (who records it)")
+    approve.add_argument("--note", default="", help="where the written agreement is "
+                                                    "(required when --who is not the approver)")
+    approve.set_defaults(func=link_approve)

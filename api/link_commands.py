@@ -1,0 +1,193 @@
+"""What users and operators ask of the AGORA link and its incidents, as Temporal calls.
+
+The API, the UI and the CLI all go through here (as api/commands.py for dossiers):
+open an incident, record its acknowledgement, workaround and resolution, read the
+link, cut it off and record the crisis cell's approvals of the reconnection.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from notifications.contacts import Contacts
+from state_models.calendar import WorkingCalendar
+from state_models.incident import Severity
+from workflows.agora_link_types import (
+    QUERY_LINK_STATE,
+    UPDATE_APPROVE_RECONNECTION,
+    UPDATE_CUT_OFF,
+    ApprovalRequest,
+    CutOffRequest,
+    LinkState,
+)
+from workflows.incident import IncidentWorkflow
+from workflows.incident_types import (
+    QUERY_VIEW,
+    UPDATE_ACKNOWLEDGE,
+    UPDATE_RESOLVE,
+    UPDATE_WORK_AROUND,
+    IncidentAction,
+    IncidentInput,
+    IncidentTimings,
+    IncidentView,
+    workflow_id_for,
+)
+
+# Incidents opened by a person; automatic ones have their failure kind.
+MANUAL_KIND = "manual"
+INCIDENT_ACTIONS = {
+    "acknowledge": UPDATE_ACKNOWLEDGE,
+    "work_around": UPDATE_WORK_AROUND,
+    "resolve": UPDATE_RESOLVE,
+}
+LIST_LIMIT = 100
+
+
+@dataclass
+class LinkRefused(Exception):
+    """The workflow refused the request (``kind``: Refused or Unknown), or it was malformed."""
+
+    kind: str
+    message: str
+
+    def __str__(self) -> str:
+        return self.message
+
+
+@dataclass
+class NewIncident:
+    severity: str
+    description: str
+    opened_by: str
+    ticket: str = ""  # the Region's ticket number; generated when empty
+    attachments: tuple[str, ...] = ()
+
+
+def new_ticket(prefix: str, now: datetime) -> str:
+    return f"{prefix}-{now:%Y%m%d}-{uuid.uuid4().hex[:6].upper()}"
+
+
+async def open_incident(client: Client, task_queue: str, incident: NewIncident, *,
+                        contacts: Contacts, calendar: WorkingCalendar, ticket_prefix: str,
+                        timings: IncidentTimings | None = None) -> IncidentView:
+    """Start the incident's workflow: it notifies the CDC at once and follows its SLA."""
+    if incident.severity not in set(Severity):
+        raise LinkRefused("Invalid", f"gravité inconnue : {incident.severity!r} "
+                          f"(attendu : {', '.join(Severity)})")
+    if not incident.description.strip():
+        raise LinkRefused("Invalid", "la description précise de l'anomalie est obligatoire")
+    now = datetime.now(UTC)
+    ticket = incident.ticket.strip() or new_ticket(ticket_prefix, now)
+    try:
+        handle = await client.start_workflow(
+            IncidentWorkflow.run,
+            IncidentInput(
+                ticket=ticket,
+                severity=incident.severity,
+                kind=MANUAL_KIND,
+                description=incident.description.strip(),
+                detected_at=now.isoformat(),
+                contacts=contacts,
+                calendar=calendar,
+                timings=timings or IncidentTimings(),
+                attachments=list(incident.attachments),
+                opened_by=incident.opened_by,
+            ),
+            id=workflow_id_for(ticket),
+            task_queue=task_queue,
+        )
+    except WorkflowAlreadyStartedError as error:
+        raise LinkRefused("Refused", f"le ticket {ticket} existe déjà") from error
+    return await handle.query(QUERY_VIEW, result_type=IncidentView)
+
+
+async def incident_view(client: Client, ticket: str) -> IncidentView:
+    handle = client.get_workflow_handle(workflow_id_for(ticket))
+    try:
+        return await handle.query(QUERY_VIEW, result_type=IncidentView)
+    except RPCError as error:
+        if error.status == RPCStatusCode.NOT_FOUND:
+            raise LinkRefused("Unknown", f"incident inconnu : {ticket}") from error
+        raise
+
+
+async def list_incidents(client: Client, task_queue: str) -> list[IncidentView]:
+    """The latest incidents of this deployment (its task queue), newest first."""
+    query = f"WorkflowType = 'IncidentWorkflow' AND TaskQueue = '{task_queue}'"
+    views = []
+    async for execution in client.list_workflows(query, limit=LIST_LIMIT):
+        views.append(await client.get_workflow_handle(execution.id, run_id=execution.run_id)
+                     .query(QUERY_VIEW, result_type=IncidentView))
+    return sorted(views, key=lambda v: v.detected_at, reverse=True)
+
+
+async def act_on_incident(client: Client, ticket: str, action: str, who: str,
+                          note: str = "") -> IncidentView:
+    """Record an acknowledgement, workaround or resolution: who, when, and a note."""
+    if action not in INCIDENT_ACTIONS:
+        raise LinkRefused("Invalid", f"action inconnue : {action!r} "
+                          f"(attendu : {', '.join(INCIDENT_ACTIONS)})")
+    handle = client.get_workflow_handle(workflow_id_for(ticket))
+    try:
+        return await _update(handle.execute_update(INCIDENT_ACTIONS[action], IncidentAction(who, note),
+                                                   result_type=IncidentView), f"incident {ticket}")
+    except LinkRefused as refused:
+        if refused.kind != "Unknown":
+            raise
+        # A resolved incident's workflow has completed: it answers queries, not updates.
+        closed = await incident_view(client, ticket)
+        raise LinkRefused("Refused", f"l'incident {ticket} est clos (état {closed.state})") from refused
+
+
+async def link_state(client: Client, link_workflow_id: str) -> LinkState:
+    handle = client.get_workflow_handle(link_workflow_id)
+    try:
+        return await handle.query(QUERY_LINK_STATE, result_type=LinkState)
+    except RPCError as error:
+        if error.status == RPCStatusCode.NOT_FOUND:
+            raise LinkRefused("Unknown", "la liaison AGORA n'est pas encore initialisée "
+                              "(aucun worker n'a démarré)") from error
+        raise
+
+
+async def cut_off(client: Client, link_workflow_id: str, who: str, reason: str) -> LinkState:
+    """Disconnect the AGORA link now; the CDC is warned and the crisis cell convened."""
+    handle = client.get_workflow_handle(link_workflow_id)
+    return await _update(handle.execute_update(UPDATE_CUT_OFF, CutOffRequest(who, reason),
+                                               result_type=LinkState), "la liaison AGORA")
+
+
+async def approve_reconnection(client: Client, link_workflow_id: str, approver: str,
+                               recorded_by: str, note: str = "") -> LinkState:
+    """Record one crisis-cell approver's express agreement to reconnect.
+
+    Someone other than the approver may record it (e.g. the operator on duty, from the
+    approver's written agreement), and must then say where that agreement is.
+    """
+    if approver != recorded_by and not note.strip():
+        raise LinkRefused("Invalid", "l'accord est enregistré pour le compte d'un membre de la "
+                          "cellule de crise : indiquez sa référence (courriel, compte rendu…)")
+    handle = client.get_workflow_handle(link_workflow_id)
+    request = ApprovalRequest(who=approver, note=note, recorded_by=recorded_by)
+    return await _update(handle.execute_update(UPDATE_APPROVE_RECONNECTION, request,
+                                               result_type=LinkState), "la liaison AGORA")
+
+
+async def _update(call: Any, target: str) -> Any:
+    try:
+        return await call
+    except WorkflowUpdateFailedError as failed:
+        cause = failed.cause
+        message = cause.message if isinstance(cause, ApplicationError) else str(cause)
+        raise LinkRefused("Refused", message) from failed
+    except RPCError as error:
+        if error.status == RPCStatusCode.NOT_FOUND:
+            raise LinkRefused("Unknown", f"{target} : introuvable") from error
+        raise

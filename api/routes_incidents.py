@@ -1,0 +1,312 @@
+"""Incidents on the AGORA link and the cut-off switch: JSON API and French pages (SPEC §4).
+
+Operators and administrators act (open an incident, record the CDC's acknowledgement,
+a workaround, the resolution; cut the link off; record the crisis cell's approvals);
+auditors read; every signed-in user sees the link's status.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
+from urllib.parse import quote
+
+from fastapi import APIRouter, Depends, HTTPException, Path, Request, status
+from fastapi.responses import RedirectResponse, Response
+from pydantic import BaseModel, Field, StringConstraints
+
+from api import link_commands
+from api.auth import check_csrf, context, may, requires
+from api.context import AppContext
+from api.link_commands import INCIDENT_ACTIONS, LinkRefused, NewIncident
+from api.routes_ui import _form, _guarded, _render, _user
+from api.schemas import ErrorOut
+from store.models import User
+from workflows.agora_link_types import LinkState
+from workflows.incident_types import IncidentView
+
+api = APIRouter(prefix="/api", tags=["AGORA link and incidents"])
+pages = APIRouter(include_in_schema=False)
+
+Ctx = Annotated[AppContext, Depends(context)]
+LinkReader = Annotated[User, Depends(requires("link:read"))]
+LinkWriter = Annotated[User, Depends(requires("link:write"))]
+IncidentReader = Annotated[User, Depends(requires("incidents:read"))]
+IncidentWriter = Annotated[User, Depends(requires("incidents:write"))]
+
+Ticket = Annotated[str, Path(pattern=r"^[A-Za-z0-9._-]{1,40}$", description="N° de ticket de la Région")]
+Note = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]
+ActionName = Literal[tuple(INCIDENT_ACTIONS)]  # type: ignore[valid-type]
+ERRORS = {
+    401: {"model": ErrorOut, "description": "Non authentifié"},
+    403: {"model": ErrorOut, "description": "Rôle insuffisant"},
+}
+REFUSALS = {
+    404: {"model": ErrorOut, "description": "Incident ou liaison introuvable"},
+    409: {"model": ErrorOut, "description": "Refusé dans l'état actuel (le message dit pourquoi)"},
+}
+
+
+class IncidentCreate(BaseModel):
+    severity: Literal["critical_major", "minor"] = Field(
+        description="critical_major: indisponibilité totale, ou pour au moins 50 utilisateurs, "
+                    "ou partielle de fonctions non essentielles (SLA 11 heures ouvrées)")
+    description: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)]
+    ticket: Annotated[str, Field(pattern=r"^[A-Za-z0-9._-]{0,40}$",
+                                 description="N° de ticket de la Région (généré si absent)")] = ""
+    attachments: list[Annotated[str, StringConstraints(max_length=255)]] = Field(
+        default_factory=list, max_length=20, description="Noms ou liens des pièces jointes")
+
+
+class IncidentActionIn(BaseModel):
+    note: Note = ""
+
+
+class CutOffIn(BaseModel):
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+
+
+class ApprovalIn(BaseModel):
+    approver: Annotated[str, StringConstraints(strip_whitespace=True, max_length=64)] = Field(
+        "", description="Code utilisateur du membre de la cellule de crise qui donne son accord "
+                        "(par défaut : l'utilisateur connecté)")
+    note: Note = Field("", description="Référence de l'accord écrit (obligatoire s'il est "
+                                       "enregistré pour le compte d'un autre)")
+
+
+def _http_error(refused: LinkRefused, field: str = "body") -> HTTPException:
+    if refused.kind == "Invalid":
+        return HTTPException(422, [{"loc": ["body", field], "msg": refused.message,
+                                    "type": "value_error"}])
+    code = status.HTTP_404_NOT_FOUND if refused.kind == "Unknown" else status.HTTP_409_CONFLICT
+    return HTTPException(code, {"code": refused.kind, "message": refused.message})
+
+
+async def _open(ctx: AppContext, user: User, incident: IncidentCreate) -> IncidentView:
+    return await link_commands.open_incident(
+        await ctx.temporal(), ctx.settings.task_queue,
+        NewIncident(severity=incident.severity, description=incident.description,
+                    opened_by=user.username, ticket=incident.ticket,
+                    attachments=tuple(incident.attachments)),
+        contacts=ctx.contacts, calendar=ctx.calendar,
+        ticket_prefix=ctx.settings.incident_ticket_prefix, timings=ctx.incident_timings)
+
+
+async def _approve(ctx: AppContext, user: User, approval: ApprovalIn) -> LinkState:
+    return await ctx.remember_link(await link_commands.approve_reconnection(
+        await ctx.temporal(), ctx.settings.link_workflow_id,
+        approver=approval.approver or user.username, recorded_by=user.username,
+        note=approval.note))
+
+
+# --- JSON API ---------------------------------------------------------------------------
+
+
+@api.get("/agora-link", response_model=LinkState, responses={**ERRORS, 404: REFUSALS[404]})
+async def read_link(user: LinkReader, ctx: Ctx) -> LinkState:
+    """The AGORA link: connected or cut off, cut-offs and approvals, held calls, open incidents."""
+    try:
+        return await link_commands.link_state(await ctx.temporal(), ctx.settings.link_workflow_id)
+    except LinkRefused as refused:
+        raise _http_error(refused) from refused
+
+
+@api.post("/agora-link/cut-off", response_model=LinkState, responses={**ERRORS, **REFUSALS})
+async def cut_off(body: CutOffIn, user: LinkWriter, ctx: Ctx) -> LinkState:
+    """Disconnect the AGORA link at once: calls wait (no retry spent), the CDC is warned and
+    the crisis cell convened (meeting within 2 working days)."""
+    try:
+        return await ctx.remember_link(await link_commands.cut_off(
+            await ctx.temporal(), ctx.settings.link_workflow_id, user.username, body.reason))
+    except LinkRefused as refused:
+        raise _http_error(refused) from refused
+
+
+@api.post("/agora-link/approvals", response_model=LinkState, responses={**ERRORS, **REFUSALS})
+async def approve(body: ApprovalIn, user: LinkWriter, ctx: Ctx) -> LinkState:
+    """Record a crisis-cell approver's express agreement; with enough approvals the link
+    reconnects and the held calls resume in order."""
+    try:
+        return await _approve(ctx, user, body)
+    except LinkRefused as refused:
+        raise _http_error(refused, "note") from refused
+
+
+@api.get("/incidents", response_model=list[IncidentView], responses=ERRORS)
+async def incidents(user: IncidentReader, ctx: Ctx) -> list[IncidentView]:
+    """Incidents, newest first, with their deadlines and the emails they sent."""
+    return await link_commands.list_incidents(await ctx.temporal(), ctx.settings.task_queue)
+
+
+@api.post("/incidents", status_code=status.HTTP_201_CREATED, response_model=IncidentView,
+          responses={**ERRORS, 409: REFUSALS[409]})
+async def open_incident(body: IncidentCreate, user: IncidentWriter, ctx: Ctx) -> IncidentView:
+    """Open an incident: the CDC is notified at once; a critical/major one has an SLA of
+    11 working hours, with reminder and escalation emails."""
+    try:
+        return await _open(ctx, user, body)
+    except LinkRefused as refused:
+        raise _http_error(refused) from refused
+
+
+@api.get("/incidents/{ticket}", response_model=IncidentView, responses={**ERRORS, 404: REFUSALS[404]})
+async def incident(ticket: Ticket, user: IncidentReader, ctx: Ctx) -> IncidentView:
+    try:
+        return await link_commands.incident_view(await ctx.temporal(), ticket)
+    except LinkRefused as refused:
+        raise _http_error(refused) from refused
+
+
+@api.post("/incidents/{ticket}/{action}", response_model=IncidentView,
+          responses={**ERRORS, **REFUSALS})
+async def act(ticket: Ticket, action: ActionName, user: IncidentWriter, ctx: Ctx,
+              body: IncidentActionIn | None = None) -> IncidentView:
+    """Record the CDC's acknowledgement, a workaround, or the resolution (who and when)."""
+    try:
+        return await link_commands.act_on_incident(await ctx.temporal(), ticket, action,
+                                                   user.username, body.note if body else "")
+    except LinkRefused as refused:
+        raise _http_error(refused) from refused
+
+
+# --- pages ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    error: str = ""
+    status_code: int = 200
+
+
+_OK = _Outcome()
+
+
+async def _link_page(request: Request, user: User, outcome: _Outcome = _OK,
+                     **values: Any) -> Response:
+    ctx = context(request)
+    try:
+        state = await link_commands.link_state(await ctx.temporal(), ctx.settings.link_workflow_id)
+    except LinkRefused as refused:
+        state, outcome = None, _Outcome(refused.message, 503)
+    return _render(request, "link.html", outcome.status_code, user=user, state=state,
+                   error=outcome.error, contacts=ctx.contacts,
+                   can_write=may(user, "link:write"), can_read_incidents=may(user, "incidents:read"),
+                   done=request.query_params.get("fait"), **values)
+
+
+@pages.get("/liaison")
+@_guarded
+async def link_page(request: Request) -> Response:
+    return await _link_page(request, _user(request, "link:read"))
+
+
+@pages.post("/liaison/coupure")
+@_guarded
+async def cut_off_page(request: Request) -> Response:
+    user = _user(request, "link:write")
+    form = await _form(request)
+    if not check_csrf(request, form.get("csrf", "")):
+        return await _link_page(request, user, _Outcome("Formulaire expiré.", 400))
+    reason = form.get("reason", "").strip()
+    if not reason:
+        return await _link_page(request, user, _Outcome("Indiquez le motif de la coupure.", 422),
+                                field_errors={"reason": "Champ obligatoire."})
+    ctx = context(request)
+    try:
+        await ctx.remember_link(await link_commands.cut_off(
+            await ctx.temporal(), ctx.settings.link_workflow_id, user.username, reason))
+    except LinkRefused as refused:
+        return await _link_page(request, user, _Outcome(refused.message, 409))
+    return RedirectResponse("/liaison?fait=coupure", status_code=303)
+
+
+@pages.post("/liaison/accords")
+@_guarded
+async def approve_page(request: Request) -> Response:
+    user = _user(request, "link:write")
+    form = await _form(request)
+    if not check_csrf(request, form.get("csrf", "")):
+        return await _link_page(request, user, _Outcome("Formulaire expiré.", 400))
+    approval = ApprovalIn(approver=form.get("approver", "").strip()[:64],
+                          note=form.get("note", "").strip()[:2000])
+    try:
+        await _approve(context(request), user, approval)
+    except LinkRefused as refused:
+        return await _link_page(request, user, _Outcome(refused.message, 409), values=form)
+    return RedirectResponse("/liaison?fait=accord", status_code=303)
+
+
+async def _incidents_page(request: Request, user: User, outcome: _Outcome = _OK,
+                          **values: Any) -> Response:
+    ctx = context(request)
+    views = await link_commands.list_incidents(await ctx.temporal(), ctx.settings.task_queue)
+    return _render(request, "incidents.html", outcome.status_code, user=user, incidents=views,
+                   error=outcome.error, can_write=may(user, "incidents:write"), **values)
+
+
+@pages.get("/incidents")
+@_guarded
+async def incidents_page(request: Request) -> Response:
+    return await _incidents_page(request, _user(request, "incidents:read"), values={})
+
+
+@pages.post("/incidents")
+@_guarded
+async def open_incident_page(request: Request) -> Response:
+    user = _user(request, "incidents:write")
+    form = await _form(request)
+    if not check_csrf(request, form.get("csrf", "")):
+        return await _incidents_page(request, user, _Outcome("Formulaire expiré.", 400), values=form)
+    errors: dict[str, str] = {}
+    if form.get("severity") not in ("critical_major", "minor"):
+        errors["severity"] = "Choisissez la gravité."
+    if not form.get("description", "").strip():
+        errors["description"] = "Décrivez précisément l'anomalie."
+    if errors:
+        return await _incidents_page(request, user, _Outcome("Le formulaire contient des erreurs.", 422),
+                                     values=form, field_errors=errors)
+    attachments = [line.strip() for line in form.get("attachments", "").splitlines() if line.strip()]
+    try:
+        body = IncidentCreate(severity=form["severity"], description=form["description"],
+                              ticket=form.get("ticket", "").strip(), attachments=attachments)
+        view = await _open(context(request), user, body)
+    except ValueError:
+        return await _incidents_page(
+            request, user, _Outcome("Le formulaire contient des erreurs.", 422), values=form,
+            field_errors={"ticket": "Lettres, chiffres, « . », « _ » ou « - » (40 au plus)."})
+    except LinkRefused as refused:
+        return await _incidents_page(request, user, _Outcome(refused.message, 409), values=form)
+    return RedirectResponse(f"/incidents/{quote(view.ticket)}?fait=ouverture", status_code=303)
+
+
+async def _incident_page(request: Request, user: User, ticket: str,
+                         outcome: _Outcome = _OK) -> Response:
+    try:
+        view = await link_commands.incident_view(await context(request).temporal(), ticket)
+    except LinkRefused as refused:
+        return _render(request, "error.html", 404, user=user, title="Incident introuvable",
+                       message=refused.message)
+    return _render(request, "incident.html", outcome.status_code, user=user, i=view,
+                   error=outcome.error, can_write=may(user, "incidents:write"),
+                   done=request.query_params.get("fait"))
+
+
+@pages.get("/incidents/{ticket}")
+@_guarded
+async def incident_page(request: Request, ticket: str) -> Response:
+    return await _incident_page(request, _user(request, "incidents:read"), ticket)
+
+
+@pages.post("/incidents/{ticket}/{action}")
+@_guarded
+async def act_page(request: Request, ticket: str, action: str) -> Response:
+    user = _user(request, "incidents:write")
+    form = await _form(request)
+    if not check_csrf(request, form.get("csrf", "")):
+        return await _incident_page(request, user, ticket, _Outcome("Formulaire expiré.", 400))
+    try:
+        await link_commands.act_on_incident(await context(request).temporal(), ticket, action,
+                                            user.username, form.get("note", "").strip()[:2000])
+    except LinkRefused as refused:
+        return await _incident_page(request, user, ticket, _Outcome(refused.message, 409))
+    return RedirectResponse(f"/incidents/{quote(ticket)}?fait={quote(action)}", status_code=303)

@@ -1,0 +1,252 @@
+"""Incidents and the cut-off switch through the API, with real DossierWorkflows, the real
+link workflow, the AGORA simulator and a real SMTP server (SPEC §4)."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime
+
+import httpx
+import pytest
+import pytest_asyncio
+from temporalio.client import Client
+from temporalio.testing import WorkflowEnvironment
+
+import worker as agora_worker
+from activities.agora_link_guard import ensure_link_workflow, link_config_from_environment
+from api.app import create_app
+from api.commands import send_event, start_dossier, view_dossier
+from notifications.contacts import load_contacts
+from settings import Settings
+from store.db import Database
+from tests import api_helpers, factories
+from tests.conftest import FAST_RETRY
+from tests.fixtures_agora import SimulatorHandle
+from tests.fixtures_api import PASSWORD, ApiHandle, seed_users, serve_in_thread
+from tests.fixtures_smtp import SmtpServer, start_smtp_server
+from tests.test_agora_link import window_around_now
+from workflows.agora_link_types import GateConfig
+from workflows.dossier_types import EventRequest
+
+CONTACTS = load_contacts()
+
+
+@dataclasses.dataclass
+class Stack:
+    api: ApiHandle
+    smtp: SmtpServer
+    client: Client
+
+    async def link(self) -> dict:
+        async with self.api.client("operateur") as http:
+            return (await http.get("/api/agora-link")).json()
+
+
+@pytest_asyncio.fixture(scope="module")
+async def stack(temporal_env: WorkflowEnvironment, agora_settings: Settings,
+                tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack]:
+    """API, worker and link workflow on their own task queue, emails to a real SMTP server."""
+    smtp = start_smtp_server()
+    task_queue = f"incidents-{uuid.uuid4().hex[:10]}"
+    settings = dataclasses.replace(
+        agora_settings, task_queue=task_queue, link_workflow_id=f"agora-link-{task_queue}",
+        database_url=f"sqlite:///{tmp_path_factory.mktemp('incidents') / 'api.sqlite3'}",
+        smtp_host=smtp.config.host, smtp_port=smtp.config.port, incident_ticket_prefix="T")
+    target = temporal_env.client.service_client.config.target_host
+
+    async def connect() -> Client:
+        return await Client.connect(target, namespace=temporal_env.client.namespace)
+
+    app = create_app(settings, connect, retry=FAST_RETRY)
+    database: Database = app.state.context.db
+    seed_users(database)
+    base_url, server, thread = serve_in_thread(app)
+    client = temporal_env.client
+    async with agora_worker.build_worker(client, settings):
+        await ensure_link_workflow(client, task_queue, link_config_from_environment(settings),
+                                   settings.link_workflow_id)
+        yield Stack(ApiHandle(base_url, settings, database), smtp, client)
+        await client.get_workflow_handle(settings.link_workflow_id).terminate()
+    server.should_exit = True
+    thread.join(timeout=5)
+    database.dispose()
+    smtp.stop()
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 15.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not await check():
+        assert asyncio.get_running_loop().time() < deadline, "condition not reached in time"
+        await asyncio.sleep(0.1)
+
+
+async def test_roles_on_the_link_and_incidents(stack: Stack) -> None:
+    async with stack.api.client() as anonymous:
+        assert (await anonymous.get("/api/agora-link")).status_code == 401
+        assert (await anonymous.get("/api/incidents")).status_code == 401
+    async with stack.api.client("gestionnaire") as manager:
+        assert (await manager.get("/api/agora-link")).json()["status"] == "connected"
+        assert (await manager.get("/api/incidents")).status_code == 403
+        assert (await manager.post("/api/agora-link/cut-off", json={"reason": "x"})).status_code == 403
+    async with stack.api.client("auditeur") as auditor:
+        assert (await auditor.get("/api/incidents")).status_code == 200
+        refused = await auditor.post("/api/incidents", json={"severity": "minor", "description": "x"})
+        assert refused.status_code == 403
+        assert (await auditor.post("/api/agora-link/approvals", json={})).status_code == 403
+
+
+async def test_an_incident_opened_by_an_operator_notifies_the_cdc_and_records_each_step(
+    stack: Stack,
+) -> None:
+    ticket = f"INC-{uuid.uuid4().hex[:6]}"
+    async with stack.api.client("operateur") as http:
+        assert (await http.post("/api/incidents", json={
+            "severity": "grave", "description": "x"})).status_code == 422
+        assert (await http.post("/api/incidents", json={
+            "severity": "minor", "description": "x", "ticket": "pas de blancs"})).status_code == 422
+        created = await http.post("/api/incidents", json={
+            "severity": "critical_major", "ticket": ticket,
+            "description": "Le service DeclarerRemuneration répond HTTP 500 depuis 9 h 12.",
+            "attachments": ["trace-0912.txt"]})
+        assert created.status_code == 201, created.text
+        incident = created.json()
+        assert incident["ticket"] == ticket and incident["deadline"]
+        again = await http.post("/api/incidents", json={
+            "severity": "minor", "ticket": ticket, "description": "doublon"})
+        assert again.status_code == 409
+
+        [notification] = await stack.smtp.wait_for(
+            lambda m: any(ticket in x.subject for x in m))
+        assert notification.envelope_to[0] == CONTACTS.cdc_support.email
+        for item in (CONTACTS.partner_name, CONTACTS.region_contact.user_code,
+                     CONTACTS.region_contact.phone, "DeclarerRemuneration", "trace-0912.txt"):
+            assert item in notification.text
+
+        listed = (await http.get("/api/incidents")).json()
+        assert ticket in [i["ticket"] for i in listed]
+        acked = await http.post(f"/api/incidents/{ticket}/acknowledge", json={"note": "appel CDC"})
+        assert acked.status_code == 200
+        assert acked.json()["acknowledged"]["who"] == "operateur"
+        resolved = (await http.post(f"/api/incidents/{ticket}/resolve")).json()
+        assert resolved["state"] == "resolved" and resolved["resolved"]["who"] == "operateur"
+        late = await http.post(f"/api/incidents/{ticket}/work_around")
+        assert late.status_code == 409 and "resolved" in late.json()["detail"]["message"]
+        assert (await http.get("/api/incidents/INC-inconnu")).status_code == 404
+        assert (await http.post("/api/incidents/INC-inconnu/resolve")).status_code == 404
+
+
+async def test_cut_off_holds_real_dossiers_until_the_crisis_cell_approves(
+    stack: Stack, clean_simulator: SimulatorHandle,
+) -> None:
+    operator = stack.api.client("operateur")
+    manager = stack.api.client("gestionnaire")
+    async with operator, manager:
+        before = await api_helpers.create(manager)
+        await api_helpers.registered(manager, before)
+        received_before_cut = len(clean_simulator.requests())
+
+        cut = await operator.post("/api/agora-link/cut-off", json={"reason": "certificat compromis"})
+        assert cut.status_code == 200 and cut.json()["status"] == "cut_off"
+        assert (await operator.post("/api/agora-link/cut-off", json={"reason": "encore"})).status_code == 409
+        await stack.smtp.wait_for(lambda m: sum("certificat compromis" in x.text for x in m) == 2)
+
+        # Two new dossiers (their registration) and one event on an older one are held.
+        held = [await api_helpers.create(manager) for _ in range(2)]
+        validate = asyncio.create_task(send_event(stack.client, before, EventRequest(
+            "validate", "gestionnaire", {"validation_date": "2026-01-02"})))
+
+        async def three_waiting() -> bool:
+            return len((await stack.link())["waiters"]) == 3
+
+        await eventually(three_waiting)
+        waiting = (await manager.get(f"/api/dossiers/{held[0]}")).json()
+        [wait] = waiting["link_waits"]
+        assert wait["reason"] == "cut_off" and wait["ended_at"] is None
+
+        # The crisis cell's express agreement: only its approvers, each once, with evidence.
+        assert (await manager.post("/api/agora-link/approvals", json={})).status_code == 403
+        self_approval = await operator.post("/api/agora-link/approvals", json={})
+        assert self_approval.status_code == 409 and "operateur" in self_approval.text
+        no_evidence = await operator.post("/api/agora-link/approvals", json={"approver": "RSSI-CORSE"})
+        assert no_evidence.status_code == 422
+        first = await operator.post("/api/agora-link/approvals", json={
+            "approver": "RSSI-CORSE", "note": "courriel du 29/11 10 h 02"})
+        assert first.json()["status"] == "cut_off"
+        await asyncio.sleep(0.5)
+        assert len(clean_simulator.requests()) == received_before_cut  # AGORA received nothing
+        second = await operator.post("/api/agora-link/approvals", json={
+            "approver": "RSSI-CDC", "note": "courriel du 29/11 10 h 15"})
+        reconnected = second.json()
+        assert reconnected["status"] == "connected"
+        approvals = reconnected["cut_offs"][-1]["approvals"]
+        assert [(a["who"], a["recorded_by"]) for a in approvals] == [
+            ("RSSI-CORSE", "operateur"), ("RSSI-CDC", "operateur")]
+
+        assert (await asyncio.wait_for(validate, 15)).state == "validated"
+        for dossier_id in held:
+            detail = await api_helpers.registered(manager, dossier_id)
+            assert detail["agora_dossier_id"]
+            [wait] = detail["link_waits"]
+            assert wait["ended_at"]
+    registrations = clean_simulator.requests(operation="RechercherOuCreerDossier", outcome="applied")
+    assert len(registrations) == 3  # one per dossier, none twice
+    assert len(clean_simulator.requests(operation="ValiderDossier", outcome="applied")) == 1
+
+
+async def test_a_dossier_call_due_in_the_maintenance_window_waits_without_incident(
+    stack: Stack, clean_simulator: SimulatorHandle,
+) -> None:
+    settings = stack.api.settings
+    dossier = dataclasses.replace(
+        factories.dossier(FAST_RETRY),
+        link=GateConfig([window_around_now(2.0)], settings.link_workflow_id))
+    await start_dossier(stack.client, dossier, settings.task_queue)
+    await asyncio.sleep(0.5)
+    view = await view_dossier(stack.client, dossier.dossier_id)
+    [wait] = view.link_waits
+    assert wait.reason == "maintenance" and wait.until and wait.ended_at is None
+    assert clean_simulator.requests() == []
+
+    async def registered() -> bool:
+        return (await view_dossier(stack.client, dossier.dossier_id)).registered
+
+    await eventually(registered)
+    [wait] = (await view_dossier(stack.client, dossier.dossier_id)).link_waits
+    assert datetime.fromisoformat(wait.ended_at) >= datetime.fromisoformat(wait.until)
+    assert datetime.fromisoformat(wait.ended_at) <= datetime.now(UTC)
+    assert len(clean_simulator.requests(operation="RechercherOuCreerDossier")) == 1
+    assert (await stack.link())["incidents_opened"] == 0
+
+
+async def test_pages_show_the_cut_off_and_let_an_operator_act(stack: Stack) -> None:
+    async with httpx.AsyncClient(base_url=stack.api.base_url, timeout=30) as browser:
+        signed_in = await browser.post("/connexion", data={
+            "username": "operateur", "password": PASSWORD, "suite": "/liaison"})
+        assert signed_in.status_code == 303
+        page = await browser.get("/liaison")
+        assert "Couper la liaison AGORA" in page.text and 'id="link-banner"' not in page.text
+        csrf = page.text.split('name="csrf" value="')[1].split('"')[0]
+        empty = await browser.post("/liaison/coupure", data={"csrf": csrf, "reason": " "})
+        assert empty.status_code == 422 and "Champ obligatoire" in empty.text
+        cut = await browser.post("/liaison/coupure", data={"csrf": csrf, "reason": "test UI"})
+        assert cut.status_code == 303
+        dossiers = await browser.get("/dossiers")
+        assert 'id="link-banner"' in dossiers.text and "Liaison AGORA coupée" in dossiers.text
+        for approver in ("RSSI-CORSE", "RSSI-CDC"):
+            approved = await browser.post("/liaison/accords", data={
+                "csrf": csrf, "approver": approver, "note": "accord écrit"})
+            assert approved.status_code == 303
+        assert 'id="link-banner"' not in (await browser.get("/liaison")).text
+
+        opened = await browser.post("/incidents", data={
+            "csrf": csrf, "severity": "minor", "description": "Lenteurs sur RechercherDossier"})
+        assert opened.status_code == 303
+        incident = await browser.get(opened.headers["location"])
+        assert "Notifié à la CDC" in incident.text or "Détecté" in incident.text
+        ticket = opened.headers["location"].split("/incidents/")[1].split("?")[0]
+        resolved = await browser.post(f"/incidents/{ticket}/resolve", data={"csrf": csrf, "note": "ok"})
+        assert resolved.status_code == 303
+        assert "Résolu" in (await browser.get(f"/incidents/{ticket}")).text
