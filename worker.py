@@ -24,10 +24,11 @@ from settings import Settings
 from workflows.agora_link import AgoraLinkWorkflow
 from workflows.dossier import DossierWorkflow
 from workflows.incident import IncidentWorkflow
+from workflows.market import MarketWorkflow
 
 log = logging.getLogger(__name__)
 
-WORKFLOWS = [DossierWorkflow, AgoraLinkWorkflow, IncidentWorkflow]
+WORKFLOWS = [DossierWorkflow, MarketWorkflow, AgoraLinkWorkflow, IncidentWorkflow]
 
 
 def build_worker(

@@ -1,4 +1,4 @@
-"""The RecordDossier activity: writes a dossier's projection for business users.
+"""The RecordDossier and RecordMarket activities: write the projections business users read.
 
 Synchronous (SQLAlchemy), run in the worker's thread pool. Idempotent: a retry,
 or an older view arriving after a newer one, never duplicates nor rewinds rows.
@@ -11,10 +11,11 @@ from contextlib import nullcontext
 
 from temporalio import activity
 
-from activities.projection_types import RECORD_DOSSIER, DossierRecord
+from activities.projection_types import RECORD_DOSSIER, RECORD_MARKET, DossierRecord, MarketRecord
 from settings import Settings
 from store.crypto import cipher_for
 from store.db import Database
+from store.market_projection import record_market
 from store.projection import record_dossier
 
 
@@ -35,12 +36,20 @@ class ProjectionActivities:
                 self._database = Database(self._settings.effective_database_url)
             return self._database
 
+    def _writer(self, database: Database) -> threading.Lock | nullcontext[None]:
+        return self._sqlite_writer if database.engine.dialect.name == "sqlite" else nullcontext()
+
     @activity.defn(name=RECORD_DOSSIER)
     def record_dossier(self, record: DossierRecord) -> None:
         database = self._db()
-        writer = self._sqlite_writer if database.engine.dialect.name == "sqlite" else nullcontext()
-        with writer, database.sessions.begin() as session:
+        with self._writer(database), database.sessions.begin() as session:
             record_dossier(session, self._cipher, record.dossier, record.view)
 
+    @activity.defn(name=RECORD_MARKET)
+    def record_market(self, record: MarketRecord) -> None:
+        database = self._db()
+        with self._writer(database), database.sessions.begin() as session:
+            record_market(session, record.view, record.acting_user)
+
     def all(self) -> list:
-        return [self.record_dossier]
+        return [self.record_dossier, self.record_market]

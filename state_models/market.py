@@ -175,6 +175,17 @@ def allowed_events(facts: MarketFacts) -> list[str]:
     return [event for event in EVENTS if event in allowed]
 
 
+def accepts_dossiers(facts: MarketFacts) -> bool:
+    """New dossiers join a market until its execution ends or it is terminated."""
+    terminated = facts.interruption is not None and facts.interruption.kind == "termination"
+    return facts.state not in ("exited", "settled") and not terminated
+
+
+def agora_reference(terms: MarketTerms) -> str:
+    """The market's reference at AGORA: there, one lot is one market."""
+    return f"{terms.reference}-LOT{terms.lot_number}"
+
+
 def check(facts: MarketFacts, event: str) -> None:
     """Raise IllegalTransition unless ``event`` is allowed now."""
     allowed = allowed_events(facts)
@@ -212,9 +223,13 @@ def _euros(amount: Decimal) -> str:
 def validate_terms(terms: MarketTerms) -> MarketTerms:
     """The registration, normalised; raise ValidationError naming the first bad field
     (sessions' fields are named ``sessions.<n>.<field>``)."""
-    for name in ("reference", "lot_number", "lot_title"):
-        if not getattr(terms, name).strip():
+    for name, longest in (("reference", 40), ("lot_number", 10), ("lot_title", 255)):
+        value = getattr(terms, name).strip()
+        if not value:
             raise ValidationError(name, "champ obligatoire")
+        # AGORA's identifiers hold 64 characters: reference + "-LOT" + lot number fit.
+        if len(value) > longest:
+            raise ValidationError(name, f"{longest} caractères au plus")
     siret = validate_siret(terms.siret)
     excl = validate_amount(terms.amount_excl_tax, "amount_excl_tax")
     incl = validate_amount(terms.amount_incl_tax, "amount_incl_tax")

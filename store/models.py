@@ -146,6 +146,9 @@ class Dossier(Base):
     # Number of history entries the projection reflects: an older view never overwrites a newer one.
     last_seq: Mapped[int] = mapped_column(Integer, default=0)
     manager: Mapped[str | None] = mapped_column(String(64))
+    # The market session the dossier belongs to (store/market_models.py), when bought by a market.
+    market_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    session_id: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 

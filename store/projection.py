@@ -75,6 +75,8 @@ def record_input(session: Session, cipher: DataCipher, dossier: DossierInput) ->
         session, Dossier,
         {"id": dossier.dossier_id, "person_id": person.id, "siret": dossier.action.siret,
          "manager": dossier.acting_user, "state": "created", "last_seq": 0,
+         "market_id": dossier.market.market_id if dossier.market else None,
+         "session_id": dossier.market.session_id if dossier.market else None,
          "created_at": utcnow(), "updated_at": utcnow(), **action},
         ["id"],
     )

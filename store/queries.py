@@ -17,6 +17,7 @@ class DossierFilter:
     entry_from: str | None = None  # ISO dates, inclusive
     entry_to: str | None = None
     name: str | None = None
+    market: str | None = None  # the market's id
 
 
 def list_dossiers(session: Session, where: DossierFilter, page: int, page_size: int) -> tuple[list[Dossier], int]:
@@ -26,6 +27,8 @@ def list_dossiers(session: Session, where: DossierFilter, page: int, page_size: 
         query = query.where(Dossier.state == where.state)
     if where.siret:
         query = query.where(Dossier.siret == where.siret)
+    if where.market:
+        query = query.where(Dossier.market_id == where.market)
     if where.entry_from:
         query = query.where(Dossier.entry_date >= where.entry_from)
     if where.entry_to:

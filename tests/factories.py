@@ -6,9 +6,11 @@ import itertools
 import uuid
 
 from agora.messages import Person, TrainingAction
+from state_models.market import MarketFacts, MarketSession, MarketTerms
 from state_models.validators import nir_key
 from workflows.agora_link_types import GateConfig
 from workflows.dossier_types import DossierInput, RetryConfig
+from workflows.market_types import MarketInput
 
 _serial = itertools.count(1)
 
@@ -64,4 +66,28 @@ LIFECYCLE: list[tuple[str, dict]] = [
     ("pay", {"payment_date": "2026-02-28", "amount": "652.02"}),
     ("exit", {"exit_date": "2026-06-30", "reason": "fin de formation"}),
     ("settle", {"settlement_date": "2026-07-15", "amount_paid": "1304.04"}),
+]
+
+
+def market(retry: RetryConfig, places: tuple[int, ...] = (2, 2, 1), amount_incl_tax: str = "12000.00",
+           continue_as_new_after_events: int = 0) -> MarketInput:
+    """A registered market (lot), one session per entry of ``places``."""
+    sessions = [MarketSession(f"S{n}", count, f"2026-0{n}-05", f"2026-0{n + 3}-30")
+                for n, count in enumerate(places, start=1)]
+    terms = MarketTerms(reference=f"MP-{uuid.uuid4().hex[:8].upper()}", lot_number="3",
+                        lot_title="Soudure TIG", siret="73282932000074", amount_excl_tax="10000.00",
+                        amount_incl_tax=amount_incl_tax, funding_source="region", sessions=sessions)
+    return MarketInput(market_id=f"M-{uuid.uuid4().hex[:10].upper()}", facts=MarketFacts(terms),
+                       acting_user="agent.marches", retry=retry,
+                       link=GateConfig(maintenance_windows=[]),
+                       continue_as_new_after_events=continue_as_new_after_events)
+
+
+# Market event data for a whole lifecycle, in order (dossiers aside).
+MARKET_LIFECYCLE: list[tuple[str, dict]] = [
+    ("validate", {"notification_date": "2025-12-15"}),
+    ("enter", {"start_date": "2026-01-05"}),
+    ("pay", {"payment_date": "2026-01-10", "amount": "3600.00", "kind": "advance"}),
+    ("exit", {"end_date": "2026-06-30"}),
+    ("settle", {"settlement_date": "2026-07-31"}),
 ]

@@ -9,7 +9,6 @@ operation's activity, then moves the model and records the outcome.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable
 from datetime import timedelta
 
 from temporalio import workflow
@@ -52,21 +51,22 @@ with workflow.unsafe.imports_passed_through():
     from state_models import dossier as lifecycle
     from state_models.dossier_events import DossierFacts, validate_event_data
     from state_models.validators import ValidationError
+    from workflows.agora_call import execute_agora, fault_of, outcome_of
     from workflows.agora_link import AgoraGate
     from workflows.agora_link_types import SIGNAL_LINK_REOPENED
     from workflows.dossier_escalation import REFUSED, WAITING, DossierEscalation
     from workflows.dossier_types import (
         OUTCOME_ACKNOWLEDGED,
         OUTCOME_REFUSED,
-        OUTCOME_REPLAY,
         QUERY_VIEW,
         UPDATE_APPLY_EVENT,
         DossierInput,
         DossierView,
         EventRequest,
         HistoryEntry,
-        RetryConfig,
     )
+    from workflows.market_types import SIGNAL_DOSSIER_CHANGED, DossierReport
+    from workflows.market_types import workflow_id_for as market_workflow_id
     from workflows.search_attributes import DOSSIER_ID, DOSSIER_STATE
 
 # AGORA's status value and correction name for a cancelled dossier.
@@ -132,7 +132,7 @@ class DossierWorkflow:
                 ),
             )
         except ActivityError as failure:
-            code, message = _fault_of(failure)
+            code, message = fault_of(failure)
             self._registration_fault = f"{code}: {message}"
             self._record("create", user, "RechercherOuCreerDossier", OUTCOME_REFUSED,
                          fault_code=code, message=message)
@@ -140,7 +140,7 @@ class DossierWorkflow:
         else:
             self._agora_dossier_id = ack.agora_dossier_id
             self._registration_fault = None
-            self._record("create", user, "RechercherOuCreerDossier", _outcome(ack), ack=ack)
+            self._record("create", user, "RechercherOuCreerDossier", outcome_of(ack), ack=ack)
         finally:
             self._registration_attempted = True
             self._project()
@@ -160,7 +160,7 @@ class DossierWorkflow:
             try:
                 ack = await self._call(operation, call)
             except ActivityError as failure:
-                code, message = _fault_of(failure)
+                code, message = fault_of(failure)
                 self._record(request.event, request.acting_user, operation, OUTCOME_REFUSED,
                              fault_code=code, message=message)
                 self._escalation.start(REFUSED, operation, code, message)
@@ -170,9 +170,12 @@ class DossierWorkflow:
                     {"operation": operation, "code": code, "message": message},
                     type=BUSINESS_FAULT,
                 ) from failure
+            before = self._state
             self._move(request.event, data)
-            self._record(request.event, request.acting_user, operation, _outcome(ack), ack=ack)
+            self._record(request.event, request.acting_user, operation, outcome_of(ack), ack=ack)
             self._project()
+            if self._state != before:
+                await self._report_to_market()
             return self.view()
 
     @apply_event.validator
@@ -227,6 +230,7 @@ class DossierWorkflow:
                          message="dossier jamais enregistré à AGORA")
             self._escalation.stop()
             self._project()
+            await self._report_to_market()
             return self.view()
         for correction in data["corrections"]:
             for target in (self._input.person, self._input.action):
@@ -310,27 +314,25 @@ class DossierWorkflow:
         transport faults; a clock reminds people if it waits too long."""
         self._escalation.start(WAITING, operation)
         try:
-            ack = await self._gate.call(operation, lambda: self._execute(operation, call))
+            ack = await self._gate.call(
+                operation, lambda: execute_agora(operation, call, self._input.retry))
         finally:
             self._escalation.stop()
         return ack
 
-    def _execute(self, operation: str, call: object) -> Awaitable[AgoraAck]:
-        retry: RetryConfig = self._input.retry
-        return workflow.execute_activity(
-            operation,
-            call,
-            result_type=AgoraAck,
-            start_to_close_timeout=timedelta(seconds=retry.attempt_timeout_seconds),
-            retry_policy=RetryPolicy(
-                initial_interval=timedelta(seconds=retry.initial_interval_seconds),
-                backoff_coefficient=retry.backoff_coefficient,
-                maximum_interval=timedelta(seconds=retry.maximum_interval_seconds),
-                maximum_attempts=retry.maximum_attempts,
-                non_retryable_error_types=[BUSINESS_FAULT],
-            ),
-            summary=operation,
-        )
+    async def _report_to_market(self) -> None:
+        """Tell the dossier's market its new state. The sequence number grows with the
+        history, so the market ignores a duplicate or late delivery."""
+        link = self._input.market
+        if link is None:
+            return
+        report = DossierReport(self._input.dossier_id, self._state, len(self._history))
+        try:
+            await workflow.get_external_workflow_handle(market_workflow_id(link.market_id)).signal(
+                SIGNAL_DOSSIER_CHANGED, report)
+        except ApplicationError as gone:
+            # The market ended (settled, or terminated by an operator): nothing left to count.
+            workflow.logger.warning("market %s not reachable: %s", link.market_id, gone)
 
     def _project(self) -> None:
         """Write the business users' projection in the background; run() waits for it."""
@@ -368,15 +370,3 @@ class DossierWorkflow:
                 message=ack.message if ack else message,
             )
         )
-
-
-def _outcome(ack: AgoraAck) -> str:
-    return OUTCOME_REPLAY if ack.replay else OUTCOME_ACKNOWLEDGED
-
-
-def _fault_of(failure: ActivityError) -> tuple[str, str]:
-    """AGORA's fault code and message carried by a failed activity."""
-    cause = failure.cause
-    if isinstance(cause, ApplicationError) and cause.type == BUSINESS_FAULT and len(cause.details) >= 2:
-        return str(cause.details[0]), str(cause.details[1])
-    return "", str(cause or failure)

@@ -59,6 +59,14 @@ class EscalationConfig:
 
 
 @dataclass
+class MarketLink:
+    """The market session a dossier belongs to; its place is reserved before the dossier starts."""
+
+    market_id: str
+    session_id: str
+
+
+@dataclass
 class DossierInput:
     dossier_id: str
     person: Person
@@ -67,6 +75,8 @@ class DossierInput:
     retry: RetryConfig = field(default_factory=RetryConfig)
     link: GateConfig = field(default_factory=GateConfig)
     escalation: EscalationConfig = field(default_factory=EscalationConfig)
+    # Optional: dossiers bought outside a market (grants, individual aid) have none.
+    market: MarketLink | None = None
 
 
 @dataclass
