@@ -44,19 +44,6 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def wait_for_port(port: int, process: subprocess.Popen, timeout: float = START_TIMEOUT_SECONDS) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"{process.args[:3]} exited at start-up (code {process.returncode})")
-        try:
-            with socket.create_connection((HOST, port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"nothing answers on {HOST}:{port} after {timeout:.0f} s")
-
-
 class ProcessMeter:
     """CPU seconds and memory of one child process (Linux's VmHWM gives the exact peak)."""
 
@@ -130,7 +117,8 @@ class Stack:
             return
         command = devstack.temporal_server_command(self.settings, self._db_file) + ["--headless"]
         process = self._spawn("temporal", command)
-        wait_for_port(int(self.settings.temporal_address.rsplit(":", 1)[1]), process)
+        devstack.wait_for_port(HOST, int(self.settings.temporal_address.rsplit(":", 1)[1]),
+                                START_TIMEOUT_SECONDS, process)
 
     def stop_temporal(self) -> None:
         """Stops the dev server (its SQLite file, if any, keeps the state)."""
@@ -138,14 +126,14 @@ class Stack:
 
     def start_simulator(self) -> None:
         process = self._spawn("simulator", [sys.executable, "-m", "cli", "simulator"])
-        wait_for_port(self.settings.simulator_port, process)
+        devstack.wait_for_port(HOST, self.settings.simulator_port, START_TIMEOUT_SECONDS, process)
 
     def stop_simulator(self) -> None:
         self._stop("simulator")
 
     def start_smtp_sink(self) -> None:
         process = self._spawn("smtp", [sys.executable, "-m", "cli", "smtp-sink"])
-        wait_for_port(self.settings.smtp_port, process)
+        devstack.wait_for_port(HOST, self.settings.smtp_port, START_TIMEOUT_SECONDS, process)
 
     def start_worker(self) -> ProcessMeter:
         process = self._spawn("worker", [sys.executable, "-m", "cli", "worker"])
