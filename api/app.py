@@ -10,9 +10,9 @@ from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from temporalio.service import RPCError
 
-from api import routes_api, routes_incidents, routes_ui
+from api import routes_api, routes_incidents, routes_markets_api, routes_markets_ui, routes_ui
 from api.context import AppContext, TemporalClientFactory
-from api.service import InvalidFields, Refused
+from api.errors import InvalidFields, Refused
 from notifications.contacts import load_contacts
 from settings import Settings
 from state_models.calendar import WorkingCalendar, parse_maintenance_window
@@ -56,8 +56,10 @@ def create_app(settings: Settings, temporal_client_factory: TemporalClientFactor
                                    incident_timings=incident_timings or IncidentTimings())
     app.include_router(routes_api.router)
     app.include_router(routes_incidents.api)
+    app.include_router(routes_markets_api.router)
     app.include_router(routes_ui.router)
     app.include_router(routes_incidents.pages)
+    app.include_router(routes_markets_ui.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     @app.middleware("http")

@@ -30,6 +30,10 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     ),
     "dossiers:write": frozenset({"dossier_manager"}),
     "nir:unmask": frozenset({"dossier_manager", "auditor"}),
+    "markets:read": frozenset(
+        {"dossier_manager", "market_manager", "operator", "auditor", "administrator"}
+    ),
+    "markets:write": frozenset({"market_manager"}),
     # Everyone sees whether AGORA answers (the banner); operators act on the link.
     "link:read": frozenset(
         {"dossier_manager", "market_manager", "operator", "auditor", "administrator"}

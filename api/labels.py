@@ -67,6 +67,8 @@ FIELDS = {
     "certification_code": "Code de certification (RNCP/RS)",
     "purchase_mode": "Mode d'achat",
     "price": "Prix (€)",
+    "market_id": "Marché",
+    "session_id": "Session du marché",
 }
 
 PURCHASE_MODES = {
@@ -81,6 +83,81 @@ ROLES = {
     "operator": "Opérateur",
     "auditor": "Auditeur",
     "administrator": "Administrateur",
+}
+
+
+# --- markets ---------------------------------------------------------------------------
+
+MARKET_STATES = {
+    "created": "Enregistré",
+    "validated": "Attribué et notifié",
+    "entered": "En exécution",
+    "paid": "En exécution (paiements)",
+    "interrupted": "Interrompu",
+    "exited": "Exécution terminée",
+    "settled": "Soldé",
+}
+
+MARKET_EVENTS = {
+    "validate": "Notifier l'attribution",
+    "enter": "Démarrer l'exécution",
+    "pay": "Enregistrer un paiement",
+    "interrupt": "Suspendre ou résilier",
+    "resume": "Reprendre l'exécution",
+    "exit": "Terminer l'exécution",
+    "settle": "Solder le marché",
+    "amend": "Enregistrer un avenant",
+}
+
+MARKET_FIELDS = {
+    "reference": "Référence du marché",
+    "lot_number": "Numéro de lot",
+    "lot_title": "Intitulé du lot",
+    "siret": "SIRET de l'organisme de formation",
+    "amount_excl_tax": "Montant HT (€)",
+    "amount_incl_tax": "Montant TTC (€)",
+    "funding_source": "Source de financement",
+    "session_id": "Session",
+    "places": "Places",
+    "start_date": "Date de début",
+    "end_date": "Date de fin",
+    "notification_date": "Date de notification",
+    "payment_date": "Date du paiement",
+    "amount": "Montant (€)",
+    "kind": "Nature",
+    "interruption_date": "Date d'interruption",
+    "reason": "Motif",
+    "resume_date": "Date de reprise",
+    "settlement_date": "Date du solde",
+    "amendment_date": "Date de l'avenant",
+    "session_start": "Nouvelle date de début de la session",
+    "session_end": "Nouvelle date de fin de la session",
+}
+
+FUNDING_SOURCES = {
+    "region": "Région (budget propre)",
+    "pic": "Pacte d'investissement dans les compétences (PIC)",
+    "fse": "Fonds social européen (FSE+)",
+    "state": "État",
+    "other": "Autre",
+}
+
+PAYMENT_KINDS = {
+    "advance": "Avance",
+    "instalment": "Acompte",
+    "balance": "Solde",
+}
+
+INTERRUPTION_KINDS = {
+    "suspension": "Suspension",
+    "termination": "Résiliation",
+}
+
+MARKET_OUTCOMES = {
+    "recorded": "Enregistré",
+    "acknowledged": "Accusé de réception AGORA",
+    "replay": "Déjà appliqué par AGORA (rejeu)",
+    "refused": "Refusé par AGORA",
 }
 
 

@@ -64,10 +64,13 @@ def token(username: Annotated[str, Form(max_length=64)], password: Annotated[str
 
 
 @router.post("/dossiers", status_code=status.HTTP_201_CREATED, response_model=DossierCreated,
-             responses={**AUTH_ERRORS, 503: {"model": ErrorOut, "description": "Temporal indisponible"}})
+             responses={**AUTH_ERRORS,
+                        409: {"model": ErrorOut, "description": "Session du marché complète (PlaceRefused)"},
+                        503: {"model": ErrorOut, "description": "Temporal indisponible"}})
 async def create(payload: DossierCreate, user: Writer,
                  ctx: Ctx) -> DossierCreated:
-    """Create a dossier and start its workflow, which registers it at AGORA (operations 4 and 5)."""
+    """Create a dossier and start its workflow, which registers it at AGORA (operations 4 and 5).
+    With ``market_id`` and ``session_id``, a place of that market session is reserved first."""
     dossier_id = await create_dossier(ctx, user, payload)
     return DossierCreated(dossier_id=dossier_id, state="created")
 
@@ -81,11 +84,12 @@ def search(
     entry_from: Annotated[str | None, Query(max_length=10, description="Entrée le ou après (AAAA-MM-JJ)")] = None,
     entry_to: Annotated[str | None, Query(max_length=10, description="Entrée le ou avant (AAAA-MM-JJ)")] = None,
     q: Annotated[str | None, Query(max_length=100, description="Recherche sur les noms et prénoms")] = None,
+    market: Annotated[str | None, Query(max_length=64, description="Identifiant du marché")] = None,
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
     page_size: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> DossierPage:
     """Dossiers from the stored projection, newest first."""
-    where = DossierFilter(state, siret, entry_from, entry_to, q)
+    where = DossierFilter(state, siret, entry_from, entry_to, q, market)
     with ctx.db.sessions() as session:
         rows, total = list_dossiers(session, where, page, page_size)
         items = [summary_of(row) for row in rows]

@@ -24,9 +24,10 @@ from api.auth import (
     open_session,
     session_user,
 )
+from api.errors import InvalidFields, Refused
 from api.presenters import detail_of
 from api.schemas import DossierCreate
-from api.service import InvalidFields, Refused, apply_event, create_dossier, load_dossier
+from api.service import apply_event, create_dossier, load_dossier
 from state_models.dossier import EVENTS, STATES
 from state_models.dossier_events import CORRECTABLE_FIELDS, DATE_FIELDS, EVENT_FIELDS
 from store.models import User
@@ -138,6 +139,7 @@ async def dossiers(request: Request) -> Response:
         entry_from=params.get("entry_from") or None,
         entry_to=params.get("entry_to") or None,
         name=params.get("q") or None,
+        market=params.get("market") or None,
     )
     page = int(params["page"]) if params.get("page", "").isdigit() and int(params["page"]) > 0 else 1
     with context(request).db.sessions() as session:
@@ -159,7 +161,8 @@ def _create_payload(form: dict[str, str]) -> dict[str, Any]:
     def section(names: tuple[str, ...]) -> dict[str, Any]:
         return {n: form[n] for n in names if form.get(n, "").strip() != "" or n in ("nir", "siret")}
 
-    return {"person": section(PERSON_FIELDS), "action": section(ACTION_FIELDS)}
+    market = {n: form[n].strip() for n in ("market_id", "session_id") if form.get(n, "").strip()}
+    return {"person": section(PERSON_FIELDS), "action": section(ACTION_FIELDS), **market}
 
 
 @router.post("/dossiers/nouveau")

@@ -56,6 +56,11 @@ class ActionIn(_Strict):
 class DossierCreate(_Strict):
     person: PersonIn
     action: ActionIn
+    # A dossier bought by a market names the market and its session (a place is reserved).
+    market_id: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
+                                                max_length=64)] | None = None
+    session_id: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
+                                                 max_length=64)] | None = None
 
 
 class CorrectionIn(_Strict):
@@ -182,6 +187,11 @@ class ErrorInfo(BaseModel):
     operation: str | None = Field(None, description="AGORA operation refused (502 only)")
     state: str | None = Field(None, description="Current state (409 only)")
     allowed_events: list[str] | None = Field(None, description="Events allowed now (409 only)")
+    session_id: str | None = Field(None, description="Market session refused (409 PlaceRefused)")
+    open_dossiers: list[str] | None = Field(
+        None, description="Dossiers not yet exited (409 MarketHasOpenDossiers)")
+    unsettled_dossiers: list[str] | None = Field(
+        None, description="Dossiers exited but not settled (409 MarketHasOpenDossiers)")
 
 
 class ErrorOut(BaseModel):

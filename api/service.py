@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from dataclasses import dataclass, field
 from typing import Any
 
 from temporalio.client import WorkflowQueryFailedError, WorkflowQueryRejectedError
@@ -16,6 +15,8 @@ from temporalio.service import RPCError
 from agora.messages import Person, TrainingAction
 from api.commands import EventRefused, send_event, start_dossier, view_dossier
 from api.context import AppContext
+from api.errors import InvalidFields, Refused
+from api.market_service import reserve_for_dossier
 from api.schemas import DossierCreate
 from state_models.dossier_events import DossierFacts, validate_event_data
 from state_models.validators import (
@@ -29,28 +30,11 @@ from state_models.validators import (
 from store.models import Dossier, User
 from store.projection import record_input, record_view
 from store.queries import get_dossier
-from workflows.dossier_types import DossierInput, DossierView, EventRequest
+from workflows.dossier_types import DossierInput, DossierView, EventRequest, MarketLink
 
 # An AGORA answer normally takes well under a second; past this the event stays
 # pending in the workflow and is applied when AGORA answers.
 EVENT_WAIT_SECONDS = 30.0
-
-
-@dataclass
-class InvalidFields(Exception):
-    """422: each error is (location, French reason), location like ("body", "person", "nir")."""
-
-    errors: list[tuple[tuple[str, ...], str]]
-
-
-@dataclass
-class Refused(Exception):
-    """409, 502, 404 or 504, with a machine code and a French message."""
-
-    status: int
-    code: str
-    message: str
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def check_create(payload: DossierCreate) -> tuple[Person, TrainingAction]:
@@ -90,9 +74,15 @@ def check_create(payload: DossierCreate) -> tuple[Person, TrainingAction]:
 async def create_dossier(ctx: AppContext, user: User, payload: DossierCreate) -> str:
     person, action = check_create(payload)
     dossier_id = f"D-{uuid.uuid4().hex[:12].upper()}"
+    market = _market_link(payload)
     dossier = DossierInput(dossier_id=dossier_id, person=person, action=action,
                            acting_user=user.username, retry=ctx.retry, link=ctx.link,
-                           escalation=ctx.escalation_for(dossier_id, user.username))
+                           escalation=ctx.escalation_for(dossier_id, user.username), market=market)
+    if market is not None:
+        # The place first: a refused place (409 naming the session) starts nothing. A place
+        # held by a dossier that then failed to start stays held; it is the same dossier id
+        # only if the request is retried, so such a leak needs the market manager's eye.
+        await reserve_for_dossier(ctx, market.market_id, market.session_id, dossier_id)
     # Workflow first: it carries the whole input, so its RecordDossier activity can
     # rebuild the row even if this process dies before writing it.
     try:
@@ -102,6 +92,18 @@ async def create_dossier(ctx: AppContext, user: User, payload: DossierCreate) ->
     with ctx.db.sessions.begin() as session:
         record_input(session, ctx.cipher, dossier)
     return dossier.dossier_id
+
+
+def _market_link(payload: DossierCreate) -> MarketLink | None:
+    """The dossier's market session: both named, or neither."""
+    if payload.market_id is None and payload.session_id is None:
+        return None
+    missing = [name for name in ("market_id", "session_id") if getattr(payload, name) is None]
+    if missing:
+        raise InvalidFields([(("body", name), "le marché et la session vont ensemble")
+                             for name in missing])
+    assert payload.market_id is not None and payload.session_id is not None
+    return MarketLink(payload.market_id, payload.session_id)
 
 
 def check_event(event: str, data: dict[str, Any]) -> dict[str, Any]:

@@ -1,0 +1,163 @@
+"""What the market API and pages both do: check, register, send events, reserve places, read.
+
+Only api/market_commands.py talks to Temporal for markets; nothing here talks to AGORA.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Any
+
+from temporalio.client import WorkflowQueryFailedError, WorkflowQueryRejectedError
+from temporalio.service import RPCError
+
+from api.commands import EventRefused
+from api.context import AppContext
+from api.errors import InvalidFields, Refused
+from api.market_commands import (
+    UNKNOWN_MARKET,
+    reserve_place,
+    send_market_event,
+    start_market,
+    view_market,
+)
+from api.market_schemas import MarketCreate
+from state_models import market as model
+from state_models.validators import ValidationError
+from store.market_models import Market
+from store.market_projection import get_market, market_exists, record_market
+from store.models import User
+
+# As for dossiers: past this, the event stays pending in the workflow (AGORA slow to answer).
+EVENT_WAIT_SECONDS = 30.0
+from workflows.market_types import (
+    MarketEventRequest,
+    MarketInput,
+    MarketView,
+    PlaceRequest,
+    SessionView,
+)
+
+
+def _loc(field: str) -> tuple[str, ...]:
+    """``sessions.1.places`` → ("body", "sessions", "1", "places")."""
+    return ("body", *field.split("."))
+
+
+def check_create(payload: MarketCreate) -> model.MarketTerms:
+    terms = model.MarketTerms(
+        reference=payload.reference, lot_number=payload.lot_number, lot_title=payload.lot_title,
+        siret=payload.siret, amount_excl_tax=str(payload.amount_excl_tax),
+        amount_incl_tax=str(payload.amount_incl_tax), funding_source=payload.funding_source,
+        sessions=[model.MarketSession(s.session_id, s.places, s.start_date, s.end_date)
+                  for s in payload.sessions])
+    try:
+        return model.validate_terms(terms)
+    except ValidationError as invalid:
+        raise InvalidFields([(_loc(invalid.field), invalid.reason)]) from invalid
+
+
+async def create_market(ctx: AppContext, user: User, payload: MarketCreate) -> str:
+    terms = check_create(payload)
+    with ctx.db.sessions() as session:
+        existing = market_exists(session, terms.reference, terms.lot_number)
+    if existing:
+        raise Refused(409, "MarketExists", f"Le lot {terms.lot_number} du marché {terms.reference} "
+                      f"est déjà enregistré ({existing}).", {"market_id": existing})
+    market = MarketInput(market_id=f"M-{uuid.uuid4().hex[:12].upper()}",
+                         facts=model.MarketFacts(terms), acting_user=user.username,
+                         retry=ctx.retry, link=ctx.link)
+    try:
+        await start_market(await ctx.temporal(), market, ctx.settings.task_queue)
+    except RPCError as error:
+        raise Refused(503, "TemporalUnavailable", f"Service de workflow indisponible : {error}") from error
+    with ctx.db.sessions.begin() as session:
+        record_market(session, _initial_view(market), user.username)
+    return market.market_id
+
+
+def _initial_view(market: MarketInput) -> MarketView:
+    """What the workflow shows before any event: written at once so the list shows the market."""
+    facts = market.facts
+    return MarketView(market_id=market.market_id, facts=facts, allowed_events=model.allowed_events(facts),
+                      total_paid="0.00", remaining=facts.terms.amount_incl_tax,
+                      sessions=[SessionView(s.session_id, s.places, 0, s.start_date, s.end_date)
+                                for s in facts.terms.sessions],
+                      dossier_counts={}, history=[], version=0)
+
+
+async def apply_market_event(ctx: AppContext, user: User, market_id: str, event: str,
+                             data: dict[str, Any]) -> MarketView:
+    # The workflow's validator checks the data against the market's facts (422 naming the field).
+    _existing(ctx, market_id)
+    request = MarketEventRequest(event=event, acting_user=user.username, data=data)
+    try:
+        view = await asyncio.wait_for(send_market_event(await ctx.temporal(), market_id, request),
+                                      EVENT_WAIT_SECONDS)
+    except EventRefused as refused:
+        raise refusal(refused) from refused
+    except TimeoutError as timeout:
+        raise Refused(504, "AgoraPending", "AGORA n'a pas encore répondu ; l'événement reste en "
+                      "attente et sera appliqué dès sa réponse.") from timeout
+    with ctx.db.sessions.begin() as session:
+        record_market(session, view, None)
+    return view
+
+
+async def reserve_for_dossier(ctx: AppContext, market_id: str, session_id: str, dossier_id: str) -> None:
+    """Hold the dossier's place in its market session before the dossier starts."""
+    _existing(ctx, market_id, loc=("body", "market_id"))
+    try:
+        await reserve_place(await ctx.temporal(), market_id, PlaceRequest(dossier_id, session_id))
+    except EventRefused as refused:
+        raise refusal(refused) from refused
+
+
+def refusal(refused: EventRefused) -> Exception:
+    """The market's refusal as an HTTP error: 422 bad data, 409 not now, 502 AGORA, 404 unknown."""
+    details = refused.details
+    if refused.kind == "InvalidEventData":
+        return InvalidFields([(("body", str(details.get("field", "data"))),
+                               str(details.get("reason", refused.message)))])
+    if refused.kind == "IllegalEvent":
+        return Refused(409, refused.kind, refused.message,
+                       {"state": details.get("state"), "allowed_events": details.get("allowed")})
+    if refused.kind == "MarketHasOpenDossiers":
+        return Refused(409, refused.kind, refused.message,
+                       {"open_dossiers": details.get("open_dossiers"),
+                        "unsettled_dossiers": details.get("unsettled_dossiers")})
+    if refused.kind == "PlaceRefused":
+        return Refused(409, refused.kind, refused.message, {"session_id": details.get("session_id")})
+    if refused.kind == UNKNOWN_MARKET:
+        return Refused(404, refused.kind, refused.message)
+    if refused.kind == "AgoraBusinessFault":
+        return Refused(502, str(details.get("code") or refused.kind),
+                       str(details.get("message") or refused.message),
+                       {"operation": details.get("operation")})
+    return Refused(502, refused.kind, refused.message)
+
+
+def _existing(ctx: AppContext, market_id: str, loc: tuple[str, ...] | None = None) -> None:
+    with ctx.db.sessions() as session:
+        if get_market(session, market_id) is None:
+            if loc:  # named in a dossier's creation: a bad field, not a missing page
+                raise InvalidFields([(loc, f"marché inconnu : {market_id}")])
+            raise Refused(404, UNKNOWN_MARKET, f"Marché inconnu : {market_id}")
+
+
+async def load_market(ctx: AppContext, market_id: str) -> tuple[Market, MarketView | None]:
+    """The stored row and, when the workflow answers, its live view (written through)."""
+    _existing(ctx, market_id)
+    try:
+        view: MarketView | None = await asyncio.wait_for(view_market(await ctx.temporal(), market_id), 10)
+    except (RPCError, WorkflowQueryFailedError, WorkflowQueryRejectedError, TimeoutError):
+        view = None
+    with ctx.db.sessions.begin() as session:
+        if view is not None:
+            record_market(session, view, None)
+    with ctx.db.sessions() as session:
+        row = get_market(session, market_id)
+        assert row is not None
+        _ = row.sessions  # loaded before the session closes
+        return row, view
