@@ -89,7 +89,11 @@ def record_view(session: Session, view: DossierView) -> bool:
     """The lifecycle state and the timeline; False when the dossier row does not exist yet.
 
     Plain statements, no ORM loading: this runs after every event of every dossier."""
-    stored = session.scalar(select(Dossier.last_seq).where(Dossier.id == view.dossier_id))
+    # The dossier row is locked first (PostgreSQL; SQLite has one writer anyway): the API's
+    # write-through and the RecordDossier activity then take their locks in the same order
+    # (dossier, then timeline) and never deadlock.
+    stored = session.scalar(
+        select(Dossier.last_seq).where(Dossier.id == view.dossier_id).with_for_update())
     if stored is None:
         return False
     # Entries up to last_seq are stored already: a lifecycle writes each entry once.
