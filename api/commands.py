@@ -6,9 +6,9 @@ The API, the CLI and the benchmarks all go through here, so they share one code 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
-from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -21,6 +21,8 @@ from workflows.dossier_types import (
     EventRequest,
     workflow_id_for,
 )
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -50,8 +52,16 @@ async def start_dossier(client: Client, dossier: DossierInput, task_queue: str) 
 async def send_event(client: Client, dossier_id: str, request: EventRequest) -> DossierView:
     """Apply one business event and wait for AGORA's answer; raise EventRefused when refused."""
     handle = client.get_workflow_handle(workflow_id_for(dossier_id))
+    return await run_update(handle, UPDATE_APPLY_EVENT, request, DossierView,
+                            unknown=("UnknownDossier", f"dossier inconnu : {dossier_id}"))
+
+
+async def run_update(handle: WorkflowHandle, name: str, argument: Any, result_type: type[T],
+                     unknown: tuple[str, str]) -> T:
+    """Run a workflow update; its refusal (an ApplicationError of the validator or handler)
+    becomes EventRefused with the error's type and details, an unknown workflow ``unknown``."""
     try:
-        return await handle.execute_update(UPDATE_APPLY_EVENT, request, result_type=DossierView)
+        return await handle.execute_update(name, argument, result_type=result_type)
     except WorkflowUpdateFailedError as failed:
         cause = failed.cause
         if isinstance(cause, ApplicationError):
@@ -60,7 +70,7 @@ async def send_event(client: Client, dossier_id: str, request: EventRequest) -> 
         raise
     except RPCError as error:
         if error.status == RPCStatusCode.NOT_FOUND:
-            raise EventRefused("UnknownDossier", f"dossier inconnu : {dossier_id}", {}) from error
+            raise EventRefused(*unknown, {}) from error
         raise
 
 

@@ -5,11 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from temporalio.client import Client, WorkflowUpdateFailedError
-from temporalio.exceptions import ApplicationError
-from temporalio.service import RPCError, RPCStatusCode
+from temporalio.client import Client
 
-from api.commands import EventRefused
+from api.commands import run_update
 from workflows.market import MarketWorkflow
 from workflows.market_types import (
     QUERY_VIEW,
@@ -34,19 +32,8 @@ async def start_market(client: Client, market: MarketInput, task_queue: str) -> 
 async def _update(client: Client, market_id: str, name: str, argument: Any, result_type: type) -> Any:
     """Run an update; raise EventRefused (IllegalEvent, InvalidEventData, MarketHasOpenDossiers,
     PlaceRefused, AgoraBusinessFault, UnknownMarket) when the market refuses."""
-    handle = client.get_workflow_handle(workflow_id_for(market_id))
-    try:
-        return await handle.execute_update(name, argument, result_type=result_type)
-    except WorkflowUpdateFailedError as failed:
-        cause = failed.cause
-        if isinstance(cause, ApplicationError):
-            details = cause.details[0] if cause.details and isinstance(cause.details[0], dict) else {}
-            raise EventRefused(cause.type or "Refused", cause.message, details) from failed
-        raise
-    except RPCError as error:
-        if error.status == RPCStatusCode.NOT_FOUND:
-            raise EventRefused(UNKNOWN_MARKET, f"marché inconnu : {market_id}", {}) from error
-        raise
+    return await run_update(client.get_workflow_handle(workflow_id_for(market_id)), name, argument,
+                            result_type, unknown=(UNKNOWN_MARKET, f"marché inconnu : {market_id}"))
 
 
 async def send_market_event(client: Client, market_id: str, request: MarketEventRequest) -> MarketView:
