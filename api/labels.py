@@ -190,6 +190,12 @@ INCIDENT_ACTIONS = {
     "resolve": "Enregistrer la résolution",
 }
 
+INCIDENT_STEPS = {
+    "acknowledge": "Prise en compte par la CDC",
+    "work_around": "Contournement",
+    "resolve": "Résolution",
+}
+
 INCIDENT_KINDS = {
     "manual": "Signalé par un utilisateur",
     "agora_unavailable": "AGORA indisponible (détection automatique)",
