@@ -27,6 +27,10 @@ class Settings:
     temporal_address: str = field(default_factory=lambda: _env("TEMPORAL_ADDRESS", "127.0.0.1:7233"))
     temporal_namespace: str = field(default_factory=lambda: _env("TEMPORAL_NAMESPACE", "default"))
     task_queue: str = field(default_factory=lambda: _env("TASK_QUEUE", "agora-flow"))
+    # Workflows a worker keeps in memory between their events (about 0.2 MB each for a
+    # dossier); the others are replayed from their history when an event comes.
+    worker_max_cached_workflows: int = field(
+        default_factory=lambda: int(_env("WORKER_MAX_CACHED_WORKFLOWS", "1000")))
     temporal_ui_port: int = field(default_factory=lambda: int(_env("TEMPORAL_UI_PORT", "8233")))
 
     # AGORA endpoint (the simulator by default; the real platform in production)

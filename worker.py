@@ -53,6 +53,8 @@ def build_worker(
         # Sync activities (zeep) run here; sized for I/O-bound SOAP calls.
         activity_executor=executor or concurrent.futures.ThreadPoolExecutor(max_workers=64),
         max_concurrent_activities=64,
+        # Bounds the worker's memory however many dossiers wait for months.
+        max_cached_workflows=settings.worker_max_cached_workflows,
     )
 
 
