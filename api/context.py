@@ -44,8 +44,9 @@ class AppContext:
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _link_seen: tuple[float, LinkState | None] | None = None
 
-    def escalation_for(self, dossier_id: str, manager: str | None) -> EscalationConfig:
-        """Who is reminded about this dossier, and when (SPEC §4 per-dossier escalation)."""
+    def escalation_for(self, page: str, manager: str | None) -> EscalationConfig:
+        """Who is reminded about the dossier or market at ``page`` (its UI path), and when
+        (SPEC §4 per-dossier escalation)."""
         base = self.escalation_override or EscalationConfig(calendar=self.calendar)
         contacts = self.contacts
         return EscalationConfig(
@@ -53,7 +54,7 @@ class AppContext:
             manager_email=contacts.dossier_manager_email(manager) if contacts else "",
             head_of_service_email=(contacts.head_of_service.email
                                    if contacts and contacts.head_of_service else ""),
-            dossier_url=f"{self.settings.public_url}/dossiers/{dossier_id}",
+            dossier_url=f"{self.settings.public_url}{page}",
             reminder_after_working_hours=base.reminder_after_working_hours,
             escalation_after_working_hours=base.escalation_after_working_hours,
             calendar=base.calendar,

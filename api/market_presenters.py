@@ -36,6 +36,7 @@ def market_detail(row: Market, view: MarketView | None) -> MarketDetail:
             payments=[asdict(p) for p in facts.payments],
             amendments=[asdict(a) for a in facts.amendments],
             dossier_counts=view.dossier_counts, timeline=[asdict(h) for h in view.history],
+            link_waits=view.link_waits, emails=view.emails,
         )
     return MarketDetail(
         market_id=row.id, live=False, reference=row.reference, lot_number=row.lot_number,

@@ -7,8 +7,10 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, StringConstraints
 
+from activities.notify_types import SentEmail
 from api.schemas import Amount, IsoDate, Text, _Strict
 from state_models import market as model
+from workflows.agora_link_types import LinkWait
 
 MarketStateName = Literal[model.STATES]  # type: ignore[valid-type]
 MarketEventName = Literal[model.EVENTS]  # type: ignore[valid-type]
@@ -146,3 +148,8 @@ class MarketDetail(BaseModel):
     amendments: list[AmendmentOut]
     dossier_counts: dict[str, int] = Field(description="Dossiers of this market per state")
     timeline: list[MarketTimelineEntryOut]
+    link_waits: list[LinkWait] = Field(
+        default_factory=list, description="AGORA calls that waited for a maintenance window or "
+                                          "a cut-off of the link, and why")
+    emails: list[SentEmail] = Field(
+        default_factory=list, description="Reminder and escalation emails about this market")

@@ -65,9 +65,10 @@ async def create_market(ctx: AppContext, user: User, payload: MarketCreate) -> s
     if existing:
         raise Refused(409, "MarketExists", f"Le lot {terms.lot_number} du marché {terms.reference} "
                       f"est déjà enregistré ({existing}).", {"market_id": existing})
-    market = MarketInput(market_id=f"M-{uuid.uuid4().hex[:12].upper()}",
-                         facts=model.MarketFacts(terms), acting_user=user.username,
-                         retry=ctx.retry, link=ctx.link)
+    market_id = f"M-{uuid.uuid4().hex[:12].upper()}"
+    market = MarketInput(market_id=market_id, facts=model.MarketFacts(terms),
+                         acting_user=user.username, retry=ctx.retry, link=ctx.link,
+                         escalation=ctx.escalation_for(f"/marches/{market_id}", user.username))
     try:
         await start_market(await ctx.temporal(), market, ctx.settings.task_queue)
     except RPCError as error:

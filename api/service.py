@@ -77,7 +77,7 @@ async def create_dossier(ctx: AppContext, user: User, payload: DossierCreate) ->
     market = _market_link(payload)
     dossier = DossierInput(dossier_id=dossier_id, person=person, action=action,
                            acting_user=user.username, retry=ctx.retry, link=ctx.link,
-                           escalation=ctx.escalation_for(dossier_id, user.username), market=market)
+                           escalation=ctx.escalation_for(f"/dossiers/{dossier_id}", user.username), market=market)
     if market is not None:
         # The place first: a refused place (409 naming the session) starts nothing. A place
         # held by a dossier that then failed to start stays held; it is the same dossier id

@@ -1,5 +1,5 @@
-"""Per-dossier SLA clocks (SPEC §4): a dossier AGORA refused, left uncorrected, gets a reminder
-to its manager then an escalation to the head of service; a corrected one gets nothing more.
+"""Per-dossier SLA clocks (SPEC §4): a dossier (or a market) AGORA refused, left uncorrected, gets a
+reminder to its manager then an escalation to the head of service; a corrected one gets nothing more.
 Real Temporal dev server, the simulator and a real SMTP server; durations injected small."""
 
 from __future__ import annotations
@@ -14,11 +14,13 @@ from temporalio.client import Client
 
 import worker as agora_worker
 from api.commands import EventRefused, send_event, start_dossier, view_dossier
+from api.market_commands import send_market_event, start_market, view_market
 from settings import Settings
 from tests import factories
 from tests.conftest import FAST_RETRY
 from tests.fixtures_smtp import SmtpServer
 from workflows.dossier_types import EscalationConfig, EventRequest
+from workflows.market_types import MarketEventRequest, MarketInput
 
 MANAGER = "gestionnaire@region.example.org"
 HEAD = "chef-service@region.example.org"
@@ -93,3 +95,52 @@ async def test_corrected_dossier_stops_its_clock(
     await asyncio.sleep(3.5)
     assert [m for m in smtp_server.messages if dossier.dossier_id in m.subject] == []
     assert (await view_dossier(temporal_client, dossier.dossier_id)).emails == []
+
+
+async def _refused_market_settlement(client: Client, task_queue: str, simulator,
+                                     reminder: float, escalation: float) -> MarketInput:
+    market = factories.market(FAST_RETRY)
+    market.escalation = EscalationConfig(
+        partner_name="Collectivité de Corse", manager_email=MANAGER, head_of_service_email=HEAD,
+        dossier_url=f"http://ui.example.org/marches/{market.market_id}",
+        reminder_after_seconds=reminder, escalation_after_seconds=escalation)
+    await start_market(client, market, task_queue)
+    *before, (settle, data) = factories.MARKET_LIFECYCLE
+    for event, event_data in before:
+        await send_market_event(client, market.market_id, MarketEventRequest(event, "marches", event_data))
+    simulator.inject(operation="SolderAction", kind="soap_fault", count=1,
+                     fault_code="agora:DonneesInvalides", message="montant du solde incohérent")
+    with pytest.raises(EventRefused):
+        await send_market_event(client, market.market_id, MarketEventRequest(settle, "marches", data))
+    return market
+
+
+@pytest.mark.usefixtures("mailing_worker")
+async def test_a_market_whose_settlement_agora_refused_is_reminded_then_escalated(
+    temporal_client: Client, task_queue: str, simulator, smtp_server: SmtpServer
+) -> None:
+    market = await _refused_market_settlement(temporal_client, task_queue, simulator, 1.0, 2.0)
+
+    messages = await smtp_server.wait_for(
+        lambda ms: any(market.market_id in m.subject and "Escalade" in m.subject for m in ms))
+    reminder, escalation = [m for m in messages if market.market_id in m.subject]
+    assert reminder.subject.startswith(f"[Marché {market.market_id}] Rappel")
+    assert reminder.envelope_to == [MANAGER] and "Le marché" in reminder.text
+    assert "SolderAction" in reminder.text and market.escalation.dossier_url in reminder.text
+    assert HEAD in escalation.envelope_to and "montant du solde incohérent" in escalation.text
+    view = await view_market(temporal_client, market.market_id)
+    assert [e.template for e in view.emails] == ["dossier_reminder", "dossier_escalation"]
+
+
+@pytest.mark.usefixtures("mailing_worker")
+async def test_a_market_settled_after_a_refusal_stops_its_clock(
+    temporal_client: Client, task_queue: str, simulator, smtp_server: SmtpServer
+) -> None:
+    market = await _refused_market_settlement(temporal_client, task_queue, simulator, 1.5, 2.5)
+    _, data = factories.MARKET_LIFECYCLE[-1]
+    settled = await send_market_event(temporal_client, market.market_id,
+                                      MarketEventRequest("settle", "marches", data))
+    assert settled.facts.state == "settled"
+
+    await asyncio.sleep(3.5)
+    assert [m for m in smtp_server.messages if market.market_id in m.subject] == []

@@ -4,6 +4,7 @@ link workflow, the AGORA simulator and a real SMTP server (SPEC §4)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -74,6 +75,15 @@ async def stack(temporal_env: WorkflowEnvironment, agora_settings: Settings,
     thread.join(timeout=5)
     database.dispose()
     smtp.stop()
+
+
+@contextlib.asynccontextmanager
+async def signed_in(stack: Stack, username: str) -> AsyncIterator[httpx.AsyncClient]:
+    """A browser-like client holding a UI session cookie."""
+    async with httpx.AsyncClient(base_url=stack.api.base_url, timeout=30) as browser:
+        response = await browser.post("/connexion", data={"username": username, "password": PASSWORD})
+        assert response.status_code == 303
+        yield browser
 
 
 async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 15.0) -> None:
@@ -165,6 +175,10 @@ async def test_cut_off_holds_real_dossiers_until_the_crisis_cell_approves(
         waiting = (await manager.get(f"/api/dossiers/{held[0]}")).json()
         [wait] = waiting["link_waits"]
         assert wait["reason"] == "cut_off" and wait["ended_at"] is None
+        async with signed_in(stack, "gestionnaire") as browser:
+            page = (await browser.get(f"/dossiers/{held[0]}")).text
+        assert 'id="link-banner"' in page and 'id="link-wait"' in page
+        assert f"Appel {wait['operation']} en attente depuis" in page
 
         # The crisis cell's express agreement: only its approvers, each once, with evidence.
         assert (await manager.post("/api/agora-link/approvals", json={})).status_code == 403
@@ -191,6 +205,9 @@ async def test_cut_off_holds_real_dossiers_until_the_crisis_cell_approves(
             assert detail["agora_dossier_id"]
             [wait] = detail["link_waits"]
             assert wait["ended_at"]
+        async with signed_in(stack, "gestionnaire") as browser:
+            page = (await browser.get(f"/dossiers/{held[0]}")).text
+        assert 'id="link-wait"' not in page and "Attentes de la liaison AGORA" in page
     registrations = clean_simulator.requests(operation="RechercherOuCreerDossier", outcome="applied")
     assert len(registrations) == 3  # one per dossier, none twice
     assert len(clean_simulator.requests(operation="ValiderDossier", outcome="applied")) == 1
@@ -222,10 +239,7 @@ async def test_a_dossier_call_due_in_the_maintenance_window_waits_without_incide
 
 
 async def test_pages_show_the_cut_off_and_let_an_operator_act(stack: Stack) -> None:
-    async with httpx.AsyncClient(base_url=stack.api.base_url, timeout=30) as browser:
-        signed_in = await browser.post("/connexion", data={
-            "username": "operateur", "password": PASSWORD, "suite": "/liaison"})
-        assert signed_in.status_code == 303
+    async with signed_in(stack, "operateur") as browser:
         page = await browser.get("/liaison")
         assert "Couper la liaison AGORA" in page.text and 'id="link-banner"' not in page.text
         csrf = page.text.split('name="csrf" value="')[1].split('"')[0]

@@ -43,6 +43,7 @@ INCIDENT = {
 DOSSIER = {
     "partner_name": CONTACTS.partner_name,
     "dossier_id": "D-42",
+    "kind": "dossier",
     "reason": "refused",
     "operation": "ValiderDossier",
     "fault_code": "agora:EtatIncompatible",

@@ -1,9 +1,10 @@
-"""Per-dossier SLA clocks (SPEC §4), run inside the dossier's own workflow.
+"""Per-dossier (and per-market) SLA clocks (SPEC §4), run inside the case's own workflow.
 
 When AGORA refuses one of the dossier's calls (a business fault a person must
 correct), or a call has been waiting too long, the dossier's manager gets a
 reminder and then the head of service an escalation, each after a number of
-working hours. The clock stops as soon as the dossier moves on.
+working hours. The clock stops as soon as the dossier moves on. A market's
+settlement call has the same clocks, addressed to its market manager.
 """
 
 from __future__ import annotations
@@ -22,11 +23,15 @@ with workflow.unsafe.imports_passed_through():
 # Why a clock was started; the emails say "refused" or "waiting".
 REFUSED = "refused"
 WAITING = "waiting"
+# What the emails are about.
+DOSSIER = "dossier"
+MARKET = "market"
 
 
 class DossierEscalation:
-    def __init__(self, dossier_id: str, config: EscalationConfig) -> None:
+    def __init__(self, dossier_id: str, config: EscalationConfig, kind: str = DOSSIER) -> None:
         self._dossier_id = dossier_id
+        self._kind = kind
         self._config = config
         self._clock: asyncio.Task[None] | None = None
         self._started = 0
@@ -61,6 +66,7 @@ class DossierEscalation:
         context = {
             "partner_name": config.partner_name,
             "dossier_id": self._dossier_id,
+            "kind": self._kind,
             "reason": reason,
             "operation": operation,
             "fault_code": fault_code or "(aucun code : AGORA ne répond pas)",

@@ -35,6 +35,7 @@ with workflow.unsafe.imports_passed_through():
     import state_models.market
     import state_models.market_dossiers  # noqa: F401
     from activities.agora_types import BUSINESS_FAULT, SettleActionCall
+    from activities.notify_types import SentEmail
     from activities.projection_types import RECORD_MARKET, MarketRecord
     from agora.messages import AgoraAck, SettleAction
     from state_models import market as model
@@ -44,6 +45,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.agora_call import execute_agora, fault_of, outcome_of
     from workflows.agora_link import AgoraGate
     from workflows.agora_link_types import SIGNAL_LINK_REOPENED
+    from workflows.dossier_escalation import MARKET, REFUSED, WAITING, DossierEscalation
     from workflows.dossier_types import OUTCOME_REFUSED
     from workflows.market_types import (
         ILLEGAL_EVENT,
@@ -80,7 +82,9 @@ class MarketWorkflow:
         self._history = carried.history
         self._version = carried.version
         self._past_waits = carried.link_waits
+        self._past_emails = carried.emails
         self._gate = AgoraGate(market.link)
+        self._escalation = DossierEscalation(market.market_id, market.escalation, kind=MARKET)
         # Events are applied one at a time, in the order they were accepted.
         self._lock = asyncio.Lock()
         # Each run writes the projection once at start, then after changes, batched.
@@ -100,7 +104,7 @@ class MarketWorkflow:
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 workflow.continue_as_new(MarketInput(
                     market_id=market.market_id, facts=self._facts, acting_user=market.acting_user,
-                    retry=market.retry, link=market.link,
+                    retry=market.retry, link=market.link, escalation=market.escalation,
                     continue_as_new_after_events=market.continue_as_new_after_events,
                     carried=self._carried()))
             # Awaited: one projection at a time, each carrying every change since the last.
@@ -117,7 +121,10 @@ class MarketWorkflow:
 
     def _carried(self) -> MarketCarried:
         return MarketCarried(self._facts, self._dossiers, self._history, self._version,
-                             [*self._past_waits, *self._gate.waits()])
+                             [*self._past_waits, *self._gate.waits()], self._emails())
+
+    def _emails(self) -> list[SentEmail]:
+        return [*self._past_emails, *self._escalation.emails]
 
     # --- business events ---------------------------------------------------------------
 
@@ -131,6 +138,7 @@ class MarketWorkflow:
             if request.event == "settle":
                 await self._settle_at_agora(entry, data)
             self._facts = model.apply(self._facts, request.event, data)
+            self._escalation.stop()  # the market moved on
             entry.state_after = self._facts.state
             self._history.append(entry)
             self._changed()
@@ -181,11 +189,13 @@ class MarketWorkflow:
             SettleAction(entry.request_id, data["settlement_date"], str(model.total_paid(self._facts)),
                          market_reference=model.agora_reference(self._facts.terms)),
             entry.acting_user)
+        self._escalation.start(WAITING, SETTLE_OPERATION)
         try:
             ack: AgoraAck = await self._gate.call(
                 SETTLE_OPERATION, lambda: execute_agora(SETTLE_OPERATION, call, self._input.retry))
         except ActivityError as failure:
             code, message = fault_of(failure)
+            self._escalation.start(REFUSED, SETTLE_OPERATION, code, message)
             entry.outcome, entry.fault_code, entry.message = OUTCOME_REFUSED, code, message
             entry.state_after = self._facts.state
             self._history.append(entry)
@@ -242,6 +252,7 @@ class MarketWorkflow:
             history=list(self._history),
             version=self._version,
             link_waits=[*self._past_waits, *self._gate.waits()],
+            emails=self._emails(),
         )
 
     def _session_views(self) -> list[SessionView]:

@@ -8,10 +8,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from activities.notify_types import SentEmail
 from state_models.market import MarketFacts
 from state_models.market_dossiers import MarketDossiers
 from workflows.agora_link_types import GateConfig, LinkWait
-from workflows.dossier_types import RetryConfig
+from workflows.dossier_types import EscalationConfig, RetryConfig
 
 WORKFLOW_ID_PREFIX = "market-"
 UPDATE_APPLY_EVENT = "apply_market_event"
@@ -55,6 +56,7 @@ class MarketCarried:
     # Grows with every change (event, reservation, dossier report): the projection never rewinds.
     version: int = 0
     link_waits: list[LinkWait] = field(default_factory=list)
+    emails: list[SentEmail] = field(default_factory=list)
 
 
 @dataclass
@@ -64,6 +66,8 @@ class MarketInput:
     acting_user: str | None = None
     retry: RetryConfig = field(default_factory=RetryConfig)
     link: GateConfig = field(default_factory=GateConfig)
+    # Reminder then escalation when AGORA refuses the settlement or it waits too long.
+    escalation: EscalationConfig = field(default_factory=EscalationConfig)
     # Continue as new once the history holds this many events (0: when Temporal suggests it).
     continue_as_new_after_events: int = 0
     carried: MarketCarried | None = None
@@ -112,3 +116,5 @@ class MarketView:
     history: list[MarketHistoryEntry]
     version: int
     link_waits: list[LinkWait] = field(default_factory=list)
+    # Reminder and escalation emails about this market.
+    emails: list[SentEmail] = field(default_factory=list)
