@@ -5,6 +5,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from api.commands import EventRefused
+
+# Refusals of a dossier or market workflow that mean "not now" (409), with the details named.
+_CONFLICTS: dict[str, tuple[str, ...]] = {
+    "IllegalEvent": ("state", "allowed_events"),
+    "DossierNotRegistered": ("state", "allowed_events"),
+    "MarketHasOpenDossiers": ("open_dossiers", "unsettled_dossiers"),
+    "PlaceRefused": ("session_id",),
+}
+_UNKNOWN = ("UnknownDossier", "UnknownMarket")
+
 
 @dataclass
 class InvalidFields(Exception):
@@ -21,3 +32,24 @@ class Refused(Exception):
     code: str
     message: str
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+def http_refusal(refused: EventRefused) -> Exception:
+    """A workflow's refusal as an HTTP error: 422 bad data, 409 not now, 404 unknown,
+    502 AGORA refused (with its fault code)."""
+    details = refused.details
+    if refused.kind == "InvalidEventData":
+        return InvalidFields([(("body", str(details.get("field", "data"))),
+                               str(details.get("reason", refused.message)))])
+    if refused.kind in _CONFLICTS:
+        # The workflows name the allowed events "allowed".
+        named = {name: details.get("allowed" if name == "allowed_events" else name)
+                 for name in _CONFLICTS[refused.kind]}
+        return Refused(409, refused.kind, refused.message, named)
+    if refused.kind in _UNKNOWN:
+        return Refused(404, refused.kind, refused.message)
+    if refused.kind == "AgoraBusinessFault":
+        return Refused(502, str(details.get("code") or refused.kind),
+                       str(details.get("message") or refused.message),
+                       {"operation": details.get("operation")})
+    return Refused(502, refused.kind, refused.message)

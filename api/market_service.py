@@ -14,7 +14,7 @@ from temporalio.service import RPCError
 
 from api.commands import EventRefused
 from api.context import AppContext
-from api.errors import InvalidFields, Refused
+from api.errors import InvalidFields, Refused, http_refusal
 from api.market_commands import (
     UNKNOWN_MARKET,
     reserve_place,
@@ -28,9 +28,6 @@ from state_models.validators import ValidationError
 from store.market_models import Market
 from store.market_projection import get_market, market_exists, record_market
 from store.models import User
-
-# As for dossiers: past this, the event stays pending in the workflow (AGORA slow to answer).
-EVENT_WAIT_SECONDS = 30.0
 from workflows.market_types import (
     MarketEventRequest,
     MarketInput,
@@ -38,6 +35,9 @@ from workflows.market_types import (
     PlaceRequest,
     SessionView,
 )
+
+# As for dossiers: past this, the event stays pending in the workflow (AGORA slow to answer).
+EVENT_WAIT_SECONDS = 30.0
 
 
 def _loc(field: str) -> tuple[str, ...]:
@@ -97,7 +97,7 @@ async def apply_market_event(ctx: AppContext, user: User, market_id: str, event:
         view = await asyncio.wait_for(send_market_event(await ctx.temporal(), market_id, request),
                                       EVENT_WAIT_SECONDS)
     except EventRefused as refused:
-        raise refusal(refused) from refused
+        raise http_refusal(refused) from refused
     except TimeoutError as timeout:
         raise Refused(504, "AgoraPending", "AGORA n'a pas encore répondu ; l'événement reste en "
                       "attente et sera appliqué dès sa réponse.") from timeout
@@ -112,31 +112,7 @@ async def reserve_for_dossier(ctx: AppContext, market_id: str, session_id: str, 
     try:
         await reserve_place(await ctx.temporal(), market_id, PlaceRequest(dossier_id, session_id))
     except EventRefused as refused:
-        raise refusal(refused) from refused
-
-
-def refusal(refused: EventRefused) -> Exception:
-    """The market's refusal as an HTTP error: 422 bad data, 409 not now, 502 AGORA, 404 unknown."""
-    details = refused.details
-    if refused.kind == "InvalidEventData":
-        return InvalidFields([(("body", str(details.get("field", "data"))),
-                               str(details.get("reason", refused.message)))])
-    if refused.kind == "IllegalEvent":
-        return Refused(409, refused.kind, refused.message,
-                       {"state": details.get("state"), "allowed_events": details.get("allowed")})
-    if refused.kind == "MarketHasOpenDossiers":
-        return Refused(409, refused.kind, refused.message,
-                       {"open_dossiers": details.get("open_dossiers"),
-                        "unsettled_dossiers": details.get("unsettled_dossiers")})
-    if refused.kind == "PlaceRefused":
-        return Refused(409, refused.kind, refused.message, {"session_id": details.get("session_id")})
-    if refused.kind == UNKNOWN_MARKET:
-        return Refused(404, refused.kind, refused.message)
-    if refused.kind == "AgoraBusinessFault":
-        return Refused(502, str(details.get("code") or refused.kind),
-                       str(details.get("message") or refused.message),
-                       {"operation": details.get("operation")})
-    return Refused(502, refused.kind, refused.message)
+        raise http_refusal(refused) from refused
 
 
 def _existing(ctx: AppContext, market_id: str, loc: tuple[str, ...] | None = None) -> None:

@@ -15,7 +15,7 @@ from temporalio.service import RPCError
 from agora.messages import Person, TrainingAction
 from api.commands import EventRefused, send_event, start_dossier, view_dossier
 from api.context import AppContext
-from api.errors import InvalidFields, Refused
+from api.errors import InvalidFields, Refused, http_refusal
 from api.market_service import reserve_for_dossier
 from api.schemas import DossierCreate
 from state_models.dossier_events import DossierFacts, validate_event_data
@@ -124,29 +124,13 @@ async def apply_event(ctx: AppContext, user: User, dossier_id: str, event: str,
         view = await asyncio.wait_for(send_event(client, dossier_id, request), EVENT_WAIT_SECONDS)
     except EventRefused as refused:
         await refresh(ctx, dossier_id)  # a refusal by AGORA is in the timeline too
-        raise _refusal(refused) from refused
+        raise http_refusal(refused) from refused
     except TimeoutError as timeout:
         raise Refused(504, "AgoraPending", "AGORA n'a pas encore répondu ; l'événement reste en "
                       "attente et sera appliqué dès sa réponse.") from timeout
     with ctx.db.sessions.begin() as session:
         record_view(session, view)
     return view
-
-
-def _refusal(refused: EventRefused) -> Exception:
-    details = refused.details
-    if refused.kind == "InvalidEventData":
-        return InvalidFields([(("body", str(details.get("field", "data"))),
-                               str(details.get("reason", refused.message)))])
-    if refused.kind in ("IllegalEvent", "DossierNotRegistered"):
-        return Refused(409, refused.kind, refused.message,
-                       {"state": details.get("state"), "allowed_events": details.get("allowed")})
-    if refused.kind == "AgoraBusinessFault":
-        return Refused(502, str(details.get("code") or refused.kind), str(details.get("message") or refused.message),
-                       {"operation": details.get("operation")})
-    if refused.kind == "UnknownDossier":
-        return Refused(404, refused.kind, refused.message)
-    return Refused(502, refused.kind, refused.message)
 
 
 def _existing(ctx: AppContext, dossier_id: str) -> None:
