@@ -19,7 +19,7 @@ from api import link_commands
 from api.auth import check_csrf, context, may, requires
 from api.context import AppContext
 from api.link_commands import INCIDENT_ACTIONS, LinkRefused, NewIncident
-from api.routes_ui import _form, _guarded, _render, _user
+from api.pages import guarded, read_form, render, signed_in_user
 from api.schemas import ErrorOut
 from store.models import User
 from workflows.agora_link_types import LinkState
@@ -188,23 +188,23 @@ async def _link_page(request: Request, user: User, outcome: _Outcome = _OK,
         state = await link_commands.link_state(await ctx.temporal(), ctx.settings.link_workflow_id)
     except LinkRefused as refused:
         state, outcome = None, _Outcome(refused.message, 503)
-    return _render(request, "link.html", outcome.status_code, user=user, state=state,
+    return render(request, "link.html", outcome.status_code, user=user, state=state,
                    error=outcome.error, contacts=ctx.contacts,
                    can_write=may(user, "link:write"), can_read_incidents=may(user, "incidents:read"),
                    done=request.query_params.get("fait"), **values)
 
 
 @pages.get("/liaison")
-@_guarded
+@guarded
 async def link_page(request: Request) -> Response:
-    return await _link_page(request, _user(request, "link:read"))
+    return await _link_page(request, signed_in_user(request, "link:read"))
 
 
 @pages.post("/liaison/coupure")
-@_guarded
+@guarded
 async def cut_off_page(request: Request) -> Response:
-    user = _user(request, "link:write")
-    form = await _form(request)
+    user = signed_in_user(request, "link:write")
+    form = await read_form(request)
     if not check_csrf(request, form.get("csrf", "")):
         return await _link_page(request, user, _Outcome("Formulaire expiré.", 400))
     reason = form.get("reason", "").strip()
@@ -221,10 +221,10 @@ async def cut_off_page(request: Request) -> Response:
 
 
 @pages.post("/liaison/accords")
-@_guarded
+@guarded
 async def approve_page(request: Request) -> Response:
-    user = _user(request, "link:write")
-    form = await _form(request)
+    user = signed_in_user(request, "link:write")
+    form = await read_form(request)
     if not check_csrf(request, form.get("csrf", "")):
         return await _link_page(request, user, _Outcome("Formulaire expiré.", 400))
     approval = ApprovalIn(approver=form.get("approver", "").strip()[:64],
@@ -240,21 +240,21 @@ async def _incidents_page(request: Request, user: User, outcome: _Outcome = _OK,
                           **values: Any) -> Response:
     ctx = context(request)
     views = await link_commands.list_incidents(await ctx.temporal(), ctx.settings.task_queue)
-    return _render(request, "incidents.html", outcome.status_code, user=user, incidents=views,
+    return render(request, "incidents.html", outcome.status_code, user=user, incidents=views,
                    error=outcome.error, can_write=may(user, "incidents:write"), **values)
 
 
 @pages.get("/incidents")
-@_guarded
+@guarded
 async def incidents_page(request: Request) -> Response:
-    return await _incidents_page(request, _user(request, "incidents:read"), values={})
+    return await _incidents_page(request, signed_in_user(request, "incidents:read"), values={})
 
 
 @pages.post("/incidents")
-@_guarded
+@guarded
 async def open_incident_page(request: Request) -> Response:
-    user = _user(request, "incidents:write")
-    form = await _form(request)
+    user = signed_in_user(request, "incidents:write")
+    form = await read_form(request)
     if not check_csrf(request, form.get("csrf", "")):
         return await _incidents_page(request, user, _Outcome("Formulaire expiré.", 400), values=form)
     errors: dict[str, str] = {}
@@ -284,24 +284,24 @@ async def _incident_page(request: Request, user: User, ticket: str,
     try:
         view = await link_commands.incident_view(await context(request).temporal(), ticket)
     except LinkRefused as refused:
-        return _render(request, "error.html", 404, user=user, title="Incident introuvable",
+        return render(request, "error.html", 404, user=user, title="Incident introuvable",
                        message=refused.message)
-    return _render(request, "incident.html", outcome.status_code, user=user, i=view,
+    return render(request, "incident.html", outcome.status_code, user=user, i=view,
                    error=outcome.error, can_write=may(user, "incidents:write"),
                    done=request.query_params.get("fait"))
 
 
 @pages.get("/incidents/{ticket}")
-@_guarded
+@guarded
 async def incident_page(request: Request, ticket: str) -> Response:
-    return await _incident_page(request, _user(request, "incidents:read"), ticket)
+    return await _incident_page(request, signed_in_user(request, "incidents:read"), ticket)
 
 
 @pages.post("/incidents/{ticket}/{action}")
-@_guarded
+@guarded
 async def act_page(request: Request, ticket: str, action: str) -> Response:
-    user = _user(request, "incidents:write")
-    form = await _form(request)
+    user = signed_in_user(request, "incidents:write")
+    form = await read_form(request)
     if not check_csrf(request, form.get("csrf", "")):
         return await _incident_page(request, user, ticket, _Outcome("Formulaire expiré.", 400))
     try:

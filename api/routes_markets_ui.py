@@ -14,7 +14,7 @@ from api.errors import InvalidFields, Refused
 from api.market_presenters import market_detail
 from api.market_schemas import MarketCreate
 from api.market_service import apply_market_event, create_market, load_market
-from api.routes_ui import PAGE_SIZE, _form, _french, _guarded, _render, _user
+from api.pages import PAGE_SIZE, french, guarded, read_form, render, signed_in_user
 from state_models import market as model
 from store.market_projection import list_markets
 from store.models import User
@@ -33,24 +33,24 @@ def _globals() -> dict[str, Any]:
 
 
 @router.get("/marches")
-@_guarded
+@guarded
 async def markets(request: Request) -> Response:
-    user = _user(request, "markets:read")
+    user = signed_in_user(request, "markets:read")
     params = request.query_params
     state = params.get("state") if params.get("state") in model.STATES else None
     page = int(params["page"]) if params.get("page", "").isdigit() and int(params["page"]) > 0 else 1
     with context(request).db.sessions() as session:
         rows, total = list_markets(session, state, page, PAGE_SIZE)
-    return _render(request, "markets.html", user=user, rows=rows, total=total, page=page,
+    return render(request, "markets.html", user=user, rows=rows, total=total, page=page,
                    pages=max(1, -(-total // PAGE_SIZE)), state=state,
                    can_create=may(user, "markets:write"), **_globals())
 
 
 @router.get("/marches/nouveau")
-@_guarded
+@guarded
 async def new_market_page(request: Request) -> Response:
-    user = _user(request, "markets:write")
-    return _render(request, "market_new.html", user=user, values={"funding_source": "region"},
+    user = signed_in_user(request, "markets:write")
+    return render(request, "market_new.html", user=user, values={"funding_source": "region"},
                    errors={}, **_globals())
 
 
@@ -74,10 +74,10 @@ def _form_field(loc: tuple[Any, ...]) -> str:
 
 
 @router.post("/marches/nouveau")
-@_guarded
+@guarded
 async def new_market(request: Request) -> Response:
-    user = _user(request, "markets:write")
-    form = await _form(request)
+    user = signed_in_user(request, "markets:write")
+    form = await read_form(request)
     errors: dict[str, str] = {}
     if not check_csrf(request, form.get("csrf", "")):
         errors["form"] = "Formulaire expiré : veuillez le soumettre à nouveau."
@@ -88,13 +88,13 @@ async def new_market(request: Request) -> Response:
             return RedirectResponse(f"/marches/{quote(market_id)}?fait=create", status_code=303)
         except SchemaError as invalid:
             for error in invalid.errors():
-                errors.setdefault(_form_field(tuple(error["loc"])), _french(error))
+                errors.setdefault(_form_field(tuple(error["loc"])), french(error))
         except InvalidFields as invalid:
             for loc, message in invalid.errors:
                 errors.setdefault(_form_field(loc), message)
         except Refused as refused:
             errors["form"] = refused.message
-    return _render(request, "market_new.html", 422, user=user, values=form, errors=errors,
+    return render(request, "market_new.html", 422, user=user, values=form, errors=errors,
                    **_globals())
 
 
@@ -103,27 +103,27 @@ async def _market_page(request: Request, user: User, market_id: str, status_code
     try:
         row, view = await load_market(context(request), market_id)
     except Refused as refused:
-        return _render(request, "error.html", refused.status, user=user, title="Marché introuvable",
+        return render(request, "error.html", refused.status, user=user, title="Marché introuvable",
                        message=refused.message)
-    return _render(request, "market.html", status_code, user=user, m=market_detail(row, view),
+    return render(request, "market.html", status_code, user=user, m=market_detail(row, view),
                    can_write=may(user, "markets:write"), done=request.query_params.get("fait"),
                    **_globals(), **values)
 
 
 @router.get("/marches/{market_id}")
-@_guarded
+@guarded
 async def market_page(request: Request, market_id: str) -> Response:
-    user = _user(request, "markets:read")
+    user = signed_in_user(request, "markets:read")
     return await _market_page(request, user, market_id)
 
 
 @router.post("/marches/{market_id}/evenements/{event}")
-@_guarded
+@guarded
 async def send_event(request: Request, market_id: str, event: str) -> Response:
-    user = _user(request, "markets:write")
-    form = await _form(request)
+    user = signed_in_user(request, "markets:write")
+    form = await read_form(request)
     if event not in model.EVENTS:
-        return _render(request, "error.html", 404, user=user, title="Événement inconnu", message=event)
+        return render(request, "error.html", 404, user=user, title="Événement inconnu", message=event)
     if not check_csrf(request, form.get("csrf", "")):
         return await _market_page(request, user, market_id, 400, error="Formulaire expiré.")
     required, optional = model.EVENT_FIELDS[event]

@@ -2,90 +2,37 @@
 
 from __future__ import annotations
 
-import functools
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError as SchemaError
 
-from api import labels
 from api.auth import (
     SESSION_COOKIE,
     SESSION_LIFETIME,
     check_csrf,
     close_session,
     context,
-    csrf_token,
     may,
     open_session,
-    session_user,
 )
 from api.errors import InvalidFields, Refused
+from api.pages import PAGE_SIZE, french, guarded, read_form, render, signed_in_user
 from api.presenters import detail_of
 from api.schemas import DossierCreate
 from api.service import apply_event, create_dossier, load_dossier
 from state_models.dossier import EVENTS, STATES
-from state_models.dossier_events import CORRECTABLE_FIELDS, DATE_FIELDS, EVENT_FIELDS
+from state_models.dossier_events import EVENT_FIELDS
 from store.models import User
 from store.queries import DossierFilter, get_dossier, list_dossiers, record_unmasking
 from store.users import authenticate
 
 router = APIRouter(include_in_schema=False)
-templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
-templates.env.filters["paris_time"] = labels.paris_time
-templates.env.globals.update(
-    labels=labels, STATES=STATES, EVENT_FIELDS=EVENT_FIELDS, DATE_FIELDS=DATE_FIELDS,
-    CORRECTABLE_FIELDS=sorted(CORRECTABLE_FIELDS),
-)
-PAGE_SIZE = 20
 PERSON_FIELDS = ("nir", "birth_name", "usage_name", "first_names", "birth_date", "sex", "email", "phone")
 ACTION_FIELDS = ("siret", "action_id", "title", "duration_hours", "start_date", "end_date",
                  "certification_code", "purchase_mode", "price")
-
-
-class _Redirect(Exception):
-    def __init__(self, response: Response) -> None:
-        self.response = response
-
-
-def _render(request: Request, name: str, status_code: int = 200, **values: Any) -> HTMLResponse:
-    values.setdefault("user", session_user(request))
-    values.setdefault("link", getattr(request.state, "link", None))
-    return templates.TemplateResponse(request, name, {"csrf": csrf_token(request), **values},
-                                      status_code=status_code)
-
-
-def _user(request: Request, permission: str) -> User:
-    user = session_user(request)
-    if user is None:
-        target = quote(request.url.path)
-        raise _Redirect(RedirectResponse(f"/connexion?suite={target}", status_code=303))
-    if not may(user, permission):
-        raise _Redirect(_render(request, "error.html", 403, user=user, title="Accès refusé",
-                                message="Votre rôle ne permet pas cette action."))
-    return user
-
-
-async def _form(request: Request) -> dict[str, str]:
-    form = await request.form()
-    return {key: str(value) for key, value in form.items()}
-
-
-def _guarded(handler):  # type: ignore[no-untyped-def]
-    """Turn sign-in redirects and refusals raised by ``_user`` into responses."""
-
-    @functools.wraps(handler)
-    async def wrapper(request: Request, *args: Any, **kwargs: Any) -> Response:
-        try:
-            return await handler(request, *args, **kwargs)
-        except _Redirect as redirect:
-            return redirect.response
-
-    return wrapper
 
 
 @router.get("/")
@@ -95,12 +42,12 @@ async def home() -> RedirectResponse:
 
 @router.get("/connexion")
 async def login_page(request: Request, suite: str = "/dossiers") -> HTMLResponse:
-    return _render(request, "login.html", suite=suite, user=None)
+    return render(request, "login.html", suite=suite, user=None)
 
 
 @router.post("/connexion")
 async def login(request: Request) -> Response:
-    form = await _form(request)
+    form = await read_form(request)
     ctx = context(request)
     with ctx.db.sessions.begin() as session:
         user = authenticate(session, form.get("username", ""), form.get("password", ""))
@@ -108,7 +55,7 @@ async def login(request: Request) -> Response:
     if not target.startswith("/") or target.startswith("//"):
         target = "/dossiers"  # never redirect off-site
     if user is None:
-        return _render(request, "login.html", 401, suite=target, user=None,
+        return render(request, "login.html", 401, suite=target, user=None,
                        username=form.get("username", ""),
                        error="Identifiant ou mot de passe incorrect.")
     response = RedirectResponse(target, status_code=303)
@@ -120,7 +67,7 @@ async def login(request: Request) -> Response:
 
 @router.post("/deconnexion")
 async def logout(request: Request) -> Response:
-    form = await _form(request)
+    form = await read_form(request)
     if check_csrf(request, form.get("csrf", "")):
         close_session(request)
     response = RedirectResponse("/connexion", status_code=303)
@@ -129,9 +76,9 @@ async def logout(request: Request) -> Response:
 
 
 @router.get("/dossiers")
-@_guarded
+@guarded
 async def dossiers(request: Request) -> Response:
-    user = _user(request, "dossiers:read")
+    user = signed_in_user(request, "dossiers:read")
     params = request.query_params
     where = DossierFilter(
         state=params.get("state") if params.get("state") in STATES else None,
@@ -144,16 +91,16 @@ async def dossiers(request: Request) -> Response:
     page = int(params["page"]) if params.get("page", "").isdigit() and int(params["page"]) > 0 else 1
     with context(request).db.sessions() as session:
         rows, total = list_dossiers(session, where, page, PAGE_SIZE)
-    return _render(request, "dossiers.html", user=user, rows=rows, total=total, page=page,
+    return render(request, "dossiers.html", user=user, rows=rows, total=total, page=page,
                    pages=max(1, -(-total // PAGE_SIZE)), filters=where,
                    can_create=may(user, "dossiers:write"))
 
 
 @router.get("/dossiers/nouveau")
-@_guarded
+@guarded
 async def new_dossier_page(request: Request) -> Response:
-    user = _user(request, "dossiers:write")
-    return _render(request, "dossier_new.html", user=user, values={"purchase_mode": "MARCHE_PUBLIC"},
+    user = signed_in_user(request, "dossiers:write")
+    return render(request, "dossier_new.html", user=user, values={"purchase_mode": "MARCHE_PUBLIC"},
                    errors={})
 
 
@@ -166,10 +113,10 @@ def _create_payload(form: dict[str, str]) -> dict[str, Any]:
 
 
 @router.post("/dossiers/nouveau")
-@_guarded
+@guarded
 async def new_dossier(request: Request) -> Response:
-    user = _user(request, "dossiers:write")
-    form = await _form(request)
+    user = signed_in_user(request, "dossiers:write")
+    form = await read_form(request)
     errors: dict[str, str] = {}
     if not check_csrf(request, form.get("csrf", "")):
         errors["form"] = "Formulaire expiré : veuillez le soumettre à nouveau."
@@ -180,26 +127,13 @@ async def new_dossier(request: Request) -> Response:
             return RedirectResponse(f"/dossiers/{quote(dossier_id)}?fait=create", status_code=303)
         except SchemaError as invalid:
             for error in invalid.errors():
-                errors.setdefault(str(error["loc"][-1]) if error["loc"] else "form", _french(error))
+                errors.setdefault(str(error["loc"][-1]) if error["loc"] else "form", french(error))
         except InvalidFields as invalid:
             for loc, message in invalid.errors:
                 errors.setdefault(loc[-1], message)
         except Refused as refused:
             errors["form"] = refused.message
-    return _render(request, "dossier_new.html", 422, user=user, values=form, errors=errors)
-
-
-def _french(error: dict[str, Any]) -> str:
-    kind = error.get("type", "")
-    if kind == "missing" or kind == "string_too_short":
-        return "Champ obligatoire."
-    if kind.startswith("int"):
-        return "Nombre entier attendu."
-    if kind == "literal_error":
-        return "Valeur non reconnue."
-    if kind == "string_too_long":
-        return "Texte trop long."
-    return "Valeur invalide."
+    return render(request, "dossier_new.html", 422, user=user, values=form, errors=errors)
 
 
 async def _dossier_page(request: Request, user: User, dossier_id: str, status_code: int = 200,
@@ -208,33 +142,33 @@ async def _dossier_page(request: Request, user: User, dossier_id: str, status_co
     try:
         row, view = await load_dossier(ctx, dossier_id)
     except Refused as refused:
-        return _render(request, "error.html", refused.status, user=user, title="Dossier introuvable",
+        return render(request, "error.html", refused.status, user=user, title="Dossier introuvable",
                        message=refused.message)
     detail = detail_of(row, view, ctx.cipher)
-    return _render(request, "dossier.html", status_code, user=user, d=detail,
+    return render(request, "dossier.html", status_code, user=user, d=detail,
                    can_write=may(user, "dossiers:write"), can_unmask=may(user, "nir:unmask"),
                    done=request.query_params.get("fait"), **values)
 
 
 @router.get("/dossiers/{dossier_id}")
-@_guarded
+@guarded
 async def dossier_page(request: Request, dossier_id: str) -> Response:
-    user = _user(request, "dossiers:read")
+    user = signed_in_user(request, "dossiers:read")
     return await _dossier_page(request, user, dossier_id)
 
 
 @router.post("/dossiers/{dossier_id}/nir")
-@_guarded
+@guarded
 async def unmask(request: Request, dossier_id: str) -> Response:
-    user = _user(request, "nir:unmask")
-    form = await _form(request)
+    user = signed_in_user(request, "nir:unmask")
+    form = await read_form(request)
     if not check_csrf(request, form.get("csrf", "")):
         return await _dossier_page(request, user, dossier_id, 400, error="Formulaire expiré.")
     ctx = context(request)
     with ctx.db.sessions.begin() as session:
         row = get_dossier(session, dossier_id)
         if row is None:
-            return _render(request, "error.html", 404, user=user, title="Dossier introuvable",
+            return render(request, "error.html", 404, user=user, title="Dossier introuvable",
                            message=f"Dossier inconnu : {dossier_id}")
         record_unmasking(session, user.username, row, "ui")
         nir = ctx.cipher.decrypt(row.person.nir_encrypted)
@@ -253,12 +187,12 @@ def _event_data(event: str, form: dict[str, str]) -> dict[str, Any]:
 
 
 @router.post("/dossiers/{dossier_id}/evenements/{event}")
-@_guarded
+@guarded
 async def send_event(request: Request, dossier_id: str, event: str) -> Response:
-    user = _user(request, "dossiers:write")
-    form = await _form(request)
+    user = signed_in_user(request, "dossiers:write")
+    form = await read_form(request)
     if event not in EVENTS:
-        return _render(request, "error.html", 404, user=user, title="Événement inconnu", message=event)
+        return render(request, "error.html", 404, user=user, title="Événement inconnu", message=event)
     if not check_csrf(request, form.get("csrf", "")):
         return await _dossier_page(request, user, dossier_id, 400, error="Formulaire expiré.")
     try:
