@@ -36,16 +36,22 @@ async def browser() -> AsyncIterator[object]:
         await browser.close()
 
 
-@pytest_asyncio.fixture
-async def page(browser, api: ApiHandle):  # type: ignore[no-untyped-def]
-    context = await browser.new_context(base_url=api.base_url, locale="fr-FR")
+async def signed_in_page(browser, base_url: str, username: str, start: str):  # type: ignore[no-untyped-def]
+    """A new browser context signed in as ``username`` through the sign-in form, at ``start``."""
+    context = await browser.new_context(base_url=base_url, locale="fr-FR")
     page = await context.new_page()
     page.set_default_timeout(20_000)
-    await page.goto("/dossiers")
-    await page.get_by_label("Identifiant").fill("gestionnaire")
+    await page.goto(start)
+    await page.get_by_label("Identifiant").fill(username)
     await page.get_by_label("Mot de passe").fill(PASSWORD)
     await page.get_by_role("button", name="Se connecter").click()
-    await page.wait_for_url("**/dossiers")
+    await page.wait_for_url(f"**{start}")
+    return context, page
+
+
+@pytest_asyncio.fixture
+async def page(browser, api: ApiHandle):  # type: ignore[no-untyped-def]
+    context, page = await signed_in_page(browser, api.base_url, "gestionnaire", "/dossiers")
     yield page
     await context.close()
 

@@ -10,8 +10,8 @@ import pytest
 import pytest_asyncio
 
 from tests.api_helpers import create_payload
-from tests.fixtures_api import PASSWORD, ApiHandle
-from tests.test_browser import CHROMIUM, browser  # noqa: F401  (the module's browser fixture)
+from tests.fixtures_api import ApiHandle
+from tests.test_browser import CHROMIUM, browser, signed_in_page  # noqa: F401  (browser: the fixture)
 
 pytestmark = [
     pytest.mark.browser,
@@ -22,14 +22,7 @@ pytestmark = [
 
 @pytest_asyncio.fixture
 async def page(browser, api: ApiHandle):  # type: ignore[no-untyped-def]  # noqa: F811
-    context = await browser.new_context(base_url=api.base_url, locale="fr-FR")
-    page = await context.new_page()
-    page.set_default_timeout(20_000)
-    await page.goto("/marches")
-    await page.get_by_label("Identifiant").fill("marches")
-    await page.get_by_label("Mot de passe").fill(PASSWORD)
-    await page.get_by_role("button", name="Se connecter").click()
-    await page.wait_for_url("**/marches")
+    context, page = await signed_in_page(browser, api.base_url, "marches", "/marches")
     yield page
     await context.close()
 
