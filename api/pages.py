@@ -6,6 +6,7 @@ Dossier, market and incident pages all render through here (api/routes_*ui.py).
 from __future__ import annotations
 
 import functools
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -13,9 +14,11 @@ from urllib.parse import quote
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from pydantic import ValidationError as SchemaError
 
 from api import labels
-from api.auth import csrf_token, may, session_user
+from api.auth import check_csrf, csrf_token, may, session_user
+from api.errors import InvalidFields, Refused
 from state_models.dossier import STATES
 from state_models.dossier_events import CORRECTABLE_FIELDS, DATE_FIELDS, EVENT_FIELDS
 from store.models import User
@@ -84,3 +87,29 @@ def french(error: dict[str, Any]) -> str:
     if kind == "string_too_long":
         return "Texte trop long."
     return "Valeur invalide."
+
+
+def last_part(loc: tuple[Any, ...]) -> str:
+    """An error's location as the form field it belongs to: ("body", "person", "nir") → nir."""
+    return str(loc[-1]) if loc else "form"
+
+
+async def submit_creation(request: Request, form: dict[str, str], create: Callable[[], Awaitable[str]],
+                          field_of: Callable[[tuple[Any, ...]], str] = last_part,
+                          ) -> tuple[str | None, dict[str, str]]:
+    """Run ``create`` (which validates the form and starts the workflow) for a posted creation
+    form: the new id, or the French errors by form field, to show next to each field."""
+    if not check_csrf(request, form.get("csrf", "")):
+        return None, {"form": "Formulaire expiré : veuillez le soumettre à nouveau."}
+    errors: dict[str, str] = {}
+    try:
+        return await create(), {}
+    except SchemaError as invalid:
+        for error in invalid.errors():
+            errors.setdefault(field_of(tuple(error["loc"])), french(error))
+    except InvalidFields as invalid:
+        for loc, message in invalid.errors:
+            errors.setdefault(field_of(loc), message)
+    except Refused as refused:
+        errors["form"] = refused.message
+    return None, errors

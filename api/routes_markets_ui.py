@@ -7,14 +7,13 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
-from pydantic import ValidationError as SchemaError
 
 from api.auth import check_csrf, context, may
 from api.errors import InvalidFields, Refused
 from api.market_presenters import market_detail
 from api.market_schemas import MarketCreate
 from api.market_service import apply_market_event, create_market, load_market
-from api.pages import PAGE_SIZE, french, guarded, read_form, render, signed_in_user
+from api.pages import PAGE_SIZE, guarded, read_form, render, signed_in_user, submit_creation
 from state_models import market as model
 from store.market_projection import list_markets
 from store.models import User
@@ -78,24 +77,12 @@ def _form_field(loc: tuple[Any, ...]) -> str:
 async def new_market(request: Request) -> Response:
     user = signed_in_user(request, "markets:write")
     form = await read_form(request)
-    errors: dict[str, str] = {}
-    if not check_csrf(request, form.get("csrf", "")):
-        errors["form"] = "Formulaire expiré : veuillez le soumettre à nouveau."
-    else:
-        try:
-            payload = MarketCreate.model_validate(_create_payload(form))
-            market_id = await create_market(context(request), user, payload)
-            return RedirectResponse(f"/marches/{quote(market_id)}?fait=create", status_code=303)
-        except SchemaError as invalid:
-            for error in invalid.errors():
-                errors.setdefault(_form_field(tuple(error["loc"])), french(error))
-        except InvalidFields as invalid:
-            for loc, message in invalid.errors:
-                errors.setdefault(_form_field(loc), message)
-        except Refused as refused:
-            errors["form"] = refused.message
+    market_id, errors = await submit_creation(request, form, lambda: create_market(
+        context(request), user, MarketCreate.model_validate(_create_payload(form))), _form_field)
+    if market_id:
+        return RedirectResponse(f"/marches/{quote(market_id)}?fait=create", status_code=303)
     return render(request, "market_new.html", 422, user=user, values=form, errors=errors,
-                   **_globals())
+                  **_globals())
 
 
 async def _market_page(request: Request, user: User, market_id: str, status_code: int = 200,

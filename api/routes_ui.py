@@ -7,7 +7,6 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from pydantic import ValidationError as SchemaError
 
 from api.auth import (
     SESSION_COOKIE,
@@ -19,7 +18,7 @@ from api.auth import (
     open_session,
 )
 from api.errors import InvalidFields, Refused
-from api.pages import PAGE_SIZE, french, guarded, read_form, render, signed_in_user
+from api.pages import PAGE_SIZE, guarded, read_form, render, signed_in_user, submit_creation
 from api.presenters import detail_of
 from api.schemas import DossierCreate
 from api.service import apply_event, create_dossier, load_dossier
@@ -117,22 +116,10 @@ def _create_payload(form: dict[str, str]) -> dict[str, Any]:
 async def new_dossier(request: Request) -> Response:
     user = signed_in_user(request, "dossiers:write")
     form = await read_form(request)
-    errors: dict[str, str] = {}
-    if not check_csrf(request, form.get("csrf", "")):
-        errors["form"] = "Formulaire expiré : veuillez le soumettre à nouveau."
-    else:
-        try:
-            payload = DossierCreate.model_validate(_create_payload(form))
-            dossier_id = await create_dossier(context(request), user, payload)
-            return RedirectResponse(f"/dossiers/{quote(dossier_id)}?fait=create", status_code=303)
-        except SchemaError as invalid:
-            for error in invalid.errors():
-                errors.setdefault(str(error["loc"][-1]) if error["loc"] else "form", french(error))
-        except InvalidFields as invalid:
-            for loc, message in invalid.errors:
-                errors.setdefault(loc[-1], message)
-        except Refused as refused:
-            errors["form"] = refused.message
+    dossier_id, errors = await submit_creation(request, form, lambda: create_dossier(
+        context(request), user, DossierCreate.model_validate(_create_payload(form))))
+    if dossier_id:
+        return RedirectResponse(f"/dossiers/{quote(dossier_id)}?fait=create", status_code=303)
     return render(request, "dossier_new.html", 422, user=user, values=form, errors=errors)
 
 
