@@ -219,11 +219,14 @@ async def test_a_dossier_call_due_in_the_maintenance_window_waits_without_incide
     settings = stack.api.settings
     dossier = dataclasses.replace(
         factories.dossier(FAST_RETRY),
-        link=GateConfig([window_around_now(2.0)], settings.link_workflow_id))
+        link=GateConfig([window_around_now(4.0)], settings.link_workflow_id))
     await start_dossier(stack.client, dossier, settings.task_queue)
-    await asyncio.sleep(0.5)
-    view = await view_dossier(stack.client, dossier.dossier_id)
-    [wait] = view.link_waits
+
+    async def held() -> bool:
+        return bool((await view_dossier(stack.client, dossier.dossier_id)).link_waits)
+
+    await eventually(held)
+    [wait] = (await view_dossier(stack.client, dossier.dossier_id)).link_waits
     assert wait.reason == "maintenance" and wait.until and wait.ended_at is None
     assert clean_simulator.requests() == []
 
