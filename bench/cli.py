@@ -22,7 +22,7 @@ def _lifecycle(args: argparse.Namespace, settings: Settings) -> None:
     from bench import harness, lifecycle
 
     _quiet()
-    harness.stop_on_sigterm()
+    harness.stop_on_signals()
     report = asyncio.run(lifecycle.run(args.dossiers, args.concurrency, args.server))
     print("\n".join(report.lines()))
 
@@ -31,7 +31,7 @@ def _open_dossiers(args: argparse.Namespace, settings: Settings) -> None:
     from bench import harness, open_dossiers
 
     _quiet()
-    harness.stop_on_sigterm()
+    harness.stop_on_signals()
     report = asyncio.run(open_dossiers.run(args.dossiers, args.concurrency, args.server,
                                            args.sample_seconds))
     print("\n".join(report.lines()))
@@ -41,7 +41,7 @@ def _chaos(args: argparse.Namespace, settings: Settings) -> None:
     from bench import chaos, harness
 
     _quiet()
-    harness.stop_on_sigterm()
+    harness.stop_on_signals()
     scenarios = list(CHAOS_SCENARIOS) if args.scenario == "all" else [args.scenario]
     verdicts = []
     for name in scenarios:

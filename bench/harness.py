@@ -33,6 +33,8 @@ import worker as agora_worker
 from settings import Settings, as_environment
 
 ROOT = Path(__file__).resolve().parent.parent
+# Stacks not closed yet: what a signal must stop before the process ends.
+_LIVE: set[Stack] = set()
 HOST = "127.0.0.1"
 START_TIMEOUT_SECONDS = 60.0
 STOP_TIMEOUT_SECONDS = 10.0
@@ -109,6 +111,7 @@ class Stack:
         )
         self._processes: dict[str, subprocess.Popen] = {}
         atexit.register(self.close)
+        _LIVE.add(self)
 
     # --- the parts ---------------------------------------------------------------------
 
@@ -162,6 +165,7 @@ class Stack:
         self._stop(name)
 
     def close(self) -> None:
+        _LIVE.discard(self)
         for name in reversed(list(self._processes)):
             self._stop(name)
         if self._own_dir is not None:
@@ -225,11 +229,16 @@ class Stack:
             process.wait(timeout=STOP_TIMEOUT_SECONDS)
 
 
-def stop_on_sigterm() -> None:
-    """SIGTERM/SIGHUP end the run like Ctrl-C, so ``finally`` blocks stop the children."""
+def stop_on_signals() -> None:
+    """Ctrl-C, SIGTERM and SIGHUP stop every child this run started, then end the process at
+    once: waiting for in-flight Temporal calls to a server just stopped could take minutes."""
 
-    def interrupt(*_: object) -> None:
-        raise KeyboardInterrupt
+    def interrupt(signum: int, _frame: object) -> None:
+        for stack in list(_LIVE):
+            stack.close()
+        print(f"\ninterrupted ({signal.Signals(signum).name}): every process this run started "
+              "is stopped", file=sys.stderr, flush=True)
+        os._exit(128 + signum)
 
-    signal.signal(signal.SIGTERM, interrupt)
-    signal.signal(signal.SIGHUP, interrupt)
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, interrupt)
