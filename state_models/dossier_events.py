@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from state_models.validators import ValidationError, validate_amount, validate_date
+from state_models.validators import ValidationError, normalise_event_data
 
 
 @dataclass(frozen=True)
@@ -71,10 +71,11 @@ CORRECTABLE_FIELDS = frozenset(
 )
 
 
-def _require_text(data: dict[str, Any], name: str) -> str:
-    value = data.get(name)
-    if not isinstance(value, str) or not value.strip():
-        raise ValidationError(name, "champ obligatoire")
+def _other_field(name: str, value: Any) -> Any:
+    if name == "corrections":
+        return _validate_corrections(value)
+    if not isinstance(value, str):
+        raise ValidationError(name, "texte attendu")
     return value.strip()
 
 
@@ -86,27 +87,8 @@ def _not_before(later: date, earlier: str | None, field: str, earlier_label: str
 def validate_event_data(event: str, data: dict[str, Any], facts: DossierFacts) -> dict[str, Any]:
     """Return the event's data normalised (dates ISO, amounts as decimal text),
     or raise ValidationError naming the field and the reason."""
-    if event not in EVENT_FIELDS:
-        raise ValidationError("event", f"événement inconnu : {event}")
-    required, optional = EVENT_FIELDS[event]
-    unknown = set(data) - set(required) - set(optional)
-    if unknown:
-        raise ValidationError(min(unknown), "champ inattendu pour cet événement")
-    clean: dict[str, Any] = {}
-    for name in required + optional:
-        if name not in data or data[name] in (None, ""):
-            if name in required:
-                raise ValidationError(name, "champ obligatoire")
-            continue
-        if name in DATE_FIELDS:
-            clean[name] = validate_date(data[name], name).isoformat()
-        elif name in AMOUNT_FIELDS:
-            clean[name] = str(validate_amount(data[name], name))
-        elif name == "corrections":
-            clean[name] = _validate_corrections(data[name])
-        else:
-            clean[name] = _require_text(data, name)
-
+    clean = normalise_event_data(event, data, EVENT_FIELDS, DATE_FIELDS, AMOUNT_FIELDS,
+                                 _other_field)
     if event == "resume":
         _not_before(
             date.fromisoformat(clean["resume_date"]),

@@ -36,6 +36,7 @@ from statemachine.exceptions import TransitionNotAllowed
 from state_models.dossier import IllegalTransition
 from state_models.validators import (
     ValidationError,
+    normalise_event_data,
     validate_amount,
     validate_date,
     validate_date_order,
@@ -267,25 +268,8 @@ def validate_terms(terms: MarketTerms) -> MarketTerms:
 def validate_event_data(event: str, data: dict[str, Any], facts: MarketFacts) -> dict[str, Any]:
     """The event's data normalised (dates ISO, amounts decimal text), checked against the
     market's facts; raise ValidationError naming the field and the reason."""
-    if event not in EVENT_FIELDS:
-        raise ValidationError("event", f"événement inconnu : {event}")
-    required, optional = EVENT_FIELDS[event]
-    unknown = set(data) - set(required) - set(optional)
-    if unknown:
-        raise ValidationError(min(unknown), "champ inattendu pour cet événement")
-    clean: dict[str, Any] = {}
-    for name in required + optional:
-        value = data.get(name)
-        if value is None or (isinstance(value, str) and not value.strip()):
-            if name in required:
-                raise ValidationError(name, "champ obligatoire")
-            continue
-        if name in DATE_FIELDS:
-            clean[name] = validate_date(str(value), name).isoformat()
-        elif name in AMOUNT_FIELDS:
-            clean[name] = str(validate_amount(value, name))
-        else:
-            clean[name] = str(value).strip()
+    clean = normalise_event_data(event, data, EVENT_FIELDS, DATE_FIELDS, AMOUNT_FIELDS,
+                                 lambda _name, value: str(value).strip())
     _check_rules(event, clean, facts)
     return clean
 

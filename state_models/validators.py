@@ -9,8 +9,10 @@ inside a Temporal workflow.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Collection
 from datetime import date
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
 NIR_FIELD = "nir"
 SIRET_FIELD = "siret"
@@ -183,3 +185,36 @@ def validate_amount(value: str | float | Decimal, field: str = "amount") -> Deci
     if amount != cents:
         raise ValidationError(field, "Le montant ne peut pas avoir plus de 2 décimales.")
     return cents
+
+
+def normalise_event_data(
+    event: str,
+    data: dict[str, Any],
+    fields: dict[str, tuple[tuple[str, ...], tuple[str, ...]]],
+    dates: Collection[str],
+    amounts: Collection[str],
+    other: Callable[[str, Any], Any],
+) -> dict[str, Any]:
+    """An event's data checked field by field against ``fields`` (event → required, optional):
+    dates as ISO text, amounts as decimal text, any other field through ``other``. A field
+    absent, None or blank counts as not given. Raise ValidationError naming the field."""
+    if event not in fields:
+        raise ValidationError("event", f"événement inconnu : {event}")
+    required, optional = fields[event]
+    unknown = set(data) - set(required) - set(optional)
+    if unknown:
+        raise ValidationError(min(unknown), "champ inattendu pour cet événement")
+    clean: dict[str, Any] = {}
+    for name in required + optional:
+        value = data.get(name)
+        if value is None or (isinstance(value, str) and not value.strip()):
+            if name in required:
+                raise ValidationError(name, "champ obligatoire")
+            continue
+        if name in dates:
+            clean[name] = validate_date(str(value), name).isoformat()
+        elif name in amounts:
+            clean[name] = str(validate_amount(value, name))
+        else:
+            clean[name] = other(name, value)
+    return clean
