@@ -17,9 +17,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from api.admin_cli import ensure_demo_users
+from cli.admin import ensure_demo_users
+from contracts import search_attributes
 from settings import Settings
-from workflows import search_attributes
 
 
 @dataclass

@@ -12,15 +12,14 @@ import logging
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+import temporal_client
 from activities.agora_calls import AgoraActivities
-from activities.agora_link_guard import (
-    AgoraLinkGuard,
-    ensure_link_workflow,
-    link_config_from_environment,
-)
+from activities.agora_link_guard import AgoraLinkGuard
 from activities.notify import NotifyActivities
 from activities.projections import ProjectionActivities
 from settings import Settings
+from store.writer import ProjectionWriter
+from temporal_client.link import ensure_link_workflow, link_config_from_environment
 from workflows.agora_link import AgoraLinkWorkflow
 from workflows.dossier import DossierWorkflow
 from workflows.incident import IncidentWorkflow
@@ -38,9 +37,10 @@ def build_worker(
     executor: concurrent.futures.Executor | None = None,
 ) -> Worker:
     """A worker for every agora-flow workflow and activity on one task queue."""
+    writer = ProjectionWriter(settings)  # the worker's one writer of projections
     activities = [
-        *AgoraActivities(settings).all(),
-        *ProjectionActivities(settings).all(),
+        *AgoraActivities(settings, writer).all(),
+        *ProjectionActivities(writer).all(),
         *NotifyActivities(settings).all(),
     ]
     return Worker(
@@ -58,12 +58,8 @@ def build_worker(
     )
 
 
-async def connect(settings: Settings) -> Client:
-    return await Client.connect(settings.temporal_address, namespace=settings.temporal_namespace)
-
-
 async def run(settings: Settings) -> None:
-    client = await connect(settings)
+    client = await temporal_client.connect(settings)
     worker = build_worker(client, settings)
     await ensure_link_workflow(client, settings.task_queue, link_config_from_environment(settings),
                                settings.link_workflow_id)

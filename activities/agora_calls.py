@@ -1,9 +1,12 @@
-"""One activity per AGORA operation: attach the acting user, call AGORA, map its answer.
+"""One activity per AGORA operation: attach the acting user, call AGORA, map its answer,
+and for a dossier project the outcome (its timeline entry and state) in the same activity,
+so a business event costs one activity.
 
 Business and identity-vector refusals are non-retryable (a person must correct
 something); transport failures are retryable, honouring AGORA's Retry-After.
 Every write carries a request id that is the same on every retry, so AGORA
-recognises a retry after a lost answer as a replay and never applies it twice.
+recognises a retry after a lost answer as a replay and never applies it twice;
+the projection write is idempotent too (the entry's number is fixed by the plan).
 
 Activities are synchronous and run in the worker's thread pool: zeep's
 synchronous client is the mature path, and the client (with its parsed WSDL and
@@ -12,12 +15,15 @@ signing key) is built once per process.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.agora_types import (
+from agora.errors import AgoraFault, AgoraUnavailable
+from agora.messages import Request
+from contracts.agora_calls import (
     BUSINESS_FAULT,
     UNAVAILABLE,
     CheckNirNameCall,
@@ -29,24 +35,37 @@ from activities.agora_types import (
     SettleActionCall,
     ValidateDossierCall,
 )
-from agora.client import get_client
-from agora.errors import AgoraFault, AgoraUnavailable
-from agora.messages import AgoraAck, Request
+from contracts.projection import AgoraOutcome, OutcomePlan
 from settings import Settings
+
+if TYPE_CHECKING:  # the store (SQLAlchemy) is the worker's, not the workflows'
+    from store.writer import ProjectionWriter
 
 
 class AgoraActivities:
-    def __init__(self, settings: Settings) -> None:
-        self._settings = settings
+    def __init__(self, settings: Settings, writer: ProjectionWriter) -> None:
+        # Imported here, when a worker builds its activities, so that workflow modules can
+        # name these methods without loading the SOAP stack (zeep, lxml, signxml).
+        from agora.client import get_client
 
-    def _send(self, request: Request, acting_user: str | None) -> AgoraAck:
+        self._client = lambda: get_client(settings)
+        self._writer = writer
+
+    def _send(self, request: Request, acting_user: str | None,
+              plan: OutcomePlan | None) -> AgoraOutcome:
+        if plan is not None and plan.dossier is not None:
+            self._writer.dossier(plan.dossier)  # the row exists before AGORA is called
         try:
-            return get_client(self._settings).send(request, acting_user)
+            ack = self._client().send(request, acting_user)
         except AgoraFault as fault:
+            at = _now()
+            if plan is not None:
+                self._writer.step(plan.refused_step(request.operation, fault.code, fault.message, at))
             raise ApplicationError(
                 f"{fault.code}: {fault.message}",
                 fault.code,
                 fault.message,
+                at,
                 type=BUSINESS_FAULT,
                 non_retryable=True,
             ) from fault
@@ -55,38 +74,42 @@ class AgoraActivities:
             raise ApplicationError(
                 str(outage), type=UNAVAILABLE, next_retry_delay=delay
             ) from outage
+        at = _now()
+        if plan is not None and plan.entry_on_ack:
+            self._writer.step(plan.acknowledged_step(request.operation, ack, at))
+        return AgoraOutcome(ack, at)
 
     @activity.defn(name="ControlerUniciteNirNom")
-    def check_nir_name(self, call: CheckNirNameCall) -> AgoraAck:
-        return self._send(call.request, call.acting_user)
+    def check_nir_name(self, call: CheckNirNameCall) -> AgoraOutcome:
+        return self._send(call.request, call.acting_user, call.plan)
 
     @activity.defn(name="RechercherOuCreerDossier")
-    def find_or_create_dossier(self, call: FindOrCreateDossierCall) -> AgoraAck:
-        return self._send(call.request, call.acting_user)
+    def find_or_create_dossier(self, call: FindOrCreateDossierCall) -> AgoraOutcome:
+        return self._send(call.request, call.acting_user, call.plan)
 
     @activity.defn(name="ValiderDossier")
-    def validate_dossier(self, call: ValidateDossierCall) -> AgoraAck:
-        return self._send(call.request, call.acting_user)
+    def validate_dossier(self, call: ValidateDossierCall) -> AgoraOutcome:
+        return self._send(call.request, call.acting_user, call.plan)
 
     @activity.defn(name="EntrerEnFormation")
-    def enter_training(self, call: EnterTrainingCall) -> AgoraAck:
-        return self._send(call.request, call.acting_user)
+    def enter_training(self, call: EnterTrainingCall) -> AgoraOutcome:
+        return self._send(call.request, call.acting_user, call.plan)
 
     @activity.defn(name="DeclarerRemuneration")
-    def declare_payment(self, call: DeclarePaymentCall) -> AgoraAck:
-        return self._send(call.request, call.acting_user)
+    def declare_payment(self, call: DeclarePaymentCall) -> AgoraOutcome:
+        return self._send(call.request, call.acting_user, call.plan)
 
     @activity.defn(name="SortirDeFormation")
-    def exit_training(self, call: ExitTrainingCall) -> AgoraAck:
-        return self._send(call.request, call.acting_user)
+    def exit_training(self, call: ExitTrainingCall) -> AgoraOutcome:
+        return self._send(call.request, call.acting_user, call.plan)
 
     @activity.defn(name="SolderAction")
-    def settle_action(self, call: SettleActionCall) -> AgoraAck:
-        return self._send(call.request, call.acting_user)
+    def settle_action(self, call: SettleActionCall) -> AgoraOutcome:
+        return self._send(call.request, call.acting_user, call.plan)
 
     @activity.defn(name="ReingenierieDossier")
-    def reengineer_dossier(self, call: ReengineerDossierCall) -> AgoraAck:
-        return self._send(call.request, call.acting_user)
+    def reengineer_dossier(self, call: ReengineerDossierCall) -> AgoraOutcome:
+        return self._send(call.request, call.acting_user, call.plan)
 
     def all(self) -> list:
         return [
@@ -99,3 +122,7 @@ class AgoraActivities:
             self.settle_action,
             self.reengineer_dossier,
         ]
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat()

@@ -7,9 +7,6 @@
 - each transport failure (``AgoraUnavailable``) is reported to the link
   workflow as it happens, every attempt counting, so a burst across dossiers
   opens an incident even while Temporal keeps retrying each call.
-
-Also here: starting the singleton link workflow at worker start-up, with its
-configuration (contacts file, public holidays) computed outside the workflow.
 """
 
 from __future__ import annotations
@@ -20,7 +17,6 @@ from datetime import UTC, datetime, timedelta
 
 from temporalio import activity
 from temporalio.client import Client
-from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker import (
@@ -29,15 +25,9 @@ from temporalio.worker import (
     Interceptor,
 )
 
-from activities.agora_types import UNAVAILABLE
 from agora import operations
-from notifications.contacts import load_contacts
-from settings import Settings
-from state_models.calendar import parse_maintenance_window
-from state_models.incident_detection import BurstRule
-from state_models.public_holidays import default_calendar
-from workflows.agora_link import AgoraLinkWorkflow
-from workflows.agora_link_types import (
+from contracts.agora_calls import UNAVAILABLE
+from contracts.agora_link import (
     CUT_OFF,
     GUARD_CACHE_SECONDS,
     LINK_CUT_OFF,
@@ -45,8 +35,6 @@ from workflows.agora_link_types import (
     QUERY_LINK_STATE,
     SIGNAL_TRANSPORT_FAILURE,
     FailureReport,
-    LinkConfig,
-    LinkInput,
     LinkState,
 )
 
@@ -119,32 +107,3 @@ class _GuardedActivity(ActivityInboundInterceptor):
                     workflow_id=info.workflow_id or "",
                 ))
             raise
-
-
-def link_config_from_environment(settings: Settings | None = None) -> LinkConfig:
-    """The link's configuration: contacts file, maintenance windows, holidays of this year
-    and the next two (deadlines never span more), burst threshold, from ``settings``."""
-    settings = settings or Settings()
-    year = datetime.now(UTC).year
-    return LinkConfig(
-        contacts=load_contacts(),
-        calendar=default_calendar(range(year, year + 3)),
-        maintenance_windows=[parse_maintenance_window(w) for w in settings.maintenance_windows],
-        burst=BurstRule(
-            failures=settings.incident_burst_failures,
-            window_seconds=settings.incident_burst_window_seconds,
-        ),
-        ticket_prefix=settings.incident_ticket_prefix,
-    )
-
-
-async def ensure_link_workflow(client: Client, task_queue: str, config: LinkConfig,
-                               link_workflow_id: str = LINK_WORKFLOW_ID) -> None:
-    """Start the singleton link workflow unless it already runs (idempotent)."""
-    await client.start_workflow(
-        AgoraLinkWorkflow.run,
-        LinkInput(config),
-        id=link_workflow_id,
-        task_queue=task_queue,
-        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-    )

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from temporalio import activity
 
-from activities.notify_types import SEND_EMAIL, EmailRequest, SentEmail
+from contracts.notify import SEND_EMAIL, EmailRequest, SentEmail
 from notifications import render, smtp
 from notifications.sent_log import SentLog, SentRecord
 from settings import Settings

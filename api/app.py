@@ -10,18 +10,23 @@ from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from temporalio.service import RPCError
 
-from api import routes_api, routes_incidents, routes_markets_api, routes_markets_ui, routes_ui
 from api.context import AppContext, TemporalClientFactory
+from api.dossiers import api as dossiers_api
+from api.dossiers import ui as dossiers_ui
 from api.errors import InvalidFields, Refused
+from api.incidents import routes as incidents
+from api.markets import api as markets_api
+from api.markets import ui as markets_ui
+from api.signin import routes as signin
+from contracts.agora_link import GateConfig
+from contracts.dossier import EscalationConfig, RetryConfig
+from contracts.incident import IncidentTimings
 from notifications.contacts import load_contacts
 from settings import Settings
 from state_models.calendar import WorkingCalendar, parse_maintenance_window
 from state_models.public_holidays import default_calendar
 from store.crypto import cipher_for
 from store.db import Database
-from workflows.agora_link_types import GateConfig
-from workflows.dossier_types import EscalationConfig, RetryConfig
-from workflows.incident_types import IncidentTimings
 
 STATIC_DIR = Path(__file__).parent / "static"
 
@@ -54,12 +59,14 @@ def create_app(settings: Settings, temporal_client_factory: TemporalClientFactor
                                    calendar=_calendar_from_now(),
                                    escalation_override=escalation,
                                    incident_timings=incident_timings or IncidentTimings())
-    app.include_router(routes_api.router)
-    app.include_router(routes_incidents.api)
-    app.include_router(routes_markets_api.router)
-    app.include_router(routes_ui.router)
-    app.include_router(routes_incidents.pages)
-    app.include_router(routes_markets_ui.router)
+    app.include_router(signin.api)
+    app.include_router(dossiers_api.router)
+    app.include_router(incidents.api)
+    app.include_router(markets_api.router)
+    app.include_router(signin.pages)
+    app.include_router(dossiers_ui.router)
+    app.include_router(incidents.pages)
+    app.include_router(markets_ui.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     @app.middleware("http")

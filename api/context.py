@@ -10,15 +10,15 @@ from dataclasses import dataclass, field
 from temporalio.client import Client, WorkflowQueryFailedError
 from temporalio.service import RPCError
 
-from api.link_commands import LinkRefused, link_state
+from contracts.agora_link import GateConfig, LinkState
+from contracts.dossier import EscalationConfig, RetryConfig
+from contracts.incident import IncidentTimings
 from notifications.contacts import Contacts
 from settings import Settings
 from state_models.calendar import WorkingCalendar
 from store.crypto import DataCipher
 from store.db import Database
-from workflows.agora_link_types import GateConfig, LinkState
-from workflows.dossier_types import EscalationConfig, RetryConfig
-from workflows.incident_types import IncidentTimings
+from temporal_client.link import LinkRefused, link_state
 
 TemporalClientFactory = Callable[[], Awaitable[Client]]
 # The banner on every page reads the link's status at most this often.
@@ -54,7 +54,7 @@ class AppContext:
             manager_email=contacts.dossier_manager_email(manager) if contacts else "",
             head_of_service_email=(contacts.head_of_service.email
                                    if contacts and contacts.head_of_service else ""),
-            dossier_url=f"{self.settings.public_url}{page}",
+            page_url=f"{self.settings.public_url}{page}",
             reminder_after_working_hours=base.reminder_after_working_hours,
             escalation_after_working_hours=base.escalation_after_working_hours,
             calendar=base.calendar,

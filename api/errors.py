@@ -5,12 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from api.commands import EventRefused
+from temporal_client.dossiers import EventRefused
 
 # Refusals of a dossier or market workflow that mean "not now" (409), with the details named.
 _CONFLICTS: dict[str, tuple[str, ...]] = {
     "IllegalEvent": ("state", "allowed_events"),
-    "DossierNotRegistered": ("state", "allowed_events"),
     "MarketHasOpenDossiers": ("open_dossiers", "unsettled_dossiers"),
     "PlaceRefused": ("session_id",),
 }

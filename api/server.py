@@ -5,13 +5,14 @@ from __future__ import annotations
 import uvicorn
 from temporalio.client import Client
 
+import temporal_client
 from api.app import create_app
 from settings import Settings
 
 
 def temporal_client_factory(settings: Settings):  # type: ignore[no-untyped-def]
     async def connect() -> Client:
-        return await Client.connect(settings.temporal_address, namespace=settings.temporal_namespace)
+        return await temporal_client.connect(settings)
 
     return connect
 

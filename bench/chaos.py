@@ -27,8 +27,8 @@ from tqdm import tqdm
 from bench.agora_admin import AgoraAdmin
 from bench.dossiers import LIFECYCLE, Audit, Driver, audit, dossier_factory, run_bounded
 from bench.harness import Stack
-from workflows.agora_link_types import QUERY_LINK_STATE, LinkState
-from workflows.dossier_types import RetryConfig
+from contracts.agora_link import QUERY_LINK_STATE, LinkState
+from contracts.dossier import RetryConfig
 
 _EVENTS_PER_LIFECYCLE = len(LIFECYCLE)  # the updates; creation is not counted
 

@@ -1,4 +1,4 @@
-"""Dossiers driven the way the API drives them (``api.commands``), and the audit of
+"""Dossiers driven the way the API drives them (``temporal_client.dossiers``), and the audit of
 what AGORA (the simulator) recorded: nothing lost, nothing applied twice."""
 
 from __future__ import annotations
@@ -12,18 +12,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from temporalio.client import Client, WorkflowUpdateRPCTimeoutOrCancelledError
-from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
 from agora import operations
 from agora.messages import Person, TrainingAction
-from api.commands import EventRefused, send_event, start_dossier, view_dossier
 from bench.agora_admin import AgoraAdmin
-from settings import Settings
-from state_models.public_holidays import default_calendar
-from state_models.validators import nir_key
-from workflows.agora_link_types import GateConfig
-from workflows.dossier_types import (
+from contracts.agora_link import GateConfig
+from contracts.dossier import (
     OUTCOME_ACKNOWLEDGED,
     OUTCOME_REPLAY,
     DossierInput,
@@ -33,6 +28,10 @@ from workflows.dossier_types import (
     RetryConfig,
     workflow_id_for,
 )
+from settings import Settings
+from state_models.public_holidays import default_calendar
+from state_models.validators import nir_key
+from temporal_client.dossiers import EventRefused, create_dossier, send_event, view_dossier
 
 # create (NIR check + find-or-create) → validate → enter → pay → pay → exit → settle
 LIFECYCLE: list[tuple[str, dict]] = [
@@ -89,7 +88,7 @@ def dossier_factory(settings: Settings, run_id: str, retry: RetryConfig
 
 
 class Driver:
-    """Takes dossiers through events with ``api.commands``; records each event's latency."""
+    """Takes dossiers through events with ``temporal_client.dossiers``; records each event's latency."""
 
     def __init__(self, client: Client, task_queue: str) -> None:
         self._client = client
@@ -112,11 +111,10 @@ class Driver:
     async def create(self, dossier: DossierInput) -> None:
         for _ in range(_DELIVERY_ATTEMPTS):
             try:
-                await start_dossier(self._client, dossier, self._task_queue)
+                # Safe to resend: a second creation of the same id answers the first.
+                await create_dossier(self._client, dossier, self._task_queue)
                 return
-            except WorkflowAlreadyStartedError:
-                return  # an earlier attempt did start it; its answer was lost
-            except RPCError:
+            except (RPCError, WorkflowUpdateRPCTimeoutOrCancelledError):
                 self.rpc_retries += 1
                 await asyncio.sleep(_RPC_PAUSE_SECONDS)
         raise RuntimeError(f"could not start {dossier.dossier_id}")

@@ -29,7 +29,7 @@ from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client
 
 import devstack
-import worker as agora_worker
+import temporal_client
 from settings import Settings, as_environment
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -185,7 +185,7 @@ class Stack:
         deadline = time.monotonic() + START_TIMEOUT_SECONDS
         while True:
             try:
-                return await agora_worker.connect(self.settings)
+                return await temporal_client.connect(self.settings)
             except RuntimeError:
                 if time.monotonic() > deadline:
                     raise

@@ -1,7 +1,7 @@
 """``agora-flow bench lifecycle``: the product against the bare engine, in one run.
 
 1. the product: N dossiers through create (NIR check) → validate → enter → pay → pay
-   → exit → settle, sent with ``api.commands`` as the API does, against the simulator;
+   → exit → settle, sent with ``temporal_client.dossiers`` as the API does, against the simulator;
 2. the ceiling: on the same server, N bare workflows each running as many no-op
    activities as a lifecycle makes AGORA calls.
 
@@ -28,8 +28,8 @@ from bench.agora_admin import AgoraAdmin
 from bench.bare import SIGNAL_FINISH, UPDATE_STEP, BareInput, BareWorkflow
 from bench.dossiers import AGORA_CALLS_PER_LIFECYCLE, Driver, audit, dossier_factory, run_bounded
 from bench.harness import ProcessMeter, Stack
+from contracts.dossier import DossierView, RetryConfig, workflow_id_for
 from settings import Settings
-from workflows.dossier_types import DossierView, RetryConfig, workflow_id_for
 
 WARM_UP_DOSSIERS = 3
 IDLE_DOSSIERS = 10

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from bench.dossiers import LIFECYCLE, TO_ENTERED, Driver, dossier_factory
 from bench.harness import Stack
 from bench.lifecycle import MB, _phase, ms, percentile
-from workflows.dossier_types import RetryConfig
+from contracts.dossier import RetryConfig
 
 PROBES = 5  # events delivered to random waiting dossiers, one after the other
 

@@ -3,14 +3,16 @@
 created → validated → entered → paid* → interrupted ⇄ entered → exited → settled,
 cancelled before entry, and re-engineering (a correction of data already sent)
 in any open state. The workflow asks this model whether an event is allowed,
-runs the AGORA activity, then moves the model: the model decides, the
-workflow acts.
+runs the AGORA activity, then adopts the model's new value (``apply``): the
+model decides, the workflow acts.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
+from typing import Any
+
 from statemachine import State, StateMachine
-from statemachine.exceptions import TransitionNotAllowed
 
 
 class IllegalTransition(ValueError):
@@ -26,6 +28,25 @@ class IllegalTransition(ValueError):
         )
 
 
+@dataclass(frozen=True)
+class DossierFacts:
+    """What a dossier knows: its state, its AGORA registration and the dates later events
+    are checked against. A value: ``apply`` returns a new one."""
+
+    state: str = "created"
+    agora_dossier_id: str | None = None
+    # AGORA's refusal of the registration ("code: message"), until a correction succeeds.
+    registration_fault: str | None = None
+    entry_date: str | None = None
+    last_interruption_date: str | None = None
+    exit_date: str | None = None
+    payments: int = 0
+
+    @property
+    def registration_refused(self) -> bool:
+        return self.agora_dossier_id is None and self.registration_fault is not None
+
+
 class DossierLifecycle(StateMachine):
     created = State(initial=True)
     validated = State()
@@ -36,7 +57,9 @@ class DossierLifecycle(StateMachine):
     settled = State(final=True)
     cancelled = State(final=True)
 
-    validate = created.to(validated)
+    # Every event reported to AGORA needs the dossier AGORA knows; when AGORA refused the
+    # registration, only a correction (which retries it) or a cancellation may follow.
+    validate = created.to(validated, cond="registration_not_refused")
     enter = validated.to(entered)
     pay = entered.to(paid) | paid.to(paid)
     interrupt = entered.to(interrupted) | paid.to(interrupted)
@@ -54,6 +77,14 @@ class DossierLifecycle(StateMachine):
     )
 
 
+class _Model:
+    """The machine's model: the state it starts from and the facts its conditions read."""
+
+    def __init__(self, facts: DossierFacts) -> None:
+        self.state = facts.state
+        self.registration_not_refused = not facts.registration_refused
+
+
 EVENTS: tuple[str, ...] = (
     "validate",
     "enter",
@@ -69,24 +100,46 @@ STATES: tuple[str, ...] = tuple(s.id for s in DossierLifecycle.states)
 OPEN_STATES: frozenset[str] = frozenset(STATES) - {"settled", "cancelled"}
 
 
-def allowed_events(state: str) -> list[str]:
-    """The events the lifecycle allows in ``state``, in lifecycle order."""
-    machine = DossierLifecycle(start_value=state)
-    allowed = {event.id for event in machine.allowed_events}
-    return [event for event in EVENTS if event in allowed]
+def _machine(facts: DossierFacts) -> DossierLifecycle:
+    return DossierLifecycle(_Model(facts), start_value=facts.state)
 
 
-def check(state: str, event: str) -> None:
-    """Raise IllegalTransition unless ``event`` is allowed in ``state``."""
-    if event not in allowed_events(state):
-        raise IllegalTransition(state, event, allowed_events(state))
+def allowed_events(facts: DossierFacts) -> list[str]:
+    """The events allowed now (the chart's conditions evaluated), in lifecycle order."""
+    enabled = {event.id for event in _machine(facts).enabled_events()}
+    return [event for event in EVENTS if event in enabled]
 
 
-def next_state(state: str, event: str) -> str:
-    """The state after ``event``; raises IllegalTransition when not allowed."""
-    machine = DossierLifecycle(start_value=state)
-    try:
-        machine.send(event)
-    except TransitionNotAllowed as refusal:
-        raise IllegalTransition(state, event, allowed_events(state)) from refusal
-    return str(machine.current_state_value)
+def check(facts: DossierFacts, event: str) -> None:
+    """Raise IllegalTransition unless ``event`` is allowed now."""
+    allowed = allowed_events(facts)
+    if event not in allowed:
+        raise IllegalTransition(facts.state, event, allowed)
+
+
+def apply(facts: DossierFacts, event: str, clean: dict[str, Any]) -> DossierFacts:
+    """The dossier after ``event`` with its validated data (a new value; ``facts`` is
+    unchanged). Raises IllegalTransition when the event is not allowed now."""
+    check(facts, event)
+    machine = _machine(facts)
+    machine.send(event)
+    moved = replace(facts, state=str(machine.current_state_value))
+    match event:
+        case "enter":
+            return replace(moved, entry_date=clean["entry_date"])
+        case "interrupt":
+            return replace(moved, last_interruption_date=clean["interruption_date"])
+        case "exit":
+            return replace(moved, exit_date=clean["exit_date"])
+        case "pay":
+            return replace(moved, payments=facts.payments + 1)
+    return moved
+
+
+def registered(facts: DossierFacts, agora_dossier_id: str) -> DossierFacts:
+    """AGORA found or created the dossier."""
+    return replace(facts, agora_dossier_id=agora_dossier_id, registration_fault=None)
+
+
+def registration_refused(facts: DossierFacts, fault: str) -> DossierFacts:
+    return replace(facts, registration_fault=fault)

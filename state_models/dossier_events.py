@@ -7,21 +7,11 @@ bad data.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from state_models.dossier import DossierFacts
 from state_models.validators import ValidationError, normalise_event_data
-
-
-@dataclass(frozen=True)
-class DossierFacts:
-    """What the dossier already knows that event data is checked against."""
-
-    entry_date: str | None = None
-    last_interruption_date: str | None = None
-    exit_date: str | None = None
-
 
 # Event -> (required fields, optional fields).
 EVENT_FIELDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {

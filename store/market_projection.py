@@ -12,10 +12,10 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from contracts.market import MarketView
 from store.market_models import Market, MarketSessionRow
 from store.models import utcnow
 from store.projection import _insert_ignore
-from workflows.market_types import MarketView
 
 
 def record_market(session: Session, view: MarketView, manager: str | None) -> None:

@@ -1,8 +1,8 @@
 """Idempotent writes of a dossier's projection: any retry, in any order, converges.
 
 Rows are inserted with ON CONFLICT DO NOTHING (SQLite and PostgreSQL alike), and
-the lifecycle columns only move forward: a view with fewer history entries than
-the one already stored never overwrites it.
+the lifecycle columns only move forward: a step older than the one already stored
+never overwrites it.
 """
 
 from __future__ import annotations
@@ -15,9 +15,10 @@ from sqlalchemy.orm import Session
 
 from agora.messages import Person as PersonData
 from agora.messages import TrainingAction
+from contracts.dossier import DossierInput
+from contracts.projection import DossierStep
 from store.crypto import DataCipher
 from store.models import Dossier, Person, TimelineEntry, TrainingOrganisation, utcnow
-from workflows.dossier_types import DossierInput, DossierView
 
 
 def _insert(session: Session, model: type) -> Any:
@@ -85,43 +86,34 @@ def record_input(session: Session, cipher: DataCipher, dossier: DossierInput) ->
         person_id=person.id, siret=dossier.action.siret, **action))
 
 
-def record_view(session: Session, view: DossierView) -> bool:
-    """The lifecycle state and the timeline; False when the dossier row does not exist yet.
-
-    Plain statements, no ORM loading: this runs after every event of every dossier."""
-    # The dossier row is locked first (PostgreSQL; SQLite has one writer anyway): the API's
-    # write-through and the RecordDossier activity then take their locks in the same order
-    # (dossier, then timeline) and never deadlock.
+def record_step(session: Session, step: DossierStep) -> bool:
+    """One step of a dossier: its timeline entry and its facts after it. False when the
+    dossier row does not exist yet. Plain statements, no ORM loading: this runs after every
+    AGORA call of every dossier. Idempotent: a retry writes the same entry (same seq) and an
+    older step never rewinds the row."""
+    # The dossier row is locked first (PostgreSQL; SQLite has one writer anyway), then the
+    # timeline: every writer takes the locks in that order and none deadlocks.
     stored = session.scalar(
-        select(Dossier.last_seq).where(Dossier.id == view.dossier_id).with_for_update())
+        select(Dossier.last_seq).where(Dossier.id == step.dossier_id).with_for_update())
     if stored is None:
         return False
-    # Entries up to last_seq are stored already: a lifecycle writes each entry once.
-    new_entries = [
-        {"dossier_id": view.dossier_id, "seq": entry.seq, "event": entry.event, "at": entry.at,
-         "acting_user": entry.acting_user, "operation": entry.operation,
-         "request_id": entry.request_id, "outcome": entry.outcome,
-         "state_after": entry.state_after, "ack_id": entry.ack_id,
-         "fault_code": entry.fault_code, "message": entry.message}
-        for entry in view.history[stored:]
-    ]
-    if new_entries:
+    seq = stored
+    entry = step.entry
+    if entry is not None:
         session.execute(_insert(session, TimelineEntry).on_conflict_do_nothing(
-            index_elements=["dossier_id", "seq"]), new_entries)
+            index_elements=["dossier_id", "seq"]), [{
+                "dossier_id": step.dossier_id, "seq": entry.seq, "event": entry.event,
+                "at": entry.at, "acting_user": entry.acting_user, "operation": entry.operation,
+                "request_id": entry.request_id, "outcome": entry.outcome,
+                "state_after": entry.state_after, "ack_id": entry.ack_id,
+                "fault_code": entry.fault_code, "message": entry.message}])
+        seq = entry.seq
+    facts = step.facts
     session.execute(
         update(Dossier)
-        .where(Dossier.id == view.dossier_id, Dossier.last_seq <= len(view.history))
-        .values(state=view.state, agora_dossier_id=view.agora_dossier_id,
-                entry_date=view.entry_date, registration_fault=view.registration_fault,
-                last_seq=len(view.history), updated_at=utcnow())
+        .where(Dossier.id == step.dossier_id, Dossier.last_seq <= seq)
+        .values(state=facts.state, agora_dossier_id=facts.agora_dossier_id,
+                entry_date=facts.entry_date, registration_fault=facts.registration_fault,
+                last_seq=seq, updated_at=utcnow())
     )
     return True
-
-
-def record_dossier(session: Session, cipher: DataCipher, dossier: DossierInput, view: DossierView) -> None:
-    stored = session.scalar(select(Dossier.last_seq).where(Dossier.id == dossier.dossier_id))
-    # The input changes only at registration and by re-engineering: otherwise skip it.
-    if stored is None or any(e.event in ("create", "reengineer") for e in view.history[stored:]):
-        record_input(session, cipher, dossier)
-        session.flush()
-    record_view(session, view)

@@ -8,11 +8,11 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"
 temporal=${TEMPORAL:-$here/.venv/bin/temporal}
 "$temporal" operator namespace create --address "$address" --namespace "$namespace" || true
-# The list lives in workflows/search_attributes.py; print it as Name=Type pairs.
+# The list lives in contracts/search_attributes.py; print it as Name=Type pairs.
 "$here/.venv/bin/python" - <<'PY' | while IFS='=' read -r name type; do
 import sys
 sys.path.insert(0, ".")
-from workflows.search_attributes import cli_flags
+from contracts.search_attributes import cli_flags
 flags = cli_flags()
 print("\n".join(flags[1::2]))
 PY

@@ -16,9 +16,9 @@ from temporalio.testing import WorkflowEnvironment
 
 import devstack
 import worker as agora_worker
+from contracts import search_attributes
+from contracts.dossier import RetryConfig
 from settings import Settings
-from workflows import search_attributes
-from workflows.dossier_types import RetryConfig
 
 # No AGORA maintenance window unless a test asks for one: a run on a Sunday evening
 # (Paris) must not wait an hour. Set before any Settings() is built.

@@ -6,11 +6,11 @@ import itertools
 import uuid
 
 from agora.messages import Person, TrainingAction
+from contracts.agora_link import GateConfig
+from contracts.dossier import DossierInput, RetryConfig
+from contracts.market import MarketInput
 from state_models.market import MarketFacts, MarketSession, MarketTerms
 from state_models.validators import nir_key
-from workflows.agora_link_types import GateConfig
-from workflows.dossier_types import DossierInput, RetryConfig
-from workflows.market_types import MarketInput
 
 _serial = itertools.count(1)
 

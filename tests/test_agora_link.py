@@ -21,18 +21,11 @@ from temporalio.common import RetryPolicy
 from temporalio.worker import Worker
 
 from activities.agora_calls import AgoraActivities
-from activities.agora_link_guard import AgoraLinkGuard, ensure_link_workflow
-from activities.agora_types import BUSINESS_FAULT, FindOrCreateDossierCall
+from activities.agora_link_guard import AgoraLinkGuard
 from activities.notify import NotifyActivities
 from agora.messages import AgoraAck, FindOrCreateDossier
-from notifications.contacts import load_contacts
-from settings import Settings
-from state_models.calendar import MaintenanceWindow, WorkingCalendar, add_working_days
-from state_models.incident_detection import BurstRule, burst_reached, counts, recent
-from tests.fixtures_agora import SimulatorHandle, find_or_create_request
-from tests.fixtures_smtp import SmtpServer
-from workflows.agora_link import AgoraGate, AgoraLinkWorkflow
-from workflows.agora_link_types import (
+from contracts.agora_calls import BUSINESS_FAULT, FindOrCreateDossierCall
+from contracts.agora_link import (
     CONNECTED,
     CUT_OFF,
     SIGNAL_LINK_REOPENED,
@@ -45,8 +38,18 @@ from workflows.agora_link_types import (
     LinkState,
     LinkWait,
 )
+from contracts.incident import IncidentAction, IncidentTimings, workflow_id_for
+from notifications.contacts import load_contacts
+from settings import Settings
+from state_models.calendar import MaintenanceWindow, WorkingCalendar, add_working_days
+from state_models.incident_detection import BurstRule, burst_reached, counts, recent
+from store.writer import ProjectionWriter
+from temporal_client.link import ensure_link_workflow
+from tests.fixtures_agora import SimulatorHandle, find_or_create_request
+from tests.fixtures_smtp import SmtpServer
+from workflows.agora_gate import AgoraGate
+from workflows.agora_link import AgoraLinkWorkflow
 from workflows.incident import IncidentWorkflow
-from workflows.incident_types import IncidentAction, IncidentTimings, workflow_id_for
 
 CONTACTS = load_contacts()
 PARIS = ZoneInfo("Europe/Paris")
@@ -99,16 +102,15 @@ class GatedCallWorkflow:
 
     @workflow.run
     async def run(self, job: GatedJob) -> GatedResult:
-        ack = await self._gate.call(OPERATION, lambda: workflow.execute_activity(
-            OPERATION,
+        outcome = await self._gate.call(OPERATION, lambda: workflow.execute_activity_method(
+            AgoraActivities.find_or_create_dossier,
             FindOrCreateDossierCall(job.request, "agent.test"),
-            result_type=AgoraAck,
             start_to_close_timeout=timedelta(seconds=5),
             retry_policy=RetryPolicy(initial_interval=timedelta(seconds=0.1),
                                      maximum_interval=timedelta(seconds=0.3),
                                      non_retryable_error_types=[BUSINESS_FAULT]),
         ))
-        return GatedResult(ack, self._gate.waits())
+        return GatedResult(outcome.ack, self._gate.waits())
 
     @workflow.signal(name=SIGNAL_LINK_REOPENED)
     def link_reopened(self) -> None:
@@ -159,7 +161,8 @@ async def link(
             temporal_client,
             task_queue=task_queue,
             workflows=[AgoraLinkWorkflow, IncidentWorkflow, GatedCallWorkflow],
-            activities=[*AgoraActivities(agora_settings).all(), *notify.all()],
+            activities=[*AgoraActivities(agora_settings, ProjectionWriter(agora_settings)).all(),
+                        *notify.all()],
             activity_executor=executor,
             interceptors=[AgoraLinkGuard(temporal_client, link_id, state_cache_seconds=0)],
         ):

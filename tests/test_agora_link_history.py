@@ -10,16 +10,16 @@ from datetime import UTC, datetime
 from temporalio.client import Client
 from temporalio.worker import Worker
 
-from activities.agora_link_guard import ensure_link_workflow
-from notifications.contacts import load_contacts
-from state_models.calendar import MaintenanceWindow, WorkingCalendar
-from workflows.agora_link import AgoraLinkWorkflow
-from workflows.agora_link_types import (
+from contracts.agora_link import (
     SIGNAL_TRANSPORT_FAILURE,
     FailureReport,
     LinkConfig,
     LinkState,
 )
+from notifications.contacts import load_contacts
+from state_models.calendar import MaintenanceWindow, WorkingCalendar
+from temporal_client.link import ensure_link_workflow
+from workflows.agora_link import AgoraLinkWorkflow
 from workflows.incident import IncidentWorkflow
 
 SIGNALS = 120

@@ -11,7 +11,7 @@ import pytest
 from bench import chaos
 from bench.cli import CHAOS_SCENARIOS
 from bench.dossiers import EXPECTED_EFFECTS, judge
-from workflows.dossier_types import RetryConfig
+from contracts.dossier import RetryConfig
 
 FAST = chaos.ChaosOptions(
     dossiers=12,

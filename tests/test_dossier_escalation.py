@@ -13,14 +13,14 @@ import pytest_asyncio
 from temporalio.client import Client
 
 import worker as agora_worker
-from api.commands import EventRefused, send_event, start_dossier, view_dossier
-from api.market_commands import send_market_event, start_market, view_market
+from contracts.dossier import EscalationConfig, EventRequest
+from contracts.market import MarketEventRequest, MarketInput
 from settings import Settings
+from temporal_client.dossiers import EventRefused, create_dossier, send_event, view_dossier
+from temporal_client.markets import create_market, send_market_event, view_market
 from tests import factories
 from tests.conftest import FAST_RETRY
 from tests.fixtures_smtp import SmtpServer
-from workflows.dossier_types import EscalationConfig, EventRequest
-from workflows.market_types import MarketEventRequest, MarketInput
 
 MANAGER = "gestionnaire@region.example.org"
 HEAD = "chef-service@region.example.org"
@@ -41,7 +41,7 @@ def _dossier(reminder: float, escalation: float) -> factories.DossierInput:
     dossier = factories.dossier(FAST_RETRY)
     dossier.escalation = EscalationConfig(
         partner_name="Collectivité de Corse", manager_email=MANAGER, head_of_service_email=HEAD,
-        dossier_url=f"http://ui.example.org/dossiers/{dossier.dossier_id}",
+        page_url=f"http://ui.example.org/dossiers/{dossier.dossier_id}",
         reminder_after_seconds=reminder, escalation_after_seconds=escalation)
     return dossier
 
@@ -52,12 +52,22 @@ def _lifecycle_event(step: int) -> EventRequest:
 
 
 async def _refused_entry(client: Client, task_queue: str, simulator, dossier) -> None:
-    await start_dossier(client, dossier, task_queue)
+    await create_dossier(client, dossier, task_queue)
     await send_event(client, dossier.dossier_id, _lifecycle_event(0))
     simulator.inject(operation="EntrerEnFormation", kind="soap_fault", count=1,
                      fault_code="agora:DonneesInvalides", message="date d'entrée incohérente")
     with pytest.raises(EventRefused):
         await send_event(client, dossier.dossier_id, _lifecycle_event(1))
+
+
+async def _eventually(read, done, timeout: float = 10.0):  # type: ignore[no-untyped-def]
+    """The value ``read()`` returns once ``done`` holds for it (or the last one read)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    value = await read()
+    while not done(value) and asyncio.get_running_loop().time() < deadline:
+        await asyncio.sleep(0.1)
+        value = await read()
+    return value
 
 
 @pytest.mark.usefixtures("mailing_worker")
@@ -73,10 +83,12 @@ async def test_refused_dossier_left_uncorrected_is_reminded_then_escalated(
     reminder, escalation = mine
     assert "Rappel" in reminder.subject and reminder.envelope_to == [MANAGER]
     assert "EntrerEnFormation" in reminder.text and "agora:DonneesInvalides" in reminder.text
-    assert dossier.escalation.dossier_url in reminder.text
+    assert dossier.escalation.page_url in reminder.text
     assert HEAD in escalation.envelope_to and MANAGER in escalation.envelope_to  # manager in copy
     assert "date d'entrée incohérente" in escalation.text
-    view = await view_dossier(temporal_client, dossier.dossier_id)
+    # The workflow logs an email once its activity returns, just after the SMTP sink got it.
+    view = await _eventually(lambda: view_dossier(temporal_client, dossier.dossier_id),
+                             lambda v: len(v.emails) == 2)
     assert [e.template for e in view.emails] == ["dossier_reminder", "dossier_escalation"]
 
 
@@ -102,9 +114,9 @@ async def _refused_market_settlement(client: Client, task_queue: str, simulator,
     market = factories.market(FAST_RETRY)
     market.escalation = EscalationConfig(
         partner_name="Collectivité de Corse", manager_email=MANAGER, head_of_service_email=HEAD,
-        dossier_url=f"http://ui.example.org/marches/{market.market_id}",
+        page_url=f"http://ui.example.org/marches/{market.market_id}",
         reminder_after_seconds=reminder, escalation_after_seconds=escalation)
-    await start_market(client, market, task_queue)
+    await create_market(client, market, task_queue)
     *before, (settle, data) = factories.MARKET_LIFECYCLE
     for event, event_data in before:
         await send_market_event(client, market.market_id, MarketEventRequest(event, "marches", event_data))
@@ -126,9 +138,10 @@ async def test_a_market_whose_settlement_agora_refused_is_reminded_then_escalate
     reminder, escalation = [m for m in messages if market.market_id in m.subject]
     assert reminder.subject.startswith(f"[Marché {market.market_id}] Rappel")
     assert reminder.envelope_to == [MANAGER] and "Le marché" in reminder.text
-    assert "SolderAction" in reminder.text and market.escalation.dossier_url in reminder.text
+    assert "SolderAction" in reminder.text and market.escalation.page_url in reminder.text
     assert HEAD in escalation.envelope_to and "montant du solde incohérent" in escalation.text
-    view = await view_market(temporal_client, market.market_id)
+    view = await _eventually(lambda: view_market(temporal_client, market.market_id),
+                             lambda v: len(v.emails) == 2)
     assert [e.template for e in view.emails] == ["dossier_reminder", "dossier_escalation"]
 
 

@@ -8,11 +8,7 @@ from collections import Counter
 import pytest
 from temporalio.client import Client
 
-from api.commands import EventRefused, send_event, start_dossier, view_dossier
-from tests import factories
-from tests.conftest import FAST_RETRY
-from workflows.dossier import DossierWorkflow
-from workflows.dossier_types import (
+from contracts.dossier import (
     OUTCOME_ACKNOWLEDGED,
     OUTCOME_REFUSED,
     OUTCOME_REPLAY,
@@ -20,6 +16,10 @@ from workflows.dossier_types import (
     EventRequest,
     workflow_id_for,
 )
+from temporal_client.dossiers import EventRefused, create_dossier, send_event, view_dossier
+from tests import factories
+from tests.conftest import FAST_RETRY
+from workflows.dossier import DossierWorkflow
 
 pytestmark = pytest.mark.usefixtures("worker", "clean_simulator")
 
@@ -38,7 +38,7 @@ async def _started(client: Client, task_queue: str, **changes) -> factories.Doss
     dossier = factories.dossier(FAST_RETRY)
     for name, value in changes.items():
         setattr(dossier, name, value)
-    await start_dossier(client, dossier, task_queue)
+    await create_dossier(client, dossier, task_queue)
     return dossier
 
 

@@ -17,20 +17,20 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 import worker as agora_worker
-from activities.agora_link_guard import ensure_link_workflow, link_config_from_environment
 from api.app import create_app
-from api.commands import send_event, start_dossier, view_dossier
+from contracts.agora_link import GateConfig
+from contracts.dossier import EventRequest
 from notifications.contacts import load_contacts
 from settings import Settings
 from store.db import Database
+from temporal_client.dossiers import create_dossier, send_event, view_dossier
+from temporal_client.link import ensure_link_workflow, link_config_from_environment
 from tests import api_helpers, factories
 from tests.conftest import FAST_RETRY
 from tests.fixtures_agora import SimulatorHandle
 from tests.fixtures_api import PASSWORD, ApiHandle, seed_users, serve_in_thread
 from tests.fixtures_smtp import SmtpServer, start_smtp_server
 from tests.test_agora_link import window_around_now
-from workflows.agora_link_types import GateConfig
-from workflows.dossier_types import EventRequest
 
 CONTACTS = load_contacts()
 
@@ -220,7 +220,7 @@ async def test_a_dossier_call_due_in_the_maintenance_window_waits_without_incide
     dossier = dataclasses.replace(
         factories.dossier(FAST_RETRY),
         link=GateConfig([window_around_now(4.0)], settings.link_workflow_id))
-    await start_dossier(stack.client, dossier, settings.task_queue)
+    await create_dossier(stack.client, dossier, settings.task_queue)
 
     async def held() -> bool:
         return bool((await view_dossier(stack.client, dossier.dossier_id)).link_waits)

@@ -9,14 +9,8 @@ from dataclasses import replace
 import pytest
 from temporalio.client import Client
 
-from api.commands import EventRefused, send_event, start_dossier
-from api.market_commands import reserve_place, send_market_event, start_market, view_market
-from state_models import market as model
-from tests import factories
-from tests.conftest import FAST_RETRY
-from workflows.dossier_types import EventRequest, MarketLink
-from workflows.market import MarketWorkflow
-from workflows.market_types import (
+from contracts.dossier import EventRequest, MarketLink
+from contracts.market import (
     SIGNAL_DOSSIER_CHANGED,
     DossierReport,
     MarketEventRequest,
@@ -25,13 +19,19 @@ from workflows.market_types import (
     PlaceRequest,
     workflow_id_for,
 )
+from state_models import market as model
+from temporal_client.dossiers import EventRefused, create_dossier, send_event
+from temporal_client.markets import create_market, reserve_place, send_market_event, view_market
+from tests import factories
+from tests.conftest import FAST_RETRY
+from workflows.market import MarketWorkflow
 
 pytestmark = pytest.mark.usefixtures("worker", "clean_simulator")
 
 
 async def _market(client: Client, task_queue: str, **options) -> MarketInput:  # type: ignore[no-untyped-def]
     market = factories.market(FAST_RETRY, **options)
-    await start_market(client, market, task_queue)
+    await create_market(client, market, task_queue)
     return market
 
 
@@ -43,7 +43,7 @@ async def _dossier_in(client: Client, task_queue: str, market_id: str, session_i
     """A dossier of the market: its place reserved first, then its workflow started."""
     dossier = replace(factories.dossier(FAST_RETRY), market=MarketLink(market_id, session_id))
     await reserve_place(client, market_id, PlaceRequest(dossier.dossier_id, session_id))
-    await start_dossier(client, dossier, task_queue)
+    await create_dossier(client, dossier, task_queue)
     return dossier.dossier_id
 
 

@@ -13,7 +13,7 @@ import pytest
 from temporalio.testing import ActivityEnvironment
 
 from activities.notify import NotifyActivities
-from activities.notify_types import EmailRequest
+from contracts.notify import EmailRequest
 from notifications import render, smtp
 from notifications.contacts import CONTACTS_FILE_ENV, load_contacts, parse_contacts
 from notifications.sink import start_sink
@@ -51,7 +51,7 @@ DOSSIER = {
     "since": "2026-12-07T08:12:00+00:00",
     "escalation_at": "2026-12-09T08:12:00+00:00",
     "manager": "agent.dupont",
-    "dossier_url": "http://127.0.0.1:8000/dossiers/D-42",
+    "page_url": "http://127.0.0.1:8000/dossiers/D-42",
 }
 CUT_OFF = {
     "reference": "AGORA-COUPURE-1",

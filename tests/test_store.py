@@ -11,17 +11,18 @@ from cryptography.exceptions import InvalidTag
 from sqlalchemy import inspect, select, text
 from temporalio.testing import ActivityEnvironment
 
-from activities.projection_types import DossierRecord
 from activities.projections import ProjectionActivities
+from contracts.dossier import HistoryEntry
+from contracts.projection import DossierStep
 from settings import Settings
+from state_models.dossier import DossierFacts
 from store.crypto import DataCipher, cipher_for
 from store.db import Database
 from store.models import Dossier, Person, Role, TimelineEntry
-from store.projection import record_dossier
 from store.users import authenticate, create_user, issue_token, user_for_token
+from store.writer import ProjectionWriter
 from tests import factories
 from tests.conftest import FAST_RETRY
-from workflows.dossier_types import DossierView, HistoryEntry
 
 
 @pytest.fixture
@@ -42,10 +43,9 @@ def _entry(seq: int, event: str, state: str) -> HistoryEntry:
                         state_after=state, ack_id=f"ACK-{seq}")
 
 
-def _view(dossier_id: str, *entries: HistoryEntry) -> DossierView:
-    state = entries[-1].state_after if entries else "created"
-    return DossierView(dossier_id=dossier_id, state=state, registered=True, agora_dossier_id="AG-1",
-                       allowed_events=[], history=list(entries))
+def _step(dossier_id: str, entry: HistoryEntry | None) -> DossierStep:
+    state = entry.state_after if entry else "created"
+    return DossierStep(dossier_id, DossierFacts(state=state, agora_dossier_id="AG-1"), entry)
 
 
 def test_migrations_create_the_schema_and_the_roles(database: Database) -> None:
@@ -62,8 +62,7 @@ def test_migrations_create_the_schema_and_the_roles(database: Database) -> None:
 def test_nir_is_encrypted_at_rest_and_found_by_keyed_hash(database: Database, settings: Settings) -> None:
     cipher = cipher_for(settings)
     dossier = factories.dossier(FAST_RETRY)
-    with database.sessions.begin() as session:
-        record_dossier(session, cipher, dossier, _view(dossier.dossier_id))
+    ProjectionWriter(settings).dossier(dossier)
     with database.engine.connect() as connection:
         raw = connection.execute(text("SELECT nir_encrypted, nir_hash FROM persons")).one()
     assert dossier.person.nir.encode() not in raw.nir_encrypted
@@ -77,13 +76,14 @@ def test_nir_is_encrypted_at_rest_and_found_by_keyed_hash(database: Database, se
 
 
 def test_projection_is_idempotent_and_never_rewinds(database: Database, settings: Settings) -> None:
-    cipher = cipher_for(settings)
+    writer = ProjectionWriter(settings)
     dossier = factories.dossier(FAST_RETRY)
-    old = _view(dossier.dossier_id, _entry(1, "create", "created"))
-    new = _view(dossier.dossier_id, _entry(1, "create", "created"), _entry(2, "validate", "validated"))
-    for view in (old, new, new, old):  # retries, and an older view arriving late
-        with database.sessions.begin() as session:
-            record_dossier(session, cipher, dossier, view)
+    old = _step(dossier.dossier_id, _entry(1, "create", "created"))
+    new = _step(dossier.dossier_id, _entry(2, "validate", "validated"))
+    assert not _wrote(settings, old)  # no row yet: nothing written, the step is retried
+    writer.dossier(dossier)
+    for step in (old, new, new, old):  # retries, and an older step arriving late
+        writer.step(step)
     with database.sessions() as session:
         row = session.get(Dossier, dossier.dossier_id)
         assert row.state == "validated" and row.last_seq == 2 and row.manager == "agent.dupont"
@@ -92,13 +92,24 @@ def test_projection_is_idempotent_and_never_rewinds(database: Database, settings
         assert session.scalar(select(Person.birth_name)) == dossier.person.birth_name
 
 
-def test_record_dossier_activity_upserts(settings: Settings) -> None:
-    activities = ProjectionActivities(settings)
+def _wrote(settings: Settings, step: DossierStep) -> bool:
+    from store.projection import record_step
+
+    database = Database(settings.effective_database_url)
+    try:
+        with database.sessions.begin() as session:
+            return record_step(session, step)
+    finally:
+        database.dispose()
+
+
+def test_record_dossier_step_activity_upserts(settings: Settings) -> None:
+    activities = ProjectionActivities(ProjectionWriter(settings))
     dossier = factories.dossier(FAST_RETRY)
-    record = DossierRecord(dossier, _view(dossier.dossier_id, _entry(1, "create", "created")))
+    step = dataclasses.replace(_step(dossier.dossier_id, _entry(1, "create", "created")), dossier=dossier)
     environment = ActivityEnvironment()
-    environment.run(activities.record_dossier, record)
-    environment.run(activities.record_dossier, record)  # a retry
+    environment.run(activities.record_dossier_step, step)
+    environment.run(activities.record_dossier_step, step)  # a retry
     database = Database(settings.effective_database_url)
     with database.sessions() as session:
         assert session.scalar(select(Dossier.agora_dossier_id)) == "AG-1"

@@ -15,11 +15,11 @@ from pathlib import Path
 import pytest
 from temporalio.client import Client
 
-from api.commands import send_event, start_dossier
+from contracts.dossier import OUTCOME_REPLAY, EventRequest
 from settings import Settings, as_environment
+from temporal_client.dossiers import create_dossier, send_event
 from tests import factories
 from tests.conftest import FAST_RETRY
-from workflows.dossier_types import OUTCOME_REPLAY, EventRequest
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -56,9 +56,8 @@ async def test_worker_killed_mid_call_finishes_without_duplicate(
         temporal_address=temporal_client.service_client.config.target_host,
     )
     dossier = factories.dossier(replace(FAST_RETRY, attempt_timeout_seconds=2.0))
-    await start_dossier(temporal_client, dossier, task_queue)
-
     with worker_process(settings) as first:
+        await create_dossier(temporal_client, dossier, task_queue)
         await send_event(temporal_client, dossier.dossier_id,
                          EventRequest("validate", data=factories.LIFECYCLE[0][1]))
         # AGORA applies the entry, then its answer is lost while the worker dies.

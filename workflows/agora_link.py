@@ -1,15 +1,9 @@
-"""The AGORA link: may a dossier call AGORA now? (SPEC §4)
-
-Two reasons to wait, both durable (timers and signals, never a busy loop):
-
-- the maintenance window (Sunday 22:00–23:00 Paris by default): the call
-  sleeps until the window ends, decided from ``workflow.now()``;
-- a cut-off: the singleton ``AgoraLinkWorkflow`` ("agora-link") holds the
-  link's state. The worker refuses to start an AGORA activity while the link
-  is cut (``activities.agora_link_guard``: non-retryable ``AgoraLinkCutOff``,
-  nothing sent, no retry spent); the dossier then registers as a waiter and
-  sleeps until the link signals ``link_reopened``, in registration order,
-  once the crisis cell's approvers have expressly agreed.
+"""The AGORA link (SPEC §4): the singleton ``AgoraLinkWorkflow`` ("agora-link") holds
+the link's state. The worker refuses to start an AGORA activity while the link is cut
+(``activities.agora_link_guard``); a calling workflow's ``AgoraGate``
+(``workflows/agora_gate.py``) then registers as a waiter, and the link signals
+``link_reopened`` to the waiters, in registration order, once the crisis cell's
+approvers have expressly agreed.
 
 ``AgoraLinkWorkflow`` also turns bursts of transport failures (reported by
 the worker as they happen) into exactly one incident per kind, attaches
@@ -19,13 +13,11 @@ convocation.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from dataclasses import asdict
 from datetime import datetime
-from typing import TypeVar
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ApplicationError
 from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
@@ -33,13 +25,9 @@ with workflow.unsafe.imports_passed_through():
     # resolves the input's nested dataclass hints (Contacts → Contact) through
     # the sandbox's sys.modules, which lacks modules only imported transitively.
     import notifications.contacts  # noqa: F401
-    from activities.notify_types import EmailRequest
-    from state_models.calendar import add_working_days, maintenance_end
-    from state_models.incident_detection import burst_reached, counts, recent
-    from workflows.agora_link_types import (
+    from contracts.agora_link import (
         CONNECTED,
         CUT_OFF,
-        LINK_CUT_OFF,
         QUERY_LINK_STATE,
         SIGNAL_INCIDENT_CLOSED,
         SIGNAL_LINK_REOPENED,
@@ -52,82 +40,24 @@ with workflow.unsafe.imports_passed_through():
         CutOffRecord,
         CutOffRequest,
         FailureReport,
-        GateConfig,
         LinkInput,
         LinkState,
-        LinkWait,
         Waiter,
     )
-    from workflows.incident import IncidentWorkflow
-    from workflows.incident_types import (
+    from contracts.incident import (
         SIGNAL_ATTACH_FAILURE,
         AttachedFailure,
         IncidentInput,
         workflow_id_for,
     )
+    from contracts.notify import EmailRequest
+    from state_models.calendar import add_working_days
+    from state_models.incident_detection import burst_reached, counts, recent
+    from workflows.incident import IncidentWorkflow
     from workflows.notify_call import send_email
-
-T = TypeVar("T")
 
 # The link's email log is carried across continue-as-new: keep the latest only.
 _EMAIL_LOG_LIMIT = 200
-
-
-class AgoraGate:
-    """Used by a workflow that calls AGORA: ``await gate.call(operation, start)``.
-
-    The workflow must also expose the signal ``link_reopened`` calling
-    :meth:`reopened`, and may show :meth:`waits` in its timeline.
-    """
-
-    def __init__(self, config: GateConfig) -> None:
-        self._config = config
-        self._waits: list[LinkWait] = []
-        self._reopened = 0
-
-    async def call(self, operation: str, start: Callable[[], Awaitable[T]]) -> T:
-        """Run ``start()`` (which runs the AGORA activity) once the link is open."""
-        while True:
-            await self._wait_for_maintenance(operation)
-            try:
-                return await start()
-            except ActivityError as failure:
-                if not is_cut_off(failure):
-                    raise
-            await self._wait_for_reconnection(operation)
-
-    def reopened(self) -> None:
-        """The body of the workflow's ``link_reopened`` signal handler."""
-        self._reopened += 1
-
-    def waits(self) -> list[LinkWait]:
-        return list(self._waits)
-
-    async def _wait_for_maintenance(self, operation: str) -> None:
-        ends = maintenance_end(workflow.now(), tuple(self._config.maintenance_windows))
-        if ends is None:
-            return
-        wait = LinkWait(operation, "maintenance", workflow.now().isoformat(), ends.isoformat())
-        self._waits.append(wait)
-        # Chained windows are already folded into ``ends``.
-        await workflow.sleep(ends - workflow.now(), summary=f"AGORA maintenance until {ends:%H:%M}")
-        wait.ended_at = workflow.now().isoformat()
-
-    async def _wait_for_reconnection(self, operation: str) -> None:
-        wait = LinkWait(operation, "cut_off", workflow.now().isoformat())
-        self._waits.append(wait)
-        seen = self._reopened
-        # Registered even if the link reopened meanwhile: the link then answers at once.
-        await workflow.get_external_workflow_handle(self._config.link_workflow_id).signal(
-            SIGNAL_REGISTER_WAITER, Waiter(workflow.info().workflow_id, operation))
-        await workflow.wait_condition(lambda: self._reopened > seen,
-                                      timeout_summary="AGORA link cut off")
-        wait.ended_at = workflow.now().isoformat()
-
-
-def is_cut_off(failure: ActivityError) -> bool:
-    cause = failure.cause
-    return isinstance(cause, ApplicationError) and cause.type == LINK_CUT_OFF
 
 
 @workflow.defn

@@ -21,11 +21,8 @@ with workflow.unsafe.imports_passed_through():
     # resolves the input's nested dataclass hints (Contacts → Contact) through
     # the sandbox's sys.modules, which lacks modules only imported transitively.
     import notifications.contacts  # noqa: F401
-    from activities.notify_types import EmailRequest, SentEmail
-    from state_models import incident as lifecycle
-    from state_models.calendar import add_working_hours
-    from workflows.agora_link_types import SIGNAL_INCIDENT_CLOSED
-    from workflows.incident_types import (
+    from contracts.agora_link import SIGNAL_INCIDENT_CLOSED
+    from contracts.incident import (
         QUERY_VIEW,
         SIGNAL_ATTACH_FAILURE,
         UPDATE_ACKNOWLEDGE,
@@ -37,6 +34,9 @@ with workflow.unsafe.imports_passed_through():
         IncidentInput,
         IncidentView,
     )
+    from contracts.notify import EmailRequest, SentEmail
+    from state_models import incident as lifecycle
+    from state_models.calendar import add_working_hours
     from workflows.notify_call import send_email
 
 # The SLA steps, each sent at most once; each is also its email's template.

@@ -34,20 +34,13 @@ with workflow.unsafe.imports_passed_through():
     import state_models.calendar
     import state_models.market
     import state_models.market_dossiers  # noqa: F401
-    from activities.agora_types import BUSINESS_FAULT, SettleActionCall
-    from activities.notify_types import SentEmail
-    from activities.projection_types import RECORD_MARKET, MarketRecord
-    from agora.messages import AgoraAck, SettleAction
-    from state_models import market as model
-    from state_models import market_dossiers as book
-    from state_models.market_dossiers import MarketDossiers, PlaceRefused
-    from state_models.validators import ValidationError
-    from workflows.agora_call import execute_agora, fault_of, outcome_of
-    from workflows.agora_link import AgoraGate
-    from workflows.agora_link_types import SIGNAL_LINK_REOPENED
-    from workflows.dossier_escalation import MARKET, REFUSED, WAITING, DossierEscalation
-    from workflows.dossier_types import OUTCOME_REFUSED
-    from workflows.market_types import (
+    from activities.agora_calls import AgoraActivities
+    from activities.projections import ProjectionActivities
+    from agora.messages import SettleAction
+    from contracts.agora_calls import BUSINESS_FAULT, SettleActionCall
+    from contracts.agora_link import SIGNAL_LINK_REOPENED
+    from contracts.dossier import OUTCOME_REFUSED
+    from contracts.market import (
         ILLEGAL_EVENT,
         INVALID_DATA,
         OPEN_DOSSIERS,
@@ -65,6 +58,15 @@ with workflow.unsafe.imports_passed_through():
         PlaceRequest,
         SessionView,
     )
+    from contracts.notify import SentEmail
+    from contracts.projection import MarketRecord, outcome_of
+    from state_models import market as model
+    from state_models import market_dossiers as book
+    from state_models.market_dossiers import MarketDossiers, PlaceRefused
+    from state_models.validators import ValidationError
+    from workflows.agora_call import execute_agora, fault_of
+    from workflows.agora_gate import AgoraGate
+    from workflows.escalation import MARKET, REFUSED, WAITING, EscalationClock
 
 SETTLE_OPERATION = "SolderAction"
 # A refusal names at most this many dossiers of each kind (a market can have thousands).
@@ -84,11 +86,22 @@ class MarketWorkflow:
         self._past_waits = carried.link_waits
         self._past_emails = carried.emails
         self._gate = AgoraGate(market.link)
-        self._escalation = DossierEscalation(market.market_id, market.escalation, kind=MARKET)
+        self._escalation = EscalationClock(market.market_id, market.escalation, kind=MARKET)
         # Events are applied one at a time, in the order they were accepted.
         self._lock = asyncio.Lock()
         # Each run writes the projection once at start, then after changes, batched.
         self._dirty = True
+        self._projected_version = -1
+
+    @workflow.update
+    async def stored(self) -> MarketView:
+        """The registration's answer: the view once the market is in the store."""
+        await self._until_projected(self._version)
+        return self.view()
+
+    async def _until_projected(self, version: int) -> None:
+        """Answer only once the projection shows ``version``: the user's next page shows it."""
+        await workflow.wait_condition(lambda: self._projected_version >= version)
 
     @workflow.run
     async def run(self, market: MarketInput) -> MarketView:
@@ -109,7 +122,9 @@ class MarketWorkflow:
                     carried=self._carried()))
             # Awaited: one projection at a time, each carrying every change since the last.
             self._dirty = False
+            version = self._version
             await self._project()
+            self._projected_version = version
 
     def _settled(self) -> bool:
         return self._facts.state == "settled"
@@ -142,7 +157,9 @@ class MarketWorkflow:
             entry.state_after = self._facts.state
             self._history.append(entry)
             self._changed()
-            return self.view()
+            version = self._version
+        await self._until_projected(version)
+        return self.view()
 
     @apply_event.validator
     def _validate_event(self, request: MarketEventRequest) -> None:
@@ -191,10 +208,11 @@ class MarketWorkflow:
             entry.acting_user)
         self._escalation.start(WAITING, SETTLE_OPERATION)
         try:
-            ack: AgoraAck = await self._gate.call(
-                SETTLE_OPERATION, lambda: execute_agora(SETTLE_OPERATION, call, self._input.retry))
+            outcome = await self._gate.call(
+                SETTLE_OPERATION,
+                lambda: execute_agora(AgoraActivities.settle_action, call, self._input.retry))
         except ActivityError as failure:
-            code, message = fault_of(failure)
+            code, message, _ = fault_of(failure)
             self._escalation.start(REFUSED, SETTLE_OPERATION, code, message)
             entry.outcome, entry.fault_code, entry.message = OUTCOME_REFUSED, code, message
             entry.state_after = self._facts.state
@@ -204,6 +222,7 @@ class MarketWorkflow:
                 f"AGORA a refusé {SETTLE_OPERATION} : {code} {message}",
                 {"operation": SETTLE_OPERATION, "code": code, "message": message},
                 type=BUSINESS_FAULT) from failure
+        ack = outcome.ack
         entry.outcome, entry.ack_id, entry.message = outcome_of(ack), ack.ack_id, ack.message
 
     # --- dossiers ----------------------------------------------------------------------
@@ -264,8 +283,8 @@ class MarketWorkflow:
         self._dirty = True
 
     async def _project(self) -> None:
-        await workflow.execute_activity(
-            RECORD_MARKET,
+        await workflow.execute_activity_method(
+            ProjectionActivities.record_market,
             MarketRecord(self._input.acting_user, self.view()),
             start_to_close_timeout=timedelta(seconds=30),
             retry_policy=RetryPolicy(maximum_interval=timedelta(seconds=30)),

@@ -9,7 +9,7 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
-    from activities.notify_types import SEND_EMAIL, EmailRequest, SentEmail
+    from contracts.notify import SEND_EMAIL, EmailRequest, SentEmail
 
 _RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=2),

@@ -15,15 +15,15 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Request, status
 from fastapi.responses import RedirectResponse, Response
 from pydantic import BaseModel, Field, StringConstraints
 
-from api import link_commands
 from api.auth import check_csrf, context, may, requires
 from api.context import AppContext
-from api.link_commands import INCIDENT_ACTIONS, LinkRefused, NewIncident
+from api.dossiers.schemas import ErrorOut
 from api.pages import guarded, read_form, render, signed_in_user
-from api.schemas import ErrorOut
+from contracts.agora_link import LinkState
+from contracts.incident import IncidentView
 from store.models import User
-from workflows.agora_link_types import LinkState
-from workflows.incident_types import IncidentView
+from temporal_client import link as link_commands
+from temporal_client.link import INCIDENT_ACTIONS, LinkRefused, NewIncident
 
 api = APIRouter(prefix="/api", tags=["AGORA link and incidents"])
 pages = APIRouter(include_in_schema=False)

@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import asdict
 from decimal import Decimal
 
-from api.market_schemas import MarketDetail, MarketSummary
+from api.markets.schemas import MarketDetail, MarketSummary
+from contracts.market import MarketView
 from state_models.dossier import STATES as DOSSIER_STATES
 from store.market_models import Market
-from workflows.market_types import MarketView
 
 
 def market_summary(row: Market) -> MarketSummary:

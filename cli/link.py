@@ -11,7 +11,13 @@ from typing import Any
 
 from temporalio.client import Client
 
-from api.link_commands import (
+import temporal_client
+from contracts.agora_link import LinkState
+from contracts.incident import IncidentView
+from notifications.contacts import load_contacts
+from settings import Settings
+from state_models.public_holidays import default_calendar
+from temporal_client.link import (
     INCIDENT_ACTIONS,
     LinkRefused,
     NewIncident,
@@ -23,19 +29,12 @@ from api.link_commands import (
     list_incidents,
     open_incident,
 )
-from notifications.contacts import load_contacts
-from settings import Settings
-from state_models.public_holidays import default_calendar
-from workflows.agora_link_types import LinkState
-from workflows.incident_types import IncidentView
 
 
 def _run(settings: Settings, call: Callable[[Client], Awaitable[Any]]) -> Any:
     async def go() -> Any:
-        import worker
-
         try:
-            client = await worker.connect(settings)
+            client = await temporal_client.connect(settings)
         except RuntimeError as down:
             raise SystemExit(f"Temporal injoignable ({settings.temporal_address}) : {down}") from None
         try:

@@ -1,6 +1,6 @@
 """What the market API and pages both do: check, register, send events, reserve places, read.
 
-Only api/market_commands.py talks to Temporal for markets; nothing here talks to AGORA.
+Only temporal_client/ talks to Temporal; nothing here talks to AGORA or writes the store.
 """
 
 from __future__ import annotations
@@ -12,32 +12,31 @@ from typing import Any
 from temporalio.client import WorkflowQueryFailedError, WorkflowQueryRejectedError
 from temporalio.service import RPCError
 
-from api.commands import EventRefused
 from api.context import AppContext
 from api.errors import InvalidFields, Refused, http_refusal
-from api.market_commands import (
-    UNKNOWN_MARKET,
-    reserve_place,
-    send_market_event,
-    start_market,
-    view_market,
-)
-from api.market_schemas import MarketCreate
-from state_models import market as model
-from state_models.validators import ValidationError
-from store.market_models import Market
-from store.market_projection import get_market, market_exists, record_market
-from store.models import User
-from workflows.market_types import (
+from api.events import send
+from api.markets.schemas import MarketCreate
+from contracts.market import (
     MarketEventRequest,
     MarketInput,
     MarketView,
     PlaceRequest,
-    SessionView,
 )
-
-# As for dossiers: past this, the event stays pending in the workflow (AGORA slow to answer).
-EVENT_WAIT_SECONDS = 30.0
+from state_models import market as model
+from state_models.validators import ValidationError
+from store.market_models import Market
+from store.market_projection import get_market, market_exists
+from store.models import User
+from temporal_client.dossiers import EventRefused
+from temporal_client.markets import (
+    UNKNOWN_MARKET,
+    reserve_place,
+    send_market_event,
+    view_market,
+)
+from temporal_client.markets import (
+    create_market as start_market,
+)
 
 
 def _loc(field: str) -> tuple[str, ...]:
@@ -69,41 +68,17 @@ async def create_market(ctx: AppContext, user: User, payload: MarketCreate) -> s
     market = MarketInput(market_id=market_id, facts=model.MarketFacts(terms),
                          acting_user=user.username, retry=ctx.retry, link=ctx.link,
                          escalation=ctx.escalation_for(f"/marches/{market_id}", user.username))
-    try:
-        await start_market(await ctx.temporal(), market, ctx.settings.task_queue)
-    except RPCError as error:
-        raise Refused(503, "TemporalUnavailable", f"Service de workflow indisponible : {error}") from error
-    with ctx.db.sessions.begin() as session:
-        record_market(session, _initial_view(market), user.username)
-    return market.market_id
-
-
-def _initial_view(market: MarketInput) -> MarketView:
-    """What the workflow shows before any event: written at once so the list shows the market."""
-    facts = market.facts
-    return MarketView(market_id=market.market_id, facts=facts, allowed_events=model.allowed_events(facts),
-                      total_paid="0.00", remaining=facts.terms.amount_incl_tax,
-                      sessions=[SessionView(s.session_id, s.places, 0, s.start_date, s.end_date)
-                                for s in facts.terms.sessions],
-                      dossier_counts={}, history=[], version=0)
+    # The workflow answers once its projection is stored: the list shows the market at once.
+    view = await send(start_market(await ctx.temporal(), market, ctx.settings.task_queue))
+    return view.market_id
 
 
 async def apply_market_event(ctx: AppContext, user: User, market_id: str, event: str,
                              data: dict[str, Any]) -> MarketView:
-    # The workflow's validator checks the data against the market's facts (422 naming the field).
-    _existing(ctx, market_id)
+    """The workflow's validator checks the data against the market's facts (422 naming the
+    field); it answers once the projection shows the event."""
     request = MarketEventRequest(event=event, acting_user=user.username, data=data)
-    try:
-        view = await asyncio.wait_for(send_market_event(await ctx.temporal(), market_id, request),
-                                      EVENT_WAIT_SECONDS)
-    except EventRefused as refused:
-        raise http_refusal(refused) from refused
-    except TimeoutError as timeout:
-        raise Refused(504, "AgoraPending", "AGORA n'a pas encore répondu ; l'événement reste en "
-                      "attente et sera appliqué dès sa réponse.") from timeout
-    with ctx.db.sessions.begin() as session:
-        record_market(session, view, None)
-    return view
+    return await send(send_market_event(await ctx.temporal(), market_id, request))
 
 
 async def reserve_for_dossier(ctx: AppContext, market_id: str, session_id: str, dossier_id: str) -> None:
@@ -124,17 +99,14 @@ def _existing(ctx: AppContext, market_id: str, loc: tuple[str, ...] | None = Non
 
 
 async def load_market(ctx: AppContext, market_id: str) -> tuple[Market, MarketView | None]:
-    """The stored row and, when the workflow answers, its live view (written through)."""
-    _existing(ctx, market_id)
+    """The stored row and, when the workflow answers, its live view."""
+    with ctx.db.sessions() as session:
+        row = get_market(session, market_id)
+        if row is None:
+            raise Refused(404, UNKNOWN_MARKET, f"Marché inconnu : {market_id}")
+        _ = row.sessions  # loaded before the session closes
     try:
         view: MarketView | None = await asyncio.wait_for(view_market(await ctx.temporal(), market_id), 10)
     except (RPCError, WorkflowQueryFailedError, WorkflowQueryRejectedError, TimeoutError):
         view = None
-    with ctx.db.sessions.begin() as session:
-        if view is not None:
-            record_market(session, view, None)
-    with ctx.db.sessions() as session:
-        row = get_market(session, market_id)
-        assert row is not None
-        _ = row.sessions  # loaded before the session closes
-        return row, view
+    return row, view

@@ -8,11 +8,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from activities.notify_types import SentEmail
+from contracts.agora_link import GateConfig, LinkWait
+from contracts.dossier import EscalationConfig, RetryConfig
+from contracts.notify import SentEmail
 from state_models.market import MarketFacts
 from state_models.market_dossiers import MarketDossiers
-from workflows.agora_link_types import GateConfig, LinkWait
-from workflows.dossier_types import EscalationConfig, RetryConfig
 
 WORKFLOW_ID_PREFIX = "market-"
 UPDATE_APPLY_EVENT = "apply_market_event"

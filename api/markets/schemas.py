@@ -7,10 +7,10 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, StringConstraints
 
-from activities.notify_types import SentEmail
-from api.schemas import Amount, IsoDate, Text, _Strict
+from api.dossiers.schemas import Amount, IsoDate, Text, _Strict
+from contracts.agora_link import LinkWait
+from contracts.notify import SentEmail
 from state_models import market as model
-from workflows.agora_link_types import LinkWait
 
 MarketStateName = Literal[model.STATES]  # type: ignore[valid-type]
 MarketEventName = Literal[model.EVENTS]  # type: ignore[valid-type]

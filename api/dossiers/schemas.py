@@ -7,9 +7,9 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from activities.notify_types import SentEmail
+from contracts.agora_link import LinkWait
+from contracts.notify import SentEmail
 from state_models.dossier import EVENTS, STATES
-from workflows.agora_link_types import LinkWait
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
 OptionalText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=255)] | None
@@ -153,6 +153,21 @@ class TimelineEntryOut(BaseModel):
     ack_id: str = Field(description="AGORA's acknowledgement number (empty when refused)")
     fault_code: str
     message: str
+
+
+class DossierStateOut(BaseModel):
+    """A dossier's lifecycle as its workflow answers an event: no personal data."""
+
+    dossier_id: str
+    state: StateName
+    registered: bool
+    agora_dossier_id: str | None
+    registration_fault: str | None
+    entry_date: str | None
+    allowed_events: list[EventName]
+    timeline: list[TimelineEntryOut]
+    link_waits: list[LinkWait] = Field(default_factory=list)
+    emails: list[SentEmail] = Field(default_factory=list)
 
 
 class DossierDetail(BaseModel):

@@ -10,9 +10,9 @@ from fastapi.responses import RedirectResponse, Response
 
 from api.auth import check_csrf, context, may
 from api.errors import InvalidFields, Refused
-from api.market_presenters import market_detail
-from api.market_schemas import MarketCreate
-from api.market_service import apply_market_event, create_market, load_market
+from api.markets.presenters import market_detail
+from api.markets.schemas import MarketCreate
+from api.markets.service import apply_market_event, create_market, load_market
 from api.pages import PAGE_SIZE, guarded, read_form, render, signed_in_user, submit_creation
 from state_models import market as model
 from store.market_projection import list_markets

@@ -15,9 +15,9 @@ from datetime import datetime, timedelta
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from activities.notify_types import EmailRequest, SentEmail
+    from contracts.dossier import EscalationConfig
+    from contracts.notify import EmailRequest, SentEmail
     from state_models.calendar import add_working_hours
-    from workflows.dossier_types import EscalationConfig
     from workflows.notify_call import send_email
 
 # Why a clock was started; the emails say "refused" or "waiting".
@@ -28,7 +28,7 @@ DOSSIER = "dossier"
 MARKET = "market"
 
 
-class DossierEscalation:
+class EscalationClock:
     def __init__(self, dossier_id: str, config: EscalationConfig, kind: str = DOSSIER) -> None:
         self._dossier_id = dossier_id
         self._kind = kind
@@ -73,7 +73,7 @@ class DossierEscalation:
             "fault_message": fault_message,
             "since": since.isoformat(),
             "escalation_at": escalation_at.isoformat(),
-            "dossier_url": config.dossier_url,
+            "page_url": config.page_url,
             "manager": config.manager_email,
         }
         await workflow.sleep(reminder_at - workflow.now(), summary="dossier reminder")

@@ -8,10 +8,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from activities.notify_types import SentEmail
+from temporalio.common import SearchAttributePair, TypedSearchAttributes
+
 from agora.messages import Person, TrainingAction
+from contracts.agora_link import GateConfig, LinkWait
+from contracts.notify import SentEmail
+from contracts.search_attributes import DOSSIER_ID, DOSSIER_STATE
 from state_models.calendar import WorkingCalendar
-from workflows.agora_link_types import GateConfig, LinkWait
 
 WORKFLOW_ID_PREFIX = "dossier-"
 UPDATE_APPLY_EVENT = "apply_event"
@@ -23,8 +26,20 @@ OUTCOME_REPLAY = "replay"  # AGORA had already applied it: acknowledged, not app
 OUTCOME_REFUSED = "refused"
 
 
+# Refusal types the API maps to HTTP statuses.
+ILLEGAL_EVENT = "IllegalEvent"  # 409
+INVALID_DATA = "InvalidEventData"  # 422
+
+
 def workflow_id_for(dossier_id: str) -> str:
     return f"{WORKFLOW_ID_PREFIX}{dossier_id}"
+
+
+def search_attributes(dossier_id: str, state: str) -> TypedSearchAttributes:
+    """What operators filter dossiers by in Temporal Web: never personal data."""
+    return TypedSearchAttributes(
+        [SearchAttributePair(DOSSIER_ID, dossier_id), SearchAttributePair(DOSSIER_STATE, state)]
+    )
 
 
 @dataclass
@@ -49,7 +64,7 @@ class EscalationConfig:
     partner_name: str = ""
     manager_email: str = ""
     head_of_service_email: str = ""
-    dossier_url: str = ""
+    page_url: str = ""
     reminder_after_working_hours: float = 4.0
     escalation_after_working_hours: float = 11.0
     calendar: WorkingCalendar = field(default_factory=WorkingCalendar)

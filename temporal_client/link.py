@@ -13,22 +13,22 @@ from datetime import UTC, datetime
 from typing import Any
 
 from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from notifications.contacts import Contacts
-from state_models.calendar import WorkingCalendar
-from state_models.incident import Severity
-from workflows.agora_link_types import (
+from contracts.agora_link import (
+    LINK_WORKFLOW_ID,
     QUERY_LINK_STATE,
     UPDATE_APPROVE_RECONNECTION,
     UPDATE_CUT_OFF,
     ApprovalRequest,
     CutOffRequest,
+    LinkConfig,
+    LinkInput,
     LinkState,
 )
-from workflows.incident import IncidentWorkflow
-from workflows.incident_types import (
+from contracts.incident import (
     QUERY_VIEW,
     UPDATE_ACKNOWLEDGE,
     UPDATE_RESOLVE,
@@ -39,6 +39,14 @@ from workflows.incident_types import (
     IncidentView,
     workflow_id_for,
 )
+from notifications.contacts import Contacts, load_contacts
+from settings import Settings
+from state_models.calendar import WorkingCalendar, parse_maintenance_window
+from state_models.incident import Severity
+from state_models.incident_detection import BurstRule
+from state_models.public_holidays import default_calendar
+from workflows.agora_link import AgoraLinkWorkflow
+from workflows.incident import IncidentWorkflow
 
 # Incidents opened by a person; automatic ones have their failure kind.
 MANUAL_KIND = "manual"
@@ -191,3 +199,32 @@ async def _update(call: Any, target: str) -> Any:
         if error.status == RPCStatusCode.NOT_FOUND:
             raise LinkRefused("Unknown", f"{target} : introuvable") from error
         raise
+
+
+def link_config_from_environment(settings: Settings | None = None) -> LinkConfig:
+    """The link's configuration: contacts file, maintenance windows, holidays of this year
+    and the next two (deadlines never span more), burst threshold, from ``settings``."""
+    settings = settings or Settings()
+    year = datetime.now(UTC).year
+    return LinkConfig(
+        contacts=load_contacts(),
+        calendar=default_calendar(range(year, year + 3)),
+        maintenance_windows=[parse_maintenance_window(w) for w in settings.maintenance_windows],
+        burst=BurstRule(
+            failures=settings.incident_burst_failures,
+            window_seconds=settings.incident_burst_window_seconds,
+        ),
+        ticket_prefix=settings.incident_ticket_prefix,
+    )
+
+
+async def ensure_link_workflow(client: Client, task_queue: str, config: LinkConfig,
+                               link_workflow_id: str = LINK_WORKFLOW_ID) -> None:
+    """Start the singleton link workflow unless it already runs (idempotent)."""
+    await client.start_workflow(
+        AgoraLinkWorkflow.run,
+        LinkInput(config),
+        id=link_workflow_id,
+        task_queue=task_queue,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+    )

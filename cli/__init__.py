@@ -6,7 +6,6 @@ import argparse
 import asyncio
 import logging
 import os
-import sys
 
 from settings import Settings
 
@@ -45,13 +44,13 @@ def _api(args: argparse.Namespace, settings: Settings) -> None:
 
 
 def _create_admin(args: argparse.Namespace, settings: Settings) -> None:
-    from api.admin_cli import create_admin
+    from cli.admin import create_admin
 
     create_admin(settings, args.username)
 
 
 def _demo_users(args: argparse.Namespace, settings: Settings) -> None:
-    from api.admin_cli import ensure_demo_users
+    from cli.admin import ensure_demo_users
 
     print(ensure_demo_users(settings))
 
@@ -105,8 +104,8 @@ def build_parser() -> argparse.ArgumentParser:
                           help="ISO 8601 instant with its offset, e.g. 2026-12-24T18:30:00+01:00")
     deadline.add_argument("--working-hours", type=float, required=True)
     deadline.set_defaults(func=_sla_deadline)
-    from api.link_cli import add_commands as add_link_commands
     from bench.cli import add_commands as add_bench_commands
+    from cli.link import add_commands as add_link_commands
 
     add_link_commands(commands)
     add_bench_commands(commands)
@@ -119,6 +118,3 @@ def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     args.func(args, Settings())
 
-
-if __name__ == "__main__":
-    main(sys.argv[1:])

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from activities.notify_types import SentEmail
+from contracts.notify import SentEmail
 from notifications.contacts import Contacts
 from state_models.calendar import WorkingCalendar
 

@@ -6,72 +6,27 @@ from typing import Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import RedirectResponse, Response
 
 from api.auth import (
-    SESSION_COOKIE,
-    SESSION_LIFETIME,
     check_csrf,
-    close_session,
     context,
     may,
-    open_session,
 )
+from api.dossiers.presenters import detail_of
+from api.dossiers.schemas import DossierCreate
+from api.dossiers.service import apply_event, create_dossier, load_dossier
 from api.errors import InvalidFields, Refused
 from api.pages import PAGE_SIZE, guarded, read_form, render, signed_in_user, submit_creation
-from api.presenters import detail_of
-from api.schemas import DossierCreate
-from api.service import apply_event, create_dossier, load_dossier
 from state_models.dossier import EVENTS, STATES
 from state_models.dossier_events import EVENT_FIELDS
 from store.models import User
 from store.queries import DossierFilter, get_dossier, list_dossiers, record_unmasking
-from store.users import authenticate
 
 router = APIRouter(include_in_schema=False)
 PERSON_FIELDS = ("nir", "birth_name", "usage_name", "first_names", "birth_date", "sex", "email", "phone")
 ACTION_FIELDS = ("siret", "action_id", "title", "duration_hours", "start_date", "end_date",
                  "certification_code", "purchase_mode", "price")
-
-
-@router.get("/")
-async def home() -> RedirectResponse:
-    return RedirectResponse("/dossiers", status_code=303)
-
-
-@router.get("/connexion")
-async def login_page(request: Request, suite: str = "/dossiers") -> HTMLResponse:
-    return render(request, "login.html", suite=suite, user=None)
-
-
-@router.post("/connexion")
-async def login(request: Request) -> Response:
-    form = await read_form(request)
-    ctx = context(request)
-    with ctx.db.sessions.begin() as session:
-        user = authenticate(session, form.get("username", ""), form.get("password", ""))
-    target = form.get("suite", "/dossiers")
-    if not target.startswith("/") or target.startswith("//"):
-        target = "/dossiers"  # never redirect off-site
-    if user is None:
-        return render(request, "login.html", 401, suite=target, user=None,
-                       username=form.get("username", ""),
-                       error="Identifiant ou mot de passe incorrect.")
-    response = RedirectResponse(target, status_code=303)
-    response.set_cookie(SESSION_COOKIE, open_session(ctx, user), httponly=True, samesite="lax",
-                        secure=request.url.scheme == "https",
-                        max_age=int(SESSION_LIFETIME.total_seconds()))
-    return response
-
-
-@router.post("/deconnexion")
-async def logout(request: Request) -> Response:
-    form = await read_form(request)
-    if check_csrf(request, form.get("csrf", "")):
-        close_session(request)
-    response = RedirectResponse("/connexion", status_code=303)
-    response.delete_cookie(SESSION_COOKIE)
-    return response
 
 
 @router.get("/dossiers")
@@ -116,8 +71,12 @@ def _create_payload(form: dict[str, str]) -> dict[str, Any]:
 async def new_dossier(request: Request) -> Response:
     user = signed_in_user(request, "dossiers:write")
     form = await read_form(request)
-    dossier_id, errors = await submit_creation(request, form, lambda: create_dossier(
-        context(request), user, DossierCreate.model_validate(_create_payload(form))))
+    async def create() -> str:
+        view = await create_dossier(context(request), user,
+                                    DossierCreate.model_validate(_create_payload(form)))
+        return view.dossier_id
+
+    dossier_id, errors = await submit_creation(request, form, create)
     if dossier_id:
         return RedirectResponse(f"/dossiers/{quote(dossier_id)}?fait=create", status_code=303)
     return render(request, "dossier_new.html", 422, user=user, values=form, errors=errors)

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from activities.notify_types import SentEmail
+from contracts.incident import IncidentTimings
+from contracts.notify import SentEmail
 from notifications.contacts import Contacts
 from state_models.calendar import MaintenanceWindow, WorkingCalendar
 from state_models.incident_detection import BurstRule
-from workflows.incident_types import IncidentTimings
 
 LINK_WORKFLOW_ID = "agora-link"
 

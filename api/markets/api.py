@@ -8,8 +8,9 @@ from fastapi import APIRouter, Depends, Path, Query, status
 
 from api.auth import context, requires
 from api.context import AppContext
-from api.market_presenters import market_detail, market_summary
-from api.market_schemas import (
+from api.dossiers.schemas import ErrorOut
+from api.markets.presenters import market_detail, market_summary
+from api.markets.schemas import (
     MarketCreate,
     MarketCreated,
     MarketDetail,
@@ -18,8 +19,7 @@ from api.market_schemas import (
     MarketPage,
     MarketStateName,
 )
-from api.market_service import apply_market_event, create_market, load_market
-from api.schemas import ErrorOut
+from api.markets.service import apply_market_event, create_market, load_market
 from state_models.market import EVENT_FIELDS
 from store.market_projection import list_markets
 from store.models import User

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
-from api.schemas import ActionOut, DossierDetail, DossierSummary, PersonOut, TimelineEntryOut
+from api.dossiers.schemas import (
+    ActionOut,
+    DossierDetail,
+    DossierStateOut,
+    DossierSummary,
+    PersonOut,
+    TimelineEntryOut,
+)
+from contracts.dossier import DossierView
 from state_models.validators import mask_nir
 from store.crypto import DataCipher
 from store.models import Dossier
-from workflows.dossier_types import DossierView
 
 
 def summary_of(row: Dossier) -> DossierSummary:
@@ -44,3 +51,15 @@ def detail_of(row: Dossier, view: DossierView | None, cipher: DataCipher) -> Dos
         link_waits=view.link_waits if view else [],
         emails=view.emails if view else [],
     )
+
+
+def state_of(view: DossierView) -> DossierStateOut:
+    return DossierStateOut(
+        dossier_id=view.dossier_id, state=view.state, registered=view.registered,
+        agora_dossier_id=view.agora_dossier_id, registration_fault=view.registration_fault,
+        entry_date=view.entry_date, allowed_events=view.allowed_events,
+        timeline=[TimelineEntryOut(seq=e.seq, event=e.event, at=e.at, acting_user=e.acting_user,
+                                   operation=e.operation, outcome=e.outcome, state_after=e.state_after,
+                                   ack_id=e.ack_id, fault_code=e.fault_code, message=e.message)
+                  for e in view.history],
+        link_waits=view.link_waits, emails=view.emails)

@@ -1,6 +1,6 @@
 """What the API and the UI both do: check, create, send events, read; errors as exceptions.
 
-Only api/commands.py talks to Temporal; nothing here talks to AGORA.
+Only temporal_client/ talks to Temporal; nothing here talks to AGORA or writes the store.
 """
 
 from __future__ import annotations
@@ -13,12 +13,12 @@ from temporalio.client import WorkflowQueryFailedError, WorkflowQueryRejectedErr
 from temporalio.service import RPCError
 
 from agora.messages import Person, TrainingAction
-from api.commands import EventRefused, send_event, start_dossier, view_dossier
 from api.context import AppContext
-from api.errors import InvalidFields, Refused, http_refusal
-from api.market_service import reserve_for_dossier
-from api.schemas import DossierCreate
-from state_models.dossier_events import DossierFacts, validate_event_data
+from api.dossiers.schemas import DossierCreate
+from api.errors import InvalidFields, Refused
+from api.events import send
+from api.markets.service import reserve_for_dossier
+from contracts.dossier import DossierInput, DossierView, EventRequest, MarketLink
 from state_models.validators import (
     ValidationError,
     validate_amount,
@@ -28,13 +28,12 @@ from state_models.validators import (
     validate_siret,
 )
 from store.models import Dossier, User
-from store.projection import record_input, record_view
 from store.queries import get_dossier
-from workflows.dossier_types import DossierInput, DossierView, EventRequest, MarketLink
+from temporal_client.dossiers import create_dossier as start_dossier
+from temporal_client.dossiers import send_event, view_dossier
 
-# An AGORA answer normally takes well under a second; past this the event stays
-# pending in the workflow and is applied when AGORA answers.
-EVENT_WAIT_SECONDS = 30.0
+# A page waits this long at most for the workflow's live view.
+LIVE_VIEW_TIMEOUT_SECONDS = 10.0
 
 
 def check_create(payload: DossierCreate) -> tuple[Person, TrainingAction]:
@@ -71,7 +70,7 @@ def check_create(payload: DossierCreate) -> tuple[Person, TrainingAction]:
     return person, action
 
 
-async def create_dossier(ctx: AppContext, user: User, payload: DossierCreate) -> str:
+async def create_dossier(ctx: AppContext, user: User, payload: DossierCreate) -> DossierView:
     person, action = check_create(payload)
     dossier_id = f"D-{uuid.uuid4().hex[:12].upper()}"
     market = _market_link(payload)
@@ -83,15 +82,9 @@ async def create_dossier(ctx: AppContext, user: User, payload: DossierCreate) ->
         # held by a dossier that then failed to start stays held; it is the same dossier id
         # only if the request is retried, so such a leak needs the market manager's eye.
         await reserve_for_dossier(ctx, market.market_id, market.session_id, dossier_id)
-    # Workflow first: it carries the whole input, so its RecordDossier activity can
-    # rebuild the row even if this process dies before writing it.
-    try:
-        await start_dossier(await ctx.temporal(), dossier, ctx.settings.task_queue)
-    except RPCError as error:
-        raise Refused(503, "TemporalUnavailable", f"Service de workflow indisponible : {error}") from error
-    with ctx.db.sessions.begin() as session:
-        record_input(session, ctx.cipher, dossier)
-    return dossier.dossier_id
+    # The workflow stores the dossier (its first AGORA activity writes the row) before
+    # it answers: the user's next page finds it.
+    return await send(start_dossier(await ctx.temporal(), dossier, ctx.settings.task_queue))
 
 
 def _market_link(payload: DossierCreate) -> MarketLink | None:
@@ -106,55 +99,25 @@ def _market_link(payload: DossierCreate) -> MarketLink | None:
     return MarketLink(payload.market_id, payload.session_id)
 
 
-def check_event(event: str, data: dict[str, Any]) -> dict[str, Any]:
-    """Format checks before bothering the workflow (which checks again, with the dossier's facts)."""
-    try:
-        return validate_event_data(event, data, DossierFacts())
-    except ValidationError as invalid:
-        raise InvalidFields([(("body", invalid.field), invalid.reason)]) from invalid
-
-
 async def apply_event(ctx: AppContext, user: User, dossier_id: str, event: str,
                       data: dict[str, Any]) -> DossierView:
-    clean = check_event(event, data)
-    _existing(ctx, dossier_id)
-    request = EventRequest(event=event, acting_user=user.username, data=clean)
-    client = await ctx.temporal()
-    try:
-        view = await asyncio.wait_for(send_event(client, dossier_id, request), EVENT_WAIT_SECONDS)
-    except EventRefused as refused:
-        await refresh(ctx, dossier_id)  # a refusal by AGORA is in the timeline too
-        raise http_refusal(refused) from refused
-    except TimeoutError as timeout:
-        raise Refused(504, "AgoraPending", "AGORA n'a pas encore répondu ; l'événement reste en "
-                      "attente et sera appliqué dès sa réponse.") from timeout
-    with ctx.db.sessions.begin() as session:
-        record_view(session, view)
-    return view
-
-
-def _existing(ctx: AppContext, dossier_id: str) -> None:
-    with ctx.db.sessions() as session:
-        if get_dossier(session, dossier_id) is None:
-            raise Refused(404, "UnknownDossier", f"Dossier inconnu : {dossier_id}")
-
-
-async def refresh(ctx: AppContext, dossier_id: str) -> DossierView | None:
-    """The workflow's view, written through to the projection; None if the workflow cannot answer."""
-    try:
-        view = await asyncio.wait_for(view_dossier(await ctx.temporal(), dossier_id), 10)
-    except (RPCError, WorkflowQueryFailedError, WorkflowQueryRejectedError, TimeoutError):
-        return None
-    with ctx.db.sessions.begin() as session:
-        record_view(session, view)
-    return view
+    """One round trip: the workflow's answer is the dossier's new view (its AGORA activity
+    has already projected it for the pages)."""
+    request = EventRequest(event=event, acting_user=user.username, data=data)
+    return await send(send_event(await ctx.temporal(), dossier_id, request))
 
 
 async def load_dossier(ctx: AppContext, dossier_id: str) -> tuple[Dossier, DossierView | None]:
-    _existing(ctx, dossier_id)
-    view = await refresh(ctx, dossier_id)
+    """The stored dossier and, when its workflow answers, its live view (held calls, emails,
+    allowed events); the page renders from the store alone otherwise."""
     with ctx.db.sessions() as session:
         row = get_dossier(session, dossier_id)
-        assert row is not None
+        if row is None:
+            raise Refused(404, "UnknownDossier", f"Dossier inconnu : {dossier_id}")
         _ = row.timeline  # loaded before the session closes
-        return row, view
+    try:
+        view: DossierView | None = await asyncio.wait_for(
+            view_dossier(await ctx.temporal(), dossier_id), LIVE_VIEW_TIMEOUT_SECONDS)
+    except (RPCError, WorkflowQueryFailedError, WorkflowQueryRejectedError, TimeoutError):
+        view = None
+    return row, view

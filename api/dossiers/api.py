@@ -4,28 +4,27 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form, HTTPException, Path, Query, status
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, status
 
-from api.auth import API_TOKEN_LIFETIME, context, requires
+from api.auth import context, requires
 from api.context import AppContext
-from api.presenters import detail_of, summary_of
-from api.schemas import (
+from api.dossiers.presenters import detail_of, state_of, summary_of
+from api.dossiers.schemas import (
     DossierCreate,
     DossierCreated,
     DossierDetail,
     DossierPage,
+    DossierStateOut,
     ErrorOut,
     EventData,
     EventName,
     NirOut,
     StateName,
-    TokenOut,
 )
-from api.service import apply_event, create_dossier, load_dossier
+from api.dossiers.service import apply_event, create_dossier, load_dossier
 from state_models.dossier_events import EVENT_FIELDS
 from store.models import User
 from store.queries import DossierFilter, get_dossier, list_dossiers, record_unmasking
-from store.users import authenticate, issue_token
 
 router = APIRouter(prefix="/api", tags=["dossiers"])
 
@@ -48,21 +47,6 @@ _EVENT_DOC = "\n".join(
 )
 
 
-@router.post("/token", response_model=TokenOut, tags=["sign-in"],
-             responses={401: {"model": ErrorOut, "description": "Identifiants refusés"}})
-def token(username: Annotated[str, Form(max_length=64)], password: Annotated[str, Form(max_length=256)],
-          ctx: Ctx) -> TokenOut:
-    """Exchange a username and password for a bearer token (OAuth2 password flow)."""
-    with ctx.db.sessions.begin() as session:
-        user = authenticate(session, username, password)
-        if user is None:
-            raise HTTPException(status.HTTP_401_UNAUTHORIZED,
-                                {"code": "BadCredentials", "message": "Identifiant ou mot de passe incorrect."},
-                                headers={"WWW-Authenticate": "Bearer"})
-        value = issue_token(session, user, "api", API_TOKEN_LIFETIME)
-    return TokenOut(access_token=value, expires_in=int(API_TOKEN_LIFETIME.total_seconds()))
-
-
 @router.post("/dossiers", status_code=status.HTTP_201_CREATED, response_model=DossierCreated,
              responses={**AUTH_ERRORS,
                         409: {"model": ErrorOut, "description": "Session du marché complète (PlaceRefused)"},
@@ -71,8 +55,8 @@ async def create(payload: DossierCreate, user: Writer,
                  ctx: Ctx) -> DossierCreated:
     """Create a dossier and start its workflow, which registers it at AGORA (operations 4 and 5).
     With ``market_id`` and ``session_id``, a place of that market session is reserved first."""
-    dossier_id = await create_dossier(ctx, user, payload)
-    return DossierCreated(dossier_id=dossier_id, state="created")
+    view = await create_dossier(ctx, user, payload)
+    return DossierCreated(dossier_id=view.dossier_id, state=view.state)
 
 
 @router.get("/dossiers", response_model=DossierPage, responses=AUTH_ERRORS)
@@ -119,7 +103,7 @@ def unmask(dossier_id: DossierId, user: Unmasker,
 
 @router.post(
     "/dossiers/{dossier_id}/events/{event}",
-    response_model=DossierDetail,
+    response_model=DossierStateOut,
     responses={
         **AUTH_ERRORS, **NOT_FOUND,
         409: {"model": ErrorOut, "description": "Événement non permis dans l'état actuel"},
@@ -129,8 +113,7 @@ def unmask(dossier_id: DossierId, user: Unmasker,
     description="Apply a business event through the dossier's workflow. Fields per event:\n\n" + _EVENT_DOC,
 )
 async def send(dossier_id: DossierId, event: EventName, user: Writer, ctx: Ctx,
-               data: EventData | None = None) -> DossierDetail:
+               data: EventData | None = None) -> DossierStateOut:
+    """The answer is the dossier's new state and timeline, as its workflow returned them."""
     payload = data.model_dump(exclude_none=True) if data else {}
-    await apply_event(ctx, user, dossier_id, event, payload)
-    row, view = await load_dossier(ctx, dossier_id)
-    return detail_of(row, view, ctx.cipher)
+    return state_of(await apply_event(ctx, user, dossier_id, event, payload))

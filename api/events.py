@@ -1,0 +1,35 @@
+"""The one way the API and the pages send a business event (or a creation) to a dossier's
+or a market's workflow: one Temporal round trip, whose answer (the new view) is returned;
+its refusals become HTTP errors."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable
+from typing import TypeVar
+
+from temporalio.service import RPCError
+
+from api.errors import Refused, http_refusal
+from temporal_client import EventRefused
+
+T = TypeVar("T")
+
+# An AGORA answer normally takes well under a second; past this the event stays
+# pending in the workflow and is applied when AGORA answers.
+EVENT_WAIT_SECONDS = 30.0
+
+
+async def send(call: Awaitable[T]) -> T:
+    """422 bad data, 409 not now, 404 unknown, 502 AGORA refused, 503 Temporal unreachable,
+    504 AGORA still pending."""
+    try:
+        return await asyncio.wait_for(call, EVENT_WAIT_SECONDS)
+    except EventRefused as refused:
+        raise http_refusal(refused) from refused
+    except TimeoutError as timeout:
+        raise Refused(504, "AgoraPending", "AGORA n'a pas encore répondu ; l'événement reste en "
+                      "attente et sera appliqué dès sa réponse.") from timeout
+    except RPCError as error:
+        raise Refused(503, "TemporalUnavailable",
+                      "Service de workflow indisponible, réessayez plus tard.") from error

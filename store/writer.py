@@ -1,0 +1,60 @@
+"""The worker's one writer of the projections business users read.
+
+Used by the activities only (the API reads). One database per process, opened on first
+use; SQLite has one writer at a time, so threads queue on a lock here instead of in
+SQLite's busy handler, which sleeps and backs off. PostgreSQL needs no such lock.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy.orm import Session
+
+from contracts.dossier import DossierInput
+from contracts.projection import DossierStep, MarketRecord
+from settings import Settings
+from store.crypto import cipher_for
+from store.db import Database
+from store.market_projection import record_market
+from store.projection import record_input, record_step
+
+
+class ProjectionWriter:
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._cipher = cipher_for(settings)
+        self._database: Database | None = None
+        self._open = threading.Lock()
+        self._sqlite_writer = threading.Lock()
+
+    @contextmanager
+    def _session(self) -> Iterator[Session]:
+        with self._open:
+            if self._database is None:
+                self._database = Database(self._settings.effective_database_url)
+        database = self._database
+        if database.engine.dialect.name == "sqlite":
+            with self._sqlite_writer, database.sessions.begin() as session:
+                yield session
+        else:
+            with database.sessions.begin() as session:
+                yield session
+
+    def dossier(self, dossier: DossierInput) -> None:
+        """The dossier's row (person, organisation, action), created or corrected."""
+        with self._session() as session:
+            record_input(session, self._cipher, dossier)
+
+    def step(self, step: DossierStep) -> None:
+        with self._session() as session:
+            if step.dossier is not None:
+                record_input(session, self._cipher, step.dossier)
+                session.flush()
+            record_step(session, step)
+
+    def market(self, record: MarketRecord) -> None:
+        with self._session() as session:
+            record_market(session, record.view, record.acting_user)

@@ -1,0 +1,64 @@
+"""What business users ask of dossiers, as Temporal calls: create, send an event, read.
+
+The API, the CLI and the benchmarks all go through here, so they share one code path:
+one Temporal round trip per creation and per event, each answering the dossier's view.
+"""
+
+from __future__ import annotations
+
+from temporalio.client import Client, WithStartWorkflowOperation
+from temporalio.common import WorkflowIDConflictPolicy
+
+from contracts.dossier import (
+    INVALID_DATA,
+    DossierInput,
+    DossierView,
+    EventRequest,
+    search_attributes,
+    workflow_id_for,
+)
+from state_models.dossier import DossierFacts
+from state_models.dossier_events import validate_event_data
+from state_models.validators import ValidationError
+from temporal_client import EventRefused, run_update
+from workflows.dossier import DossierWorkflow
+
+__all__ = ["EventRefused", "create_dossier", "normalised", "send_event", "view_dossier"]
+
+
+async def create_dossier(client: Client, dossier: DossierInput, task_queue: str) -> DossierView:
+    """Start the dossier's workflow and answer once AGORA was asked to register it (or the
+    call waits for the link). Creating the same dossier id again answers the existing one."""
+    start = WithStartWorkflowOperation(
+        DossierWorkflow.run,
+        dossier,
+        id=workflow_id_for(dossier.dossier_id),
+        task_queue=task_queue,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        search_attributes=search_attributes(dossier.dossier_id, "created"),
+    )
+    return await client.execute_update_with_start_workflow(
+        DossierWorkflow.registration, start_workflow_operation=start)
+
+
+def normalised(request: EventRequest) -> EventRequest:
+    """The event with its data checked field by field and normalised (dates ISO, amounts as
+    decimal text), as the workflow requires; EventRefused(InvalidEventData) names the field.
+    The checks against the dossier's own dates are the workflow's."""
+    try:
+        clean = validate_event_data(request.event, request.data, DossierFacts())
+    except ValidationError as invalid:
+        raise EventRefused(INVALID_DATA, str(invalid),
+                           {"field": invalid.field, "reason": invalid.reason}) from invalid
+    return EventRequest(request.event, request.acting_user, clean)
+
+
+async def send_event(client: Client, dossier_id: str, request: EventRequest) -> DossierView:
+    """Apply one business event and wait for AGORA's answer; raise EventRefused when refused."""
+    handle = client.get_workflow_handle(workflow_id_for(dossier_id))
+    return await run_update(handle, DossierWorkflow.apply_event, normalised(request),
+                            unknown=("UnknownDossier", f"dossier inconnu : {dossier_id}"))
+
+
+async def view_dossier(client: Client, dossier_id: str) -> DossierView:
+    return await client.get_workflow_handle(workflow_id_for(dossier_id)).query(DossierWorkflow.view)

@@ -1,0 +1,89 @@
+"""Which AGORA operation reports each dossier event, and with what request: a pure table
+read by ``DossierWorkflow`` (AGORA's own names stay in ``agora/messages.py``)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from activities.agora_calls import AgoraActivities
+    from agora.messages import (
+        ENTRY_FIRST,
+        ENTRY_RESUME,
+        EXIT_FINAL,
+        EXIT_INTERRUPTION,
+        Correction,
+        DeclarePayment,
+        EnterTraining,
+        ExitTraining,
+        ReengineerDossier,
+        Request,
+        SettleAction,
+        ValidateDossier,
+    )
+    from contracts.agora_calls import (
+        DeclarePaymentCall,
+        EnterTrainingCall,
+        ExitTrainingCall,
+        ReengineerDossierCall,
+        SettleActionCall,
+        ValidateDossierCall,
+    )
+    from contracts.projection import OutcomePlan
+
+# AGORA's status value and correction name for a cancelled dossier.
+CANCELLED_STATUS = "ANNULE"
+STATUS_CORRECTION = "statut"
+
+
+@dataclass(frozen=True)
+class Ids:
+    """The identifiers a request carries besides the event's data."""
+
+    request_id: str  # same on every retry of the call: AGORA dedupes on it
+    agora_dossier_id: str
+    payment_id: str  # the next payment's identifier at AGORA
+
+
+Build = Callable[[Ids, dict[str, Any]], Request]
+
+EVENT_CALLS: dict[str, tuple[Callable[..., Any], type, Build]] = {
+    "validate": (AgoraActivities.validate_dossier, ValidateDossierCall,
+                 lambda i, d: ValidateDossier(i.request_id, i.agora_dossier_id, d["validation_date"])),
+    "enter": (AgoraActivities.enter_training, EnterTrainingCall,
+              lambda i, d: EnterTraining(i.request_id, i.agora_dossier_id, d["entry_date"],
+                                         ENTRY_FIRST, d.get("job_seeker_since"))),
+    "resume": (AgoraActivities.enter_training, EnterTrainingCall,
+               lambda i, d: EnterTraining(i.request_id, i.agora_dossier_id, d["resume_date"],
+                                          ENTRY_RESUME)),
+    "pay": (AgoraActivities.declare_payment, DeclarePaymentCall,
+            lambda i, d: DeclarePayment(i.request_id, i.agora_dossier_id, i.payment_id,
+                                        d["payment_date"], d["amount"])),
+    "interrupt": (AgoraActivities.exit_training, ExitTrainingCall,
+                  lambda i, d: ExitTraining(i.request_id, i.agora_dossier_id, d["interruption_date"],
+                                            EXIT_INTERRUPTION, d["reason"])),
+    "exit": (AgoraActivities.exit_training, ExitTrainingCall,
+             lambda i, d: ExitTraining(i.request_id, i.agora_dossier_id, d["exit_date"], EXIT_FINAL,
+                                       d["reason"])),
+    "settle": (AgoraActivities.settle_action, SettleActionCall,
+               lambda i, d: SettleAction(i.request_id, d["settlement_date"], d["amount_paid"],
+                                         agora_dossier_id=i.agora_dossier_id)),
+    "cancel": (AgoraActivities.reengineer_dossier, ReengineerDossierCall,
+               lambda i, d: ReengineerDossier(i.request_id, i.agora_dossier_id, d["reason"],
+                                              [Correction(STATUS_CORRECTION, CANCELLED_STATUS)])),
+    "reengineer": (AgoraActivities.reengineer_dossier, ReengineerDossierCall,
+                   lambda i, d: ReengineerDossier(i.request_id, i.agora_dossier_id, d["reason"],
+                                                  [Correction(c["name"], c["value"])
+                                                   for c in d["corrections"]])),
+}
+
+
+def call_for(event: str, ids: Ids, data: dict[str, Any], acting_user: str | None,
+             plan: OutcomePlan) -> tuple[Callable[..., Any], Any]:
+    """The activity reporting ``event`` to AGORA, and its input."""
+    activity, call_type, build = EVENT_CALLS[event]
+    return activity, call_type(build(ids, data), acting_user, plan)
