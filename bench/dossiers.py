@@ -49,7 +49,9 @@ EXPECTED_EFFECTS = Counter({
     "RechercherOuCreerDossier": 1, "ValiderDossier": 1, "EntrerEnFormation": 1,
     "DeclarerRemuneration": 2, "SortirDeFormation": 1, "SolderAction": 1,
 })
-AGORA_CALLS_PER_LIFECYCLE = 2 + len(LIFECYCLE)
+# At start, before any event: the NIR check and the find-or-create registration.
+CALLS_AT_START = 2
+AGORA_CALLS_PER_LIFECYCLE = CALLS_AT_START + len(LIFECYCLE)
 ACTING_USERS = tuple(f"agent.{n:02d}" for n in range(1, 11))
 _APPLIED = (OUTCOME_ACKNOWLEDGED, OUTCOME_REPLAY)
 # Bounds on one event's delivery when Temporal itself is unreachable (a server restart).
@@ -97,8 +99,9 @@ class Driver:
         self.latencies: dict[str, list[float]] = defaultdict(list)
         self.rpc_retries = 0
 
-    async def lifecycle(self, dossier: DossierInput,
-                        events: list[tuple[str, dict]] = LIFECYCLE) -> DossierView:
+    async def lifecycle(self, dossier: DossierInput, events: list[tuple[str, dict]] = LIFECYCLE,
+                        on_view: Callable[[DossierView], None] = lambda _: None) -> DossierView:
+        """Create, then send ``events``; ``on_view`` sees the view each event returned."""
         await self.create(dossier)
         seen: Counter[str] = Counter()
         view: DossierView | None = None
@@ -106,6 +109,7 @@ class Driver:
             seen[event] += 1
             view = await self.send(dossier.dossier_id, event, data, seen[event],
                                    dossier.acting_user)
+            on_view(view)
         assert view is not None
         return view
 
