@@ -57,6 +57,13 @@ def _open_dossiers(args: argparse.Namespace, settings: Settings) -> None:
     print("\n".join(report.lines()))
 
 
+def _agora_path(args: argparse.Namespace, settings: Settings) -> None:
+    harness, agora_path = _load("bench agora-path", "harness", "agora_path")
+    _quiet()
+    harness.stop_on_signals()
+    print("\n".join(agora_path.run()))
+
+
 def _chaos(args: argparse.Namespace, settings: Settings) -> None:
     chaos, harness = _load("chaos", "chaos", "harness")
     _quiet()
@@ -92,6 +99,10 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     open_.add_argument("--sample-seconds", type=float, default=10.0,
                        help="how long the waiting worker is watched")
     open_.set_defaults(func=_open_dossiers)
+
+    benches.add_parser(
+        "agora-path", help="one AGORA call, client and simulator side: each lever against "
+                           "its alternative").set_defaults(func=_agora_path)
 
     chaos = subparsers.add_parser(
         "chaos", help="fault-injection runs; exit status 0 only if nothing was lost")
