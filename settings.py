@@ -31,6 +31,10 @@ class Settings:
     # dossier); the others are replayed from their history when an event comes.
     worker_max_cached_workflows: int = field(
         default_factory=lambda: int(_env("WORKER_MAX_CACHED_WORKFLOWS", "1000")))
+    # Threads running the worker's sync activities (AGORA calls); the AGORA client keeps as
+    # many pooled keep-alive connections, one per call in flight.
+    worker_activity_threads: int = field(
+        default_factory=lambda: int(_env("WORKER_ACTIVITY_THREADS", "64")))
     temporal_ui_port: int = field(default_factory=lambda: int(_env("TEMPORAL_UI_PORT", "8233")))
 
     # AGORA endpoint (the simulator by default; the real platform in production)

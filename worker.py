@@ -51,8 +51,9 @@ def build_worker(
         # Holds AGORA calls while the link is cut off; reports transport failures.
         interceptors=[AgoraLinkGuard(client, settings.link_workflow_id)],
         # Sync activities (zeep) run here; sized for I/O-bound SOAP calls.
-        activity_executor=executor or concurrent.futures.ThreadPoolExecutor(max_workers=64),
-        max_concurrent_activities=64,
+        activity_executor=executor or concurrent.futures.ThreadPoolExecutor(
+            max_workers=settings.worker_activity_threads),
+        max_concurrent_activities=settings.worker_activity_threads,
         # Bounds the worker's memory however many dossiers wait for months.
         max_cached_workflows=settings.worker_max_cached_workflows,
     )

@@ -1,16 +1,38 @@
-"""``agora-flow bench …`` and ``agora-flow chaos …`` subcommands."""
+"""``agora-flow bench …`` and ``agora-flow chaos …`` subcommands.
+
+The benchmarks' own dependencies (psutil, tqdm) are the optional extra ``bench``: this
+module imports nothing of them, so that the CLI works without it, and the subcommands
+import the benchmark modules only when run, saying how to install the extra if needed.
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
 import logging
 import sys
+from types import ModuleType
 
 from settings import Settings
 
 # Kept here, not imported from bench.chaos, so that building the parser stays cheap.
 CHAOS_SCENARIOS = ("worker-crash", "flaky-agora", "agora-down", "temporal-restart")
+# The packages of the ``bench`` extra (pyproject.toml), as their modules are named.
+EXTRA_MODULES = frozenset({"psutil", "tqdm"})
+MISSING_EXTRA = ("« agora-flow {command} » a besoin de l'extra « bench » ({module} est "
+                 "absent). Installez-le : pip install -e '.[bench]'  (ou make install, "
+                 "qui installe aussi les tests)")
+
+
+def _load(command: str, *names: str) -> list[ModuleType]:
+    """``bench.<name>`` modules; exits with a French message if the extra is not installed."""
+    try:
+        return [importlib.import_module(f"bench.{name}") for name in names]
+    except ModuleNotFoundError as missing:
+        if missing.name not in EXTRA_MODULES:
+            raise
+        sys.exit(MISSING_EXTRA.format(command=command, module=missing.name))
 
 
 def _quiet() -> None:
@@ -19,8 +41,7 @@ def _quiet() -> None:
 
 
 def _lifecycle(args: argparse.Namespace, settings: Settings) -> None:
-    from bench import harness, lifecycle
-
+    harness, lifecycle = _load("bench lifecycle", "harness", "lifecycle")
     _quiet()
     harness.stop_on_signals()
     report = asyncio.run(lifecycle.run(args.dossiers, args.concurrency, args.server))
@@ -28,8 +49,7 @@ def _lifecycle(args: argparse.Namespace, settings: Settings) -> None:
 
 
 def _open_dossiers(args: argparse.Namespace, settings: Settings) -> None:
-    from bench import harness, open_dossiers
-
+    harness, open_dossiers = _load("bench open-dossiers", "harness", "open_dossiers")
     _quiet()
     harness.stop_on_signals()
     report = asyncio.run(open_dossiers.run(args.dossiers, args.concurrency, args.server,
@@ -37,9 +57,15 @@ def _open_dossiers(args: argparse.Namespace, settings: Settings) -> None:
     print("\n".join(report.lines()))
 
 
-def _chaos(args: argparse.Namespace, settings: Settings) -> None:
-    from bench import chaos, harness
+def _agora_path(args: argparse.Namespace, settings: Settings) -> None:
+    harness, agora_path = _load("bench agora-path", "harness", "agora_path")
+    _quiet()
+    harness.stop_on_signals()
+    print("\n".join(agora_path.run()))
 
+
+def _chaos(args: argparse.Namespace, settings: Settings) -> None:
+    chaos, harness = _load("chaos", "chaos", "harness")
     _quiet()
     harness.stop_on_signals()
     scenarios = list(CHAOS_SCENARIOS) if args.scenario == "all" else [args.scenario]
@@ -73,6 +99,10 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     open_.add_argument("--sample-seconds", type=float, default=10.0,
                        help="how long the waiting worker is watched")
     open_.set_defaults(func=_open_dossiers)
+
+    benches.add_parser(
+        "agora-path", help="one AGORA call, client and simulator side: each lever against "
+                           "its alternative").set_defaults(func=_agora_path)
 
     chaos = subparsers.add_parser(
         "chaos", help="fault-injection runs; exit status 0 only if nothing was lost")

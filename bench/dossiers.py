@@ -48,7 +48,9 @@ EXPECTED_EFFECTS = Counter({
     "RechercherOuCreerDossier": 1, "ValiderDossier": 1, "EntrerEnFormation": 1,
     "DeclarerRemuneration": 2, "SortirDeFormation": 1, "SolderAction": 1,
 })
-AGORA_CALLS_PER_LIFECYCLE = 2 + len(LIFECYCLE)
+# At start, before any event: the NIR check and the find-or-create registration.
+CALLS_AT_START = 2
+AGORA_CALLS_PER_LIFECYCLE = CALLS_AT_START + len(LIFECYCLE)
 ACTING_USERS = tuple(f"agent.{n:02d}" for n in range(1, 11))
 _APPLIED = (OUTCOME_ACKNOWLEDGED, OUTCOME_REPLAY)
 # Bounds on one event's delivery when Temporal itself is unreachable (a server restart).
@@ -96,24 +98,26 @@ class Driver:
         self.latencies: dict[str, list[float]] = defaultdict(list)
         self.rpc_retries = 0
 
-    async def lifecycle(self, dossier: DossierInput,
-                        events: list[tuple[str, dict]] = LIFECYCLE) -> DossierView:
-        await self.create(dossier)
+    async def lifecycle(self, dossier: DossierInput, events: list[tuple[str, dict]] = LIFECYCLE,
+                        on_view: Callable[[DossierView], None] = lambda _: None) -> DossierView:
+        """Create, then send ``events``; ``on_view`` sees the view the creation and each event
+        returned."""
+        on_view(await self.create(dossier))
         seen: Counter[str] = Counter()
         view: DossierView | None = None
         for event, data in events:
             seen[event] += 1
             view = await self.send(dossier.dossier_id, event, data, seen[event],
                                    dossier.acting_user)
+            on_view(view)
         assert view is not None
         return view
 
-    async def create(self, dossier: DossierInput) -> None:
+    async def create(self, dossier: DossierInput) -> DossierView:
         for _ in range(_DELIVERY_ATTEMPTS):
             try:
                 # Safe to resend: a second creation of the same id answers the first.
-                await create_dossier(self._client, dossier, self._task_queue)
-                return
+                return await create_dossier(self._client, dossier, self._task_queue)
             except (RPCError, WorkflowUpdateRPCTimeoutOrCancelledError):
                 self.rpc_retries += 1
                 await asyncio.sleep(_RPC_PAUSE_SECONDS)

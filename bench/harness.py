@@ -161,6 +161,11 @@ class Stack:
         ])
         return ProcessMeter(process.pid)
 
+    def meter(self, name: str) -> ProcessMeter | None:
+        """The meter of child ``name`` ("temporal", "simulator"…), None if not running here."""
+        process = self._processes.get(name)
+        return ProcessMeter(process.pid) if process is not None and process.poll() is None else None
+
     def stop_worker(self, name: str = "worker") -> None:
         self._stop(name)
 

@@ -180,6 +180,40 @@ def test_verifier_checks_the_time_window_even_for_a_cached_assertion(
     assert refused.value.code == operations.FAULT_INVALID_VI
 
 
+def test_verifier_refuses_a_tampered_copy_of_a_cached_assertion(
+    vi_settings: Settings, identity: SigningIdentity, pki: PkiPaths
+) -> None:
+    verifier = _verifier(pki, vi_settings)
+    good = IdentityVectorFactory(vi_settings, identity).vector_for("agent")
+    verifier.verify(_envelope(etree.fromstring(good.xml)), "ValiderDossier")
+    tampered = etree.fromstring(good.xml)  # same ID, same signature, another user
+    tampered.find("saml2:Subject/saml2:NameID", NS).text = "directeur"
+    with pytest.raises(SoapFault) as refused:
+        verifier.verify(_envelope(tampered), "ValiderDossier")
+    assert refused.value.code == operations.FAULT_FAILED_CHECK
+    assert verifier.verify(_envelope(etree.fromstring(good.xml)), "ValiderDossier").subject == (
+        "agent"
+    )
+    assert verifier.signature_checks == 1  # the good VI verified once, then served cached
+
+
+def test_verifier_forgets_an_assertion_after_its_expiry(
+    vi_settings: Settings, identity: SigningIdentity, pki: PkiPaths
+) -> None:
+    now = [dt.datetime.now(dt.UTC).timestamp()]
+    verifier = _verifier(pki, vi_settings, clock=lambda: now[0])
+    factory = IdentityVectorFactory(vi_settings, identity, clock=lambda: now[0])
+    first = _envelope(factory.assertion_for("agent"))
+    verifier.verify(first, "ValiderDossier")
+    now[0] += vi_settings.vi_lifetime_seconds + 120  # past NotOnOrAfter and the skew
+    verifier.verify(_envelope(factory.assertion_for("agent")), "ValiderDossier")  # a new VI
+    assert len(verifier._cache) == 1  # the expired one was dropped when its slot was due
+    with pytest.raises(SoapFault) as refused:
+        verifier.verify(first, "ValiderDossier")
+    assert refused.value.code == operations.FAULT_INVALID_VI
+    assert verifier.signature_checks == 3
+
+
 def test_factory_reuses_a_vi_per_user_until_its_margin(
     vi_settings: Settings, identity: SigningIdentity
 ) -> None:

@@ -1,8 +1,11 @@
 """Checks an identity vector the way a provider does (SPEC §3), one fault code per refusal.
 
-The costly part (certificate chain, XML signature) is cached per assertion ID
-and digest of its canonical form, so a reused VI is verified once; the claims
-that depend on time or on the operation are checked on every call.
+The costly part (certificate chain, XML signature: about 1 ms) is cached, as a
+provider may: keyed by the SHA-256 digest of the assertion's exclusive canonical
+form (what the signature covers, ID included), kept until the assertion's
+NotOnOrAfter. A reused VI is verified once; any change to a signed byte gives
+another digest, so a tampered copy of a cached VI is verified, and refused. The
+claims that depend on time or on the operation are checked on every call.
 """
 
 from __future__ import annotations
@@ -81,7 +84,8 @@ class ViVerifier:
             digest_algorithms=frozenset(digests),
             location="./",
         )
-        self._cache: OrderedDict[tuple[str, str], Claims] = OrderedDict()
+        # digest -> (claims, epoch seconds after which the entry is dropped); oldest use first.
+        self._cache: OrderedDict[bytes, tuple[Claims, float]] = OrderedDict()
         self._cache_size = cache_size
         self._lock = threading.Lock()
         self.signature_checks = 0  # cryptographic verifications actually made
@@ -96,19 +100,39 @@ class ViVerifier:
             )
         # Exclusive c14n: the assertion's bytes do not depend on the envelope around it.
         canonical = etree.tostring(assertion, method="c14n", exclusive=True)
-        key = (assertion.get("ID") or "", hashlib.sha256(canonical).hexdigest())
-        with self._lock:
-            claims = self._cache.get(key)
-            if claims is not None:
-                self._cache.move_to_end(key)
+        key = hashlib.sha256(canonical).digest()
+        claims = self._cached(key)
         if claims is None:
             claims = self._verify_signature(etree.fromstring(canonical))
-            with self._lock:
-                self._cache[key] = claims
-                if len(self._cache) > self._cache_size:
-                    self._cache.popitem(last=False)
+            self._remember(key, claims)
         self._check_claims(claims, operation)
         return claims
+
+    def _cached(self, key: bytes) -> Claims | None:
+        with self._lock:
+            entry = self._cache.get(key)
+            if entry is None:
+                return None
+            if entry[1] <= self._clock():
+                del self._cache[key]  # past its NotOnOrAfter: a new VI is due
+                return None
+            self._cache.move_to_end(key)
+            return entry[0]
+
+    def _remember(self, key: bytes, claims: Claims) -> None:
+        if claims.not_on_or_after is None or self._cache_size <= 0:
+            return  # refused by the claims check anyway; nothing worth keeping
+        # The claims check accepts the VI until NotOnOrAfter plus the tolerated skew.
+        until = (claims.not_on_or_after + self._skew).timestamp()
+        with self._lock:
+            # A new VI is rare (one per user and lifetime): sweep the expired ones then.
+            now = self._clock()
+            for expired in [k for k, (_, end) in self._cache.items() if end <= now]:
+                del self._cache[expired]
+            self._cache[key] = (claims, until)
+            self._cache.move_to_end(key)
+            while len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
 
     def _verify_signature(self, assertion: etree._Element) -> Claims:
         if not assertion.get("ID") or assertion.find("ds:Signature", _NS) is None:
