@@ -111,5 +111,7 @@ async def submit_creation(request: Request, form: dict[str, str], create: Callab
         for loc, message in invalid.errors:
             errors.setdefault(field_of(loc), message)
     except Refused as refused:
+        if "dossier_id" in refused.extra:  # created, AGORA still to answer: show it
+            return refused.extra["dossier_id"], {}
         errors["form"] = refused.message
     return None, errors

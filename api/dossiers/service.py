@@ -84,7 +84,12 @@ async def create_dossier(ctx: AppContext, user: User, payload: DossierCreate) ->
         await reserve_for_dossier(ctx, market.market_id, market.session_id, dossier_id)
     # The workflow stores the dossier (its first AGORA activity writes the row) before
     # it answers: the user's next page finds it.
-    return await send(start_dossier(await ctx.temporal(), dossier, ctx.settings.task_queue))
+    try:
+        return await send(start_dossier(await ctx.temporal(), dossier, ctx.settings.task_queue))
+    except Refused as pending:
+        if pending.status == 504:  # created and stored; AGORA has not answered yet
+            pending.extra["dossier_id"] = dossier_id
+        raise
 
 
 def _market_link(payload: DossierCreate) -> MarketLink | None:
