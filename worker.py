@@ -11,6 +11,7 @@ import logging
 
 from temporalio.client import Client
 from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 import temporal_client
 from activities.agora_calls import AgoraActivities
@@ -26,6 +27,22 @@ from workflows.incident import IncidentWorkflow
 from workflows.market import MarketWorkflow
 
 log = logging.getLogger(__name__)
+
+# Deterministic modules every workflow run shares instead of re-importing them into its own
+# sandbox (a new import per dossier otherwise): the domain, the shared types, the protocol's
+# dataclasses and the workflows' helpers, none of which holds mutable module state.
+PASSED_THROUGH = (
+    "statemachine", "state_models", "contracts", "agora", "notifications", "activities",
+    "workflows.agora_call", "workflows.agora_gate", "workflows.dossier_requests",
+    "workflows.escalation", "workflows.notify_call",
+)
+
+
+def workflow_runner() -> SandboxedWorkflowRunner:
+    """The sandbox every worker (and the replay tests) runs workflows in."""
+    return SandboxedWorkflowRunner(
+        restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSED_THROUGH))
+
 
 WORKFLOWS = [DossierWorkflow, MarketWorkflow, AgoraLinkWorkflow, IncidentWorkflow]
 
@@ -47,6 +64,7 @@ def build_worker(
         client,
         task_queue=task_queue or settings.task_queue,
         workflows=WORKFLOWS,
+        workflow_runner=workflow_runner(),
         activities=activities,
         # Holds AGORA calls while the link is cut off; reports transport failures.
         interceptors=[AgoraLinkGuard(client, settings.link_workflow_id)],

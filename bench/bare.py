@@ -5,8 +5,9 @@ compared with on the same server.
   makes AGORA calls (kept for continuity with earlier figures);
 - the same-shape ceiling: the Temporal work a lifecycle asks for, without the business: a
   start (input padded to the size of a dossier's), two no-op activities at start (the NIR
-  check and the registration), then one update per business event, each running one no-op
-  activity and returning a view padded to the size of the dossier's view at that point.
+  check and the registration), then the creation's update (answered once those have run) and one update per business
+  event, each running one no-op activity, all returning a view padded to the size of the
+  dossier's view at that point.
 """
 
 from __future__ import annotations
@@ -66,6 +67,13 @@ class BareWorkflow:
     @workflow.update(name=UPDATE_STEP)
     async def step(self) -> None:
         await self._noop()
+
+    @workflow.update(name="started")
+    async def started(self, padding_chars: int) -> BareView:
+        """As a dossier's creation: answers once the activities at start have run."""
+        await workflow.wait_condition(lambda: self._started)
+        self._views += 1
+        return BareView("x" * padding_chars)
 
     @workflow.update(name=UPDATE_VIEW)
     async def view(self, padding_chars: int) -> BareView:

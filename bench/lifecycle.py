@@ -133,7 +133,7 @@ class LifecycleReport:
             f"calls/s  ({self.product.seconds:.1f} s, {self.product.failures} failed, "
             f"{self.lost} lost, {self.duplicated} duplicated effects)"),
             (f"same-shape ceiling: {self.same_shape.per_second:7.2f} workflows/s  (start + "
-            f"{CALLS_AT_START} no-op activities + {len(views)} updates each running one; input "
+            f"{CALLS_AT_START} no-op activities + {len(views)} updates (the creation, then one per event running one); input "
             f"{self.shape.input_bytes} B, views {min(views)}–{max(views)} B; "
             f"{self.same_shape.seconds:.1f} s, {self.same_shape.failures} failed)"),
             (f"ceiling : {self.ceiling.per_second:7.2f} workflows/s {bare_calls:7.1f} no-op "
@@ -332,7 +332,7 @@ def _same_shape_job(shape: Shape, converter: PayloadConverter, task_queue: str
         start = WithStartWorkflowOperation(BareWorkflow.run, bare, id=workflow_id,
                                            task_queue=task_queue,
                                            id_conflict_policy=WorkflowIDConflictPolicy.FAIL)
-        await client.execute_update_with_start_workflow(BareWorkflow.view, paddings[0],
+        await client.execute_update_with_start_workflow(BareWorkflow.started, paddings[0],
                                                         start_workflow_operation=start)
         handle = await start.workflow_handle()
         for chars in paddings[1:]:

@@ -10,6 +10,7 @@ model decides, the workflow acts.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from functools import cache
 from typing import Any
 
 from statemachine import State, StateMachine
@@ -80,9 +81,9 @@ class DossierLifecycle(StateMachine):
 class _Model:
     """The machine's model: the state it starts from and the facts its conditions read."""
 
-    def __init__(self, facts: DossierFacts) -> None:
-        self.state = facts.state
-        self.registration_not_refused = not facts.registration_refused
+    def __init__(self, state: str, registration_not_refused: bool) -> None:
+        self.state = state
+        self.registration_not_refused = registration_not_refused
 
 
 EVENTS: tuple[str, ...] = (
@@ -100,14 +101,28 @@ STATES: tuple[str, ...] = tuple(s.id for s in DossierLifecycle.states)
 OPEN_STATES: frozenset[str] = frozenset(STATES) - {"settled", "cancelled"}
 
 
-def _machine(facts: DossierFacts) -> DossierLifecycle:
-    return DossierLifecycle(_Model(facts), start_value=facts.state)
+# The chart's answers depend only on (state, conditions): each is asked of the chart once
+# per process and remembered, since building a machine costs about a millisecond and a
+# workflow asks on every event.
+
+
+@cache
+def _enabled(state: str, registration_not_refused: bool) -> tuple[str, ...]:
+    machine = DossierLifecycle(_Model(state, registration_not_refused), start_value=state)
+    enabled = {event.id for event in machine.enabled_events()}
+    return tuple(event for event in EVENTS if event in enabled)
+
+
+@cache
+def _target(state: str, registration_not_refused: bool, event: str) -> str:
+    machine = DossierLifecycle(_Model(state, registration_not_refused), start_value=state)
+    machine.send(event)
+    return str(machine.current_state_value)
 
 
 def allowed_events(facts: DossierFacts) -> list[str]:
     """The events allowed now (the chart's conditions evaluated), in lifecycle order."""
-    enabled = {event.id for event in _machine(facts).enabled_events()}
-    return [event for event in EVENTS if event in enabled]
+    return list(_enabled(facts.state, not facts.registration_refused))
 
 
 def check(facts: DossierFacts, event: str) -> None:
@@ -121,9 +136,7 @@ def apply(facts: DossierFacts, event: str, clean: dict[str, Any]) -> DossierFact
     """The dossier after ``event`` with its validated data (a new value; ``facts`` is
     unchanged). Raises IllegalTransition when the event is not allowed now."""
     check(facts, event)
-    machine = _machine(facts)
-    machine.send(event)
-    moved = replace(facts, state=str(machine.current_state_value))
+    moved = replace(facts, state=_target(facts.state, not facts.registration_refused, event))
     match event:
         case "enter":
             return replace(moved, entry_date=clean["entry_date"])

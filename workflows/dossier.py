@@ -36,7 +36,7 @@ with workflow.unsafe.imports_passed_through():
         EventRequest,
         HistoryEntry,
     )
-    from contracts.market import DossierReport
+    from contracts.market import SIGNAL_DOSSIER_CHANGED, DossierReport
     from contracts.market import workflow_id_for as market_workflow_id
     from contracts.projection import REGISTRATION, AgoraOutcome, DossierStep, OutcomePlan
     from contracts.search_attributes import DOSSIER_STATE
@@ -48,7 +48,6 @@ with workflow.unsafe.imports_passed_through():
     from workflows.agora_gate import AgoraGate
     from workflows.dossier_requests import Ids, call_for
     from workflows.escalation import REFUSED, WAITING, EscalationClock
-    from workflows.market import MarketWorkflow
 
 
 @workflow.defn
@@ -271,8 +270,10 @@ class DossierWorkflow:
             return
         report = DossierReport(self._input.dossier_id, self._facts.state, len(self._history))
         try:
+            # By name: importing the market's workflow module into every dossier's sandbox
+            # would cost each dossier run its import.
             await workflow.get_external_workflow_handle(market_workflow_id(link.market_id)).signal(
-                MarketWorkflow.dossier_changed, report)
+                SIGNAL_DOSSIER_CHANGED, report)
         except ApplicationError as gone:
             # The market ended (settled, or terminated by an operator): nothing left to count.
             workflow.logger.warning("market %s not reachable: %s", link.market_id, gone)
