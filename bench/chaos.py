@@ -27,8 +27,8 @@ from tqdm import tqdm
 from bench.agora_admin import AgoraAdmin
 from bench.dossiers import LIFECYCLE, Audit, Driver, audit, dossier_factory, run_bounded
 from bench.harness import Stack
-from contracts.agora_link import QUERY_LINK_STATE, LinkState
 from contracts.dossier import RetryConfig
+from temporal_client.link import LinkRefused, link_state
 
 _EVENTS_PER_LIFECYCLE = len(LIFECYCLE)  # the updates; creation is not counted
 
@@ -205,8 +205,7 @@ async def _run(scenario: str, disturb: Callable[[Run], Awaitable[None]], stack: 
 
 async def _incidents_opened(client: Client, link_workflow_id: str) -> int:
     try:
-        state = await client.get_workflow_handle(link_workflow_id).query(
-            QUERY_LINK_STATE, result_type=LinkState)
-    except RPCError:
+        state = await link_state(client, link_workflow_id)
+    except (RPCError, LinkRefused):
         return 0
     return state.incidents_opened

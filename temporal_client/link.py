@@ -19,9 +19,6 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from contracts.agora_link import (
     LINK_WORKFLOW_ID,
-    QUERY_LINK_STATE,
-    UPDATE_APPROVE_RECONNECTION,
-    UPDATE_CUT_OFF,
     ApprovalRequest,
     CutOffRequest,
     LinkConfig,
@@ -29,10 +26,6 @@ from contracts.agora_link import (
     LinkState,
 )
 from contracts.incident import (
-    QUERY_VIEW,
-    UPDATE_ACKNOWLEDGE,
-    UPDATE_RESOLVE,
-    UPDATE_WORK_AROUND,
     IncidentAction,
     IncidentInput,
     IncidentTimings,
@@ -51,9 +44,9 @@ from workflows.incident import IncidentWorkflow
 # Incidents opened by a person; automatic ones have their failure kind.
 MANUAL_KIND = "manual"
 INCIDENT_ACTIONS = {
-    "acknowledge": UPDATE_ACKNOWLEDGE,
-    "work_around": UPDATE_WORK_AROUND,
-    "resolve": UPDATE_RESOLVE,
+    "acknowledge": IncidentWorkflow.acknowledge,
+    "work_around": IncidentWorkflow.work_around,
+    "resolve": IncidentWorkflow.resolve,
 }
 LIST_LIMIT = 100
 
@@ -113,13 +106,13 @@ async def open_incident(client: Client, task_queue: str, incident: NewIncident, 
         )
     except WorkflowAlreadyStartedError as error:
         raise LinkRefused("Refused", f"le ticket {ticket} existe déjà") from error
-    return await handle.query(QUERY_VIEW, result_type=IncidentView)
+    return await handle.query(IncidentWorkflow.view)
 
 
 async def incident_view(client: Client, ticket: str) -> IncidentView:
     handle = client.get_workflow_handle(workflow_id_for(ticket))
     try:
-        return await handle.query(QUERY_VIEW, result_type=IncidentView)
+        return await handle.query(IncidentWorkflow.view)
     except RPCError as error:
         if error.status == RPCStatusCode.NOT_FOUND:
             raise LinkRefused("Unknown", f"incident inconnu : {ticket}") from error
@@ -132,7 +125,7 @@ async def list_incidents(client: Client, task_queue: str) -> list[IncidentView]:
     views = []
     async for execution in client.list_workflows(query, limit=LIST_LIMIT):
         views.append(await client.get_workflow_handle(execution.id, run_id=execution.run_id)
-                     .query(QUERY_VIEW, result_type=IncidentView))
+                     .query(IncidentWorkflow.view))
     return sorted(views, key=lambda v: v.detected_at, reverse=True)
 
 
@@ -144,8 +137,8 @@ async def act_on_incident(client: Client, ticket: str, action: str, who: str,
                           f"(attendu : {', '.join(INCIDENT_ACTIONS)})")
     handle = client.get_workflow_handle(workflow_id_for(ticket))
     try:
-        return await _update(handle.execute_update(INCIDENT_ACTIONS[action], IncidentAction(who, note),
-                                                   result_type=IncidentView), f"incident {ticket}")
+        return await _update(handle.execute_update(INCIDENT_ACTIONS[action], IncidentAction(who, note)),
+                             f"incident {ticket}")
     except LinkRefused as refused:
         if refused.kind != "Unknown":
             raise
@@ -157,7 +150,7 @@ async def act_on_incident(client: Client, ticket: str, action: str, who: str,
 async def link_state(client: Client, link_workflow_id: str) -> LinkState:
     handle = client.get_workflow_handle(link_workflow_id)
     try:
-        return await handle.query(QUERY_LINK_STATE, result_type=LinkState)
+        return await handle.query(AgoraLinkWorkflow.link_state)
     except RPCError as error:
         if error.status == RPCStatusCode.NOT_FOUND:
             raise LinkRefused("Unknown", "la liaison AGORA n'est pas encore initialisée "
@@ -168,8 +161,8 @@ async def link_state(client: Client, link_workflow_id: str) -> LinkState:
 async def cut_off(client: Client, link_workflow_id: str, who: str, reason: str) -> LinkState:
     """Disconnect the AGORA link now; the CDC is warned and the crisis cell convened."""
     handle = client.get_workflow_handle(link_workflow_id)
-    return await _update(handle.execute_update(UPDATE_CUT_OFF, CutOffRequest(who, reason),
-                                               result_type=LinkState), "la liaison AGORA")
+    return await _update(handle.execute_update(AgoraLinkWorkflow.cut_off, CutOffRequest(who, reason)),
+                         "la liaison AGORA")
 
 
 async def approve_reconnection(client: Client, link_workflow_id: str, approver: str,
@@ -184,8 +177,8 @@ async def approve_reconnection(client: Client, link_workflow_id: str, approver: 
                           "cellule de crise : indiquez sa référence (courriel, compte rendu…)")
     handle = client.get_workflow_handle(link_workflow_id)
     request = ApprovalRequest(who=approver, note=note, recorded_by=recorded_by)
-    return await _update(handle.execute_update(UPDATE_APPROVE_RECONNECTION, request,
-                                               result_type=LinkState), "la liaison AGORA")
+    return await _update(handle.execute_update(AgoraLinkWorkflow.approve_reconnection, request),
+                         "la liaison AGORA")
 
 
 async def _update(call: Any, target: str) -> Any:

@@ -117,17 +117,16 @@ async def test_the_cdc_is_notified_at_once_with_every_required_item(
 async def test_no_acknowledgement_escalates_then_the_deadline_escalates_again(
     temporal_client: Client, task_queue: str, smtp_server: SmtpServer
 ) -> None:
+    # Escalation at 0.4 s, reminder at 1.4 s, deadline at 2 s: a second apart, so the order
+    # holds on a loaded machine.
     data = incident(escalation_if_no_ack_seconds=0.4, reminder_before_deadline_seconds=0.6,
-                    deadline_override_seconds=1.2)
+                    deadline_override_seconds=2.0)
     handle = await start(temporal_client, task_queue, data)
     messages = await smtp_server.wait_for(lambda m: len(m) == 4)
 
     templates = [m.subject for m in messages]
     assert "Signalement" in templates[0]
-    # The no-acknowledgement escalation and the reminder are due close together: under load
-    # the sink may get them in either order.
-    escalation, reminder = sorted(messages[1:3], key=lambda m: "sans réponse" not in m.subject)
-    deadline = messages[3]
+    escalation, reminder, deadline = messages[1:]
     assert "sans réponse" in escalation.subject and data.ticket in escalation.subject
     assert recipients(escalation) == sorted([*ESCALATION, REGION])
     assert "n'a reçu aucune réponse" in escalation.text
@@ -147,8 +146,9 @@ async def test_no_acknowledgement_escalates_then_the_deadline_escalates_again(
 async def test_acknowledged_then_resolved_before_the_deadline_sends_no_escalation(
     temporal_client: Client, task_queue: str, smtp_server: SmtpServer
 ) -> None:
-    data = incident(escalation_if_no_ack_seconds=0.5, reminder_before_deadline_seconds=0.3,
-                    deadline_override_seconds=0.9)
+    # Wide enough that a loaded machine acknowledges before the first would-be email (1.5 s).
+    data = incident(escalation_if_no_ack_seconds=1.5, reminder_before_deadline_seconds=0.5,
+                    deadline_override_seconds=2.0)
     handle = await start(temporal_client, task_queue, data)
     await smtp_server.wait_for(lambda m: len(m) == 1)
 

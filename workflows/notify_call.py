@@ -9,7 +9,8 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
-    from contracts.notify import SEND_EMAIL, EmailRequest, SentEmail
+    from activities.notify import NotifyActivities
+    from contracts.notify import EmailRequest, SentEmail
 
 _RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=2),
@@ -21,10 +22,9 @@ _RETRY = RetryPolicy(
 
 
 async def send_email(request: EmailRequest) -> SentEmail:
-    return await workflow.execute_activity(
-        SEND_EMAIL,
+    return await workflow.execute_activity_method(
+        NotifyActivities.send_email,
         request,
-        result_type=SentEmail,
         start_to_close_timeout=timedelta(seconds=60),
         retry_policy=_RETRY,
         summary=request.template,
