@@ -195,8 +195,8 @@ async def run(scenario: str, options: ChaosOptions) -> ChaosReport:
 async def _run(scenario: str, disturb: Callable[[Run], Awaitable[None]], stack: Stack,
                client: Client, agora: AgoraAdmin, options: ChaosOptions) -> ChaosReport:
     settings = stack.settings
-    for name in WORKER_NAMES[:WORKERS.get(scenario, 1)]:
-        meter = stack.start_worker(name)
+    meters = [stack.start_worker(name) for name in WORKER_NAMES[:WORKERS.get(scenario, 1)]]
+    for meter in meters:
         await stack.wait_for_poller(client, settings.task_queue, meter.pid)
     make = dossier_factory(settings, uuid.uuid4().hex[:6], options.retry)
     driver = Driver(client, settings.task_queue)
