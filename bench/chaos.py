@@ -5,7 +5,11 @@ Scenarios (each a coroutine run beside the lifecycles, acting at random moments)
 - ``flaky-agora``: AGORA answers 20% HTTP 503, 10% too late (client timeout), 20% slowly;
 - ``agora-down``: AGORA refuses every connection for longer than one attempt's budget,
   then comes back;
-- ``temporal-restart``: the file-backed dev server is stopped and started again.
+- ``temporal-restart``: the file-backed dev server is stopped and started again;
+- ``two-workers``: two worker processes poll the same task queue; one of them is killed
+  with SIGKILL mid-run and not restarted, so the survivor must finish what the dead one
+  held (its workflow tasks after the sticky queue's timeout, its activities after their
+  attempt's timeout).
 
 The verdict holds only when no dossier was lost (every workflow ``settled``, every
 effect at AGORA) and no effect was applied twice (see :func:`bench.dossiers.audit`).
@@ -149,12 +153,23 @@ async def temporal_restart(run: Run) -> None:
         await run.restart_worker()
 
 
+async def two_workers(run: Run) -> None:
+    await run.at_fraction(run.random.uniform(0.3, 0.6), timeout=_bound(run.options))
+    victim = run.random.choice(WORKER_NAMES)
+    run.stack.kill_worker(victim)
+    run.note(f"{victim} of 2 killed with SIGKILL, not restarted")
+
+
 SCENARIOS: dict[str, Callable[[Run], Awaitable[None]]] = {
     "worker-crash": worker_crash,
     "flaky-agora": flaky_agora,
     "agora-down": agora_down,
     "temporal-restart": temporal_restart,
+    "two-workers": two_workers,
 }
+# Worker processes polling the task queue before the lifecycles start (1 unless said here).
+WORKERS = {"two-workers": 2}
+WORKER_NAMES = ("worker", "worker-2")
 
 
 def _bound(options: ChaosOptions) -> float:
@@ -180,8 +195,9 @@ async def run(scenario: str, options: ChaosOptions) -> ChaosReport:
 async def _run(scenario: str, disturb: Callable[[Run], Awaitable[None]], stack: Stack,
                client: Client, agora: AgoraAdmin, options: ChaosOptions) -> ChaosReport:
     settings = stack.settings
-    meter = stack.start_worker()
-    await stack.wait_for_poller(client, settings.task_queue, meter.pid)
+    meters = [stack.start_worker(name) for name in WORKER_NAMES[:WORKERS.get(scenario, 1)]]
+    for meter in meters:
+        await stack.wait_for_poller(client, settings.task_queue, meter.pid)
     make = dossier_factory(settings, uuid.uuid4().hex[:6], options.retry)
     driver = Driver(client, settings.task_queue)
     chaos = Run(stack, client, agora, driver, options, random.Random(options.seed))

@@ -138,13 +138,14 @@ class Stack:
         process = self._spawn("smtp", [sys.executable, "-m", "cli", "smtp-sink"])
         devstack.wait_for_port(HOST, self.settings.smtp_port, START_TIMEOUT_SECONDS, process)
 
-    def start_worker(self) -> ProcessMeter:
-        process = self._spawn("worker", [sys.executable, "-m", "cli", "worker"])
+    def start_worker(self, name: str = "worker") -> ProcessMeter:
+        """A worker process; give each one its own ``name`` to run several side by side."""
+        process = self._spawn(name, [sys.executable, "-m", "cli", "worker"])
         return ProcessMeter(process.pid)
 
-    def kill_worker(self) -> None:
+    def kill_worker(self, name: str = "worker") -> None:
         """SIGKILL: no graceful shutdown, in-flight activities die with it."""
-        process = self._processes.pop("worker")
+        process = self._processes.pop(name)
         process.send_signal(signal.SIGKILL)
         process.wait(timeout=STOP_TIMEOUT_SECONDS)
 

@@ -56,6 +56,13 @@ async def test_temporal_server_restarted() -> None:
     assert any("started again" in action for action in report.actions)
 
 
+async def test_one_of_two_workers_killed_for_good() -> None:
+    report = await chaos.run("two-workers", FAST)
+    _assert_nothing_lost_nor_duplicated(report)
+    [kill] = [action for action in report.actions if "SIGKILL" in action]
+    assert "not restarted" in kill
+
+
 def test_every_scenario_has_a_command() -> None:
     assert set(CHAOS_SCENARIOS) == set(chaos.SCENARIOS)
 

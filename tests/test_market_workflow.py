@@ -209,3 +209,18 @@ async def test_continue_as_new_bounds_the_history_and_loses_no_state(
     # Each run's history stays near the limit, never growing with the dossiers.
     assert description.raw_description.workflow_execution_info.history_length < limit + 30
     await handle.terminate()
+
+
+async def test_an_event_applied_once_the_history_is_long_is_answered(
+    temporal_client: Client, task_queue: str
+) -> None:
+    # So small a limit that every event (its AGORA call for the settlement) takes the history
+    # past it while its update waits for the projection the run loop writes.
+    market = await _market(temporal_client, task_queue, continue_as_new_after_events=12)
+    handle = temporal_client.get_workflow_handle(workflow_id_for(market.market_id))
+    first_run = (await handle.describe()).run_id
+    for event, data in factories.MARKET_LIFECYCLE:
+        view = await asyncio.wait_for(_event(temporal_client, market.market_id, event, data), 20)
+    assert view.facts.state == "settled"
+    assert [h.event for h in view.history] == [e for e, _ in factories.MARKET_LIFECYCLE]
+    assert (await handle.describe()).run_id != first_run

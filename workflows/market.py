@@ -69,6 +69,8 @@ with workflow.unsafe.imports_passed_through():
     from workflows.escalation import MARKET, REFUSED, WAITING, EscalationClock
 
 SETTLE_OPERATION = "SolderAction"
+# workflow.patched id: runs started before it waited for every handler before handing over.
+_PROJECT_BEFORE_HANDOVER = "market-project-before-handover"
 # A refusal names at most this many dossiers of each kind (a market can have thousands).
 _NAMED_DOSSIERS = 50
 
@@ -114,12 +116,20 @@ class MarketWorkflow:
             if self._history_is_long():
                 # No update or signal may be half-applied when this run hands over; the next
                 # run writes the projection first.
-                await workflow.wait_condition(workflow.all_handlers_finished)
-                workflow.continue_as_new(MarketInput(
-                    market_id=market.market_id, facts=self._facts, acting_user=market.acting_user,
-                    retry=market.retry, link=market.link, escalation=market.escalation,
-                    continue_as_new_after_events=market.continue_as_new_after_events,
-                    carried=self._carried()))
+                if workflow.patched(_PROJECT_BEFORE_HANDOVER):
+                    # An update answers once its change is projected, and only this loop
+                    # projects: waiting for every handler before projecting waited forever.
+                    await workflow.wait_condition(
+                        lambda: workflow.all_handlers_finished() or self._dirty)
+                else:
+                    await workflow.wait_condition(workflow.all_handlers_finished)
+                if workflow.all_handlers_finished():
+                    workflow.continue_as_new(MarketInput(
+                        market_id=market.market_id, facts=self._facts,
+                        acting_user=market.acting_user, retry=market.retry, link=market.link,
+                        escalation=market.escalation,
+                        continue_as_new_after_events=market.continue_as_new_after_events,
+                        carried=self._carried()))
             # Awaited: one projection at a time, each carrying every change since the last.
             self._dirty = False
             version = self._version

@@ -1,0 +1,370 @@
+"""Records the workflow histories that tests/test_replay.py replays against today's code.
+
+    .venv/bin/python -m tests.histories.record
+
+Starts its own Temporal dev server, AGORA simulator, SMTP sink and the product's worker,
+runs each scenario below one after the other (fixed ids, fixed synthetic people, fixed
+event data, fixed injected faults), then writes each workflow run's history to
+``tests/histories/<name>.json`` and the list of them to ``index.json``. Earlier
+recordings are removed first. Takes well under a minute.
+
+Re-record only for a change that no running workflow will ever replay (see README,
+"Safe deploys"): the point of these files is that yesterday's histories still replay.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import logging
+import os
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TypeVar
+
+from temporalio.client import Client, WorkflowHandle
+from temporalio.testing import WorkflowEnvironment
+
+# No AGORA maintenance window in the worker's own settings, whatever the day (as tests/conftest.py).
+os.environ["AGORA_FLOW_MAINTENANCE_WINDOWS"] = ""
+
+import devstack
+import worker as agora_worker
+from agora.messages import Person, TrainingAction
+from agora.pki import ensure_dev_pki
+from agora.simulator.config import SimulatorConfig
+from contracts import search_attributes
+from contracts.agora_link import ApprovalRequest, CutOffRequest, GateConfig, LinkConfig
+from contracts.dossier import (
+    DossierInput,
+    EscalationConfig,
+    EventRequest,
+    MarketLink,
+    RetryConfig,
+)
+from contracts.dossier import workflow_id_for as dossier_workflow_id
+from contracts.incident import (
+    IncidentAction,
+    IncidentInput,
+    IncidentTimings,
+)
+from contracts.incident import workflow_id_for as incident_workflow_id
+from contracts.market import MarketEventRequest, MarketInput, PlaceRequest
+from contracts.market import workflow_id_for as market_workflow_id
+from notifications.contacts import EXAMPLE_FILE, load_contacts
+from settings import Settings
+from state_models.calendar import WorkingCalendar
+from state_models.incident_detection import BurstRule
+from state_models.market import MarketFacts, MarketSession, MarketTerms
+from state_models.validators import nir_key
+from temporal_client.dossiers import EventRefused, create_dossier, send_event, view_dossier
+from temporal_client.link import ensure_link_workflow, link_state
+from temporal_client.markets import (
+    create_market,
+    reserve_place,
+    send_market_event,
+    view_market,
+)
+from tests.factories import LIFECYCLE, MARKET_LIFECYCLE
+from tests.fixtures_agora import SimulatorHandle, start_simulator
+from tests.fixtures_smtp import start_smtp_server
+from workflows.incident import IncidentWorkflow
+
+HERE = Path(__file__).resolve().parent
+INDEX = HERE / "index.json"
+TASK_QUEUE = "replay-histories"
+LINK_ID = "agora-link-replay"
+# The example contacts (fictitious people, example.org addresses), never a configured file.
+CONTACTS = load_contacts(EXAMPLE_FILE)
+MANAGER = CONTACTS.dossier_manager_email("*")
+HEAD = CONTACTS.head_of_service.email if CONTACTS.head_of_service else ""
+RETRY = RetryConfig(initial_interval_seconds=0.1, backoff_coefficient=1.5,
+                    maximum_interval_seconds=0.5, attempt_timeout_seconds=5.0)
+NO_MAINTENANCE = GateConfig(maintenance_windows=[], link_workflow_id=LINK_ID)
+# Clocks long enough never to fire during a recording: their timers start and are cancelled.
+QUIET_CLOCKS = EscalationConfig(partner_name=CONTACTS.partner_name, manager_email=MANAGER,
+                                head_of_service_email=HEAD, page_url="http://ui.example.org/",
+                                reminder_after_seconds=3600, escalation_after_seconds=7200)
+ACTION = TrainingAction(siret="73282932000074", action_id="AF-REPLAY-001",
+                        title="Titre professionnel Agent de restauration", duration_hours=420,
+                        start_date="2026-01-05", end_date="2026-06-30",
+                        certification_code="RNCP35987")
+WAIT_SECONDS = 15.0
+
+T = TypeVar("T")
+
+
+def person(serial: int, birth_name: str | None = None) -> Person:
+    """A synthetic person: a valid but invented NIR, an invented name, an example.org address."""
+    base = f"1{85 + serial % 10:02d}{1 + serial % 12:02d}2A{serial:03d}{serial:03d}"
+    return Person(nir=f"{base}{nir_key(base):02d}", birth_name=birth_name or f"SANTONI{serial}",
+                  first_names="Maria Lucia", birth_date="1985-03-14", sex="1",
+                  email="maria.santoni@example.org")
+
+
+def dossier(dossier_id: str, serial: int, escalation: EscalationConfig = QUIET_CLOCKS,
+            **changes: object) -> DossierInput:
+    return dataclasses.replace(
+        DossierInput(dossier_id=dossier_id, person=person(serial), action=ACTION,
+                     acting_user="agent.dupont", retry=RETRY, link=NO_MAINTENANCE,
+                     escalation=escalation), **changes)
+
+
+def event(name: str, data: dict) -> EventRequest:
+    return EventRequest(name, "agent.dupont", data)
+
+
+async def eventually(read: Callable[[], Awaitable[T]], done: Callable[[T], bool]) -> T:
+    """``read()``'s value once ``done`` holds for it; fails after WAIT_SECONDS."""
+    deadline = time.monotonic() + WAIT_SECONDS
+    while not done(value := await read()):
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"never reached: {value}")
+        await asyncio.sleep(0.05)
+    return value
+
+
+async def refused(call: Awaitable[object], kind: str) -> None:
+    try:
+        await call
+    except EventRefused as refusal:
+        if refusal.kind != kind:
+            raise
+    else:
+        raise RuntimeError(f"expected a refusal {kind}")
+
+
+class Recorder:
+    def __init__(self, client: Client, simulator: SimulatorHandle) -> None:
+        self.client = client
+        self.simulator = simulator
+        self.saved: list[dict[str, str]] = []
+
+    async def save(self, name: str, scenario: str, handle: WorkflowHandle) -> None:
+        """Writes every run of ``handle``'s workflow, first to last (``name``, ``name.run2``…)."""
+        run_id: str | None = (await self.client.get_workflow_handle(handle.id).describe()
+                              ).raw_description.workflow_execution_info.first_run_id
+        number = 1
+        while run_id:
+            history = await self.client.get_workflow_handle(handle.id, run_id=run_id).fetch_history()
+            file = f"{name}.json" if number == 1 else f"{name}.run{number}.json"
+            (HERE / file).write_text(history.to_json() + "\n", encoding="utf-8")
+            self.saved.append({"file": file, "scenario": scenario, "workflow_id": handle.id,
+                               "workflow_type": history.events[0].workflow_execution_started_event_attributes.workflow_type.name})
+            last = history.events[-1]
+            run_id = (last.workflow_execution_continued_as_new_event_attributes.new_execution_run_id
+                      if last.HasField("workflow_execution_continued_as_new_event_attributes") else None)
+            number += 1
+
+    def handle(self, workflow_id: str) -> WorkflowHandle:
+        return self.client.get_workflow_handle(workflow_id)
+
+    # --- the scenarios -------------------------------------------------------------------
+
+    async def dossier_lifecycle(self) -> None:
+        """Created → settled, through an interruption and its resumption; AGORA refuses the
+        first entry once (a business fault), the same entry sent again goes through."""
+        d = dossier("D-REPLAY-LIFECYCLE", 1)
+        await create_dossier(self.client, d, TASK_QUEUE)
+        validate, enter, *rest = LIFECYCLE
+        await send_event(self.client, d.dossier_id, event(*validate))
+        self.simulator.inject("soap_fault", operation="EntrerEnFormation", count=1,
+                              fault_code="agora:DonneesInvalides", message="date d'entrée incohérente")
+        await refused(send_event(self.client, d.dossier_id, event(*enter)), "AgoraBusinessFault")
+        for step in (enter, *rest):
+            await send_event(self.client, d.dossier_id, event(*step))
+        handle = self.handle(dossier_workflow_id(d.dossier_id))
+        await handle.result()
+        await self.save("dossier-lifecycle", "whole lifecycle, interruption, one refused call", handle)
+
+    async def dossier_escalated(self) -> None:
+        """AGORA refuses the entry and nobody corrects it: reminder, then escalation; then
+        the correction goes through."""
+        clocks = dataclasses.replace(QUIET_CLOCKS, reminder_after_seconds=0.5,
+                                     escalation_after_seconds=1.0)
+        d = dossier("D-REPLAY-ESCALATED", 2, escalation=clocks)
+        await create_dossier(self.client, d, TASK_QUEUE)
+        validate, enter, *_ = LIFECYCLE
+        await send_event(self.client, d.dossier_id, event(*validate))
+        self.simulator.inject("soap_fault", operation="EntrerEnFormation", count=1,
+                              fault_code="agora:DonneesInvalides", message="date d'entrée incohérente")
+        await refused(send_event(self.client, d.dossier_id, event(*enter)), "AgoraBusinessFault")
+        await eventually(lambda: view_dossier(self.client, d.dossier_id), lambda v: len(v.emails) == 2)
+        await send_event(self.client, d.dossier_id, event(*enter))
+        await self.save("dossier-escalated", "refused, reminded, escalated, corrected",
+                        self.handle(dossier_workflow_id(d.dossier_id)))
+
+    async def dossier_reengineered(self) -> None:
+        """The lifecycle's person under another surname: AGORA refuses the registration
+        (NIR/surname check); the corrected surname registers it (AGORA finds the dossier
+        it already holds)."""
+        d = dossier("D-REPLAY-REENGINEERED", 1)
+        right = d.person.birth_name
+        d.person.birth_name = "NOM-ERRONE"
+        view = await create_dossier(self.client, d, TASK_QUEUE)
+        assert not view.registered, "AGORA must refuse the mismatched surname"
+        await send_event(self.client, d.dossier_id, event("reengineer", {
+            "reason": "erreur de saisie du nom",
+            "corrections": [{"name": "birth_name", "value": right}]}))
+        await self.save("dossier-reengineered", "registration refused, then corrected",
+                        self.handle(dossier_workflow_id(d.dossier_id)))
+
+    async def market_continued_as_new(self) -> None:
+        """A market through its lifecycle with two dossiers of its own (one trained and
+        settled, one cancelled), continuing as new every few events."""
+        sessions = [MarketSession("S1", 2, "2026-01-05", "2026-06-30"),
+                    MarketSession("S2", 1, "2026-02-05", "2026-07-30")]
+        terms = MarketTerms(reference="MP-REPLAY-01", lot_number="3", lot_title="Soudure TIG",
+                            siret="73282932000074", amount_excl_tax="10000.00",
+                            amount_incl_tax="12000.00", funding_source="region", sessions=sessions)
+        market = MarketInput(market_id="M-REPLAY-CAN", facts=MarketFacts(terms),
+                             acting_user="agent.marches", retry=RETRY, link=NO_MAINTENANCE,
+                             continue_as_new_after_events=30)
+        await create_market(self.client, market, TASK_QUEUE)
+        *opening, exit_, settle = MARKET_LIFECYCLE
+        for name, data in opening:
+            await send_market_event(self.client, market.market_id,
+                                    MarketEventRequest(name, "agent.marches", data))
+        trained = dossier("D-REPLAY-MARKET-1", 4, market=MarketLink(market.market_id, "S1"))
+        dropped = dossier("D-REPLAY-MARKET-2", 5, market=MarketLink(market.market_id, "S2"))
+        for d, events in ((trained, LIFECYCLE), (dropped, [("cancel", {"reason": "désistement"})])):
+            await reserve_place(self.client, market.market_id,
+                                PlaceRequest(d.dossier_id, d.market.session_id))  # type: ignore[union-attr]
+            await create_dossier(self.client, d, TASK_QUEUE)
+            for step in events:
+                state = (await send_event(self.client, d.dossier_id, event(*step))).state
+                # The dossier's report has reached the market before the next event: the
+                # same order of events on every recording.
+                await eventually(lambda: view_market(self.client, market.market_id),
+                                 lambda v, state=state: v.dossier_counts.get(state, 0) >= 1)
+
+        for name, data in (exit_, settle):
+            await send_market_event(self.client, market.market_id,
+                                    MarketEventRequest(name, "agent.marches", data))
+        handle = self.handle(market_workflow_id(market.market_id))
+        await handle.result()
+        await self.save("market-continued-as-new", "lifecycle with dossiers, continued as new", handle)
+        await self.save("market-dossier-settled", "a market's dossier through its lifecycle",
+                        self.handle(dossier_workflow_id(trained.dossier_id)))
+        await self.save("market-dossier-cancelled", "a market's dossier cancelled before entry",
+                        self.handle(dossier_workflow_id(dropped.dossier_id)))
+
+    async def incident_escalated(self) -> None:
+        """Nobody acknowledges: escalation, reminder, deadline passed; then acknowledged,
+        worked around, resolved."""
+        ticket = "INC-REPLAY-ESCALATED"
+        handle = await self.client.start_workflow(
+            IncidentWorkflow.run,
+            IncidentInput(ticket=ticket, severity="critical_major", kind="agora_unavailable",
+                          description="Le service ValiderDossier répond HTTP 503 à tous les appels.",
+                          detected_at=datetime.now(UTC).isoformat(), contacts=CONTACTS,
+                          calendar=WorkingCalendar(),
+                          timings=IncidentTimings(escalation_if_no_ack_seconds=0.4,
+                                                  reminder_before_deadline_seconds=0.6,
+                                                  deadline_override_seconds=1.2),
+                          attachments=["journal-503.txt"], opened_by="agent.dupont"),
+            id=incident_workflow_id(ticket), task_queue=TASK_QUEUE)
+        await eventually(lambda: handle.query(IncidentWorkflow.view), lambda v: len(v.emails) == 4)
+        for update in (IncidentWorkflow.acknowledge, IncidentWorkflow.work_around,
+                       IncidentWorkflow.resolve):
+            await handle.execute_update(update, IncidentAction("cdc.support", "note"))
+        await handle.result()
+        await self.save("incident-escalated", "no acknowledgement, escalated, resolved", handle)
+
+    async def link_cut_off_and_reconnected(self) -> None:
+        """The link is cut off; a dossier's registration waits; the crisis cell's two
+        approvers reconnect it and the dossier goes on. Then a burst of 503s opens an
+        incident, which is resolved."""
+        link = self.handle(LINK_ID)
+        await link.execute_update("cut_off", CutOffRequest("rssi.corse", "clé de signature compromise"))
+        d = dossier("D-REPLAY-HELD", 6)
+        view = await create_dossier(self.client, d, TASK_QUEUE)
+        assert not view.registered, "the cut-off must hold the registration"
+        for approver in CONTACTS.crisis_cell.approvers:
+            await link.execute_update("approve_reconnection", ApprovalRequest(approver, "accord écrit"))
+        await eventually(lambda: view_dossier(self.client, d.dossier_id), lambda v: v.registered)
+
+        self.simulator.inject("http503", operation="ValiderDossier", count=3)
+        await send_event(self.client, d.dossier_id, event(*LIFECYCLE[0]))
+        state = await eventually(lambda: link_state(self.client, LINK_ID),
+                                 lambda s: bool(s.open_incidents))
+        [ticket] = state.open_incidents.values()
+        incident = self.handle(incident_workflow_id(ticket))
+        await eventually(lambda: incident.query(IncidentWorkflow.view), lambda v: len(v.emails) == 1)
+        await incident.execute_update(IncidentWorkflow.resolve, IncidentAction("cdc.support"))
+        await incident.result()
+        await eventually(lambda: link_state(self.client, LINK_ID), lambda s: not s.open_incidents)
+        await self.save("link-cut-off-reconnected", "cut off, reconnected, burst opened an incident", link)
+        await self.save("dossier-held-by-cut-off", "registration held by the cut-off",
+                        self.handle(dossier_workflow_id(d.dossier_id)))
+        await self.save("incident-opened-by-link", "opened by a burst of 503s, resolved", incident)
+
+
+def link_config() -> LinkConfig:
+    return LinkConfig(
+        contacts=CONTACTS, calendar=WorkingCalendar(), maintenance_windows=[],
+        burst=BurstRule(failures=3, window_seconds=60),
+        # Long clocks: the link's incident sends its notification, nothing more, while recorded.
+        incident_timings=IncidentTimings(escalation_if_no_ack_seconds=3600,
+                                         reminder_before_deadline_seconds=1800,
+                                         deadline_override_seconds=7200),
+        ticket_prefix="REPLAY",
+    )
+
+
+async def record() -> list[dict[str, str]]:
+    with tempfile.TemporaryDirectory(prefix="agora-replay-") as folder:
+        smtp = start_smtp_server()
+        base = dataclasses.replace(Settings(), data_dir=Path(folder), database_url="",
+                                   vi_mode="sign", agora_timeout_seconds=2.0)
+        ensure_dev_pki(base.pki_dir, base.application_id)
+        simulator, server, thread = start_simulator(SimulatorConfig.from_settings(
+            base, db_path=base.data_dir / "agora-simulator.sqlite3"))
+        port = int(simulator.base_url.rsplit(":", 1)[1])
+        settings = dataclasses.replace(
+            base, agora_url=simulator.url, simulator_host="127.0.0.1", simulator_port=port,
+            link_workflow_id=LINK_ID, task_queue=TASK_QUEUE, smtp_host="127.0.0.1",
+            smtp_port=smtp.config.port, maintenance_windows=())
+        env = await WorkflowEnvironment.start_local(
+            dev_server_existing_path=devstack.temporal_binary(),
+            search_attributes=list(search_attributes.ALL), dev_server_log_level="error")
+        try:
+            async with agora_worker.build_worker(env.client, settings):
+                await ensure_link_workflow(env.client, TASK_QUEUE, link_config(), LINK_ID)
+                recorder = Recorder(env.client, simulator)
+                for old in HERE.glob("*.json"):
+                    old.unlink()
+                for scenario in (recorder.dossier_lifecycle, recorder.dossier_escalated,
+                                 recorder.dossier_reengineered, recorder.market_continued_as_new,
+                                 recorder.incident_escalated, recorder.link_cut_off_and_reconnected):
+                    simulator.clear_faults()
+                    began = time.monotonic()
+                    await scenario()
+                    print(f"{scenario.__name__}: {time.monotonic() - began:.1f} s", flush=True)
+                INDEX.write_text(json.dumps(recorder.saved, indent=2, ensure_ascii=False) + "\n",
+                                 encoding="utf-8")
+                return recorder.saved
+        finally:
+            await env.shutdown()
+            simulator.close()
+            server.should_exit = True
+            thread.join(timeout=5)
+            smtp.stop()
+
+
+def main() -> None:
+    # The scenarios' refused calls are expected: not their tracebacks.
+    logging.basicConfig(level=logging.ERROR)
+    started = time.monotonic()
+    saved = asyncio.run(record())
+    for entry in saved:
+        print(f"{entry['file']:45} {entry['workflow_type']:20} {entry['scenario']}")
+    print(f"{len(saved)} histories in {HERE} ({time.monotonic() - started:.0f} s)")
+
+
+if __name__ == "__main__":
+    main()
