@@ -29,8 +29,8 @@ def _history(entry: dict[str, str]) -> WorkflowHistory:
 
 
 def _replayer(workflows: list[type]) -> Replayer:
-    # As the worker builds it (worker.build_worker): default sandbox, default converter.
-    return Replayer(workflows=workflows)
+    # As the worker builds it (worker.build_worker): its sandbox, its converter.
+    return Replayer(workflows=workflows, workflow_runner=worker.workflow_runner())
 
 
 def test_every_workflow_type_has_recorded_histories() -> None:
