@@ -14,6 +14,7 @@ from api.context import AppContext, TemporalClientFactory
 from api.dossiers import api as dossiers_api
 from api.dossiers import ui as dossiers_ui
 from api.errors import InvalidFields, Refused
+from api.idempotency import IdempotencyMiddleware
 from api.incidents import routes as incidents
 from api.markets import api as markets_api
 from api.markets import ui as markets_ui
@@ -68,6 +69,7 @@ def create_app(settings: Settings, temporal_client_factory: TemporalClientFactor
     app.include_router(incidents.pages)
     app.include_router(markets_ui.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.add_middleware(IdempotencyMiddleware)
 
     @app.middleware("http")
     async def link_banner(request: Request, call_next):  # type: ignore[no-untyped-def]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine
 
+import store.exactly_once
 import store.market_models  # noqa: F401  (autogenerate sees the market tables)
 from store.models import Base
 
