@@ -97,6 +97,12 @@ class Settings:
         default_factory=lambda: float(_env("INCIDENT_BURST_WINDOW_SECONDS", "600")))
     incident_ticket_prefix: str = field(default_factory=lambda: _env("INCIDENT_TICKET_PREFIX", "AGORA"))
 
+    # Market places reserved for a dossier that never started are given back by a schedule.
+    reconcile_every_seconds: float = field(
+        default_factory=lambda: float(_env("RECONCILE_EVERY_SECONDS", "900")))
+    reconcile_grace_seconds: float = field(
+        default_factory=lambda: float(_env("RECONCILE_GRACE_SECONDS", "600")))
+
     @property
     def pki_dir(self) -> Path:
         return self.data_dir / "pki"

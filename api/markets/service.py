@@ -30,6 +30,7 @@ from store.models import User
 from temporal_client.dossiers import EventRefused
 from temporal_client.markets import (
     UNKNOWN_MARKET,
+    release_place_if_not_started,
     reserve_place,
     send_market_event,
     view_market,
@@ -88,6 +89,15 @@ async def reserve_for_dossier(ctx: AppContext, market_id: str, session_id: str, 
         await reserve_place(await ctx.temporal(), market_id, PlaceRequest(dossier_id, session_id))
     except EventRefused as refused:
         raise http_refusal(refused) from refused
+
+
+async def release_for_dossier(ctx: AppContext, market_id: str, dossier_id: str) -> None:
+    """The saga's compensation: the dossier did not start, its place is given back. If
+    Temporal cannot be reached for this either, the periodic reconciliation releases it."""
+    try:
+        await release_place_if_not_started(await ctx.temporal(), market_id, dossier_id)
+    except (EventRefused, RPCError):
+        pass
 
 
 def _existing(ctx: AppContext, market_id: str, loc: tuple[str, ...] | None = None) -> None:
