@@ -191,13 +191,18 @@ async def test_cut_off_holds_real_dossiers_until_the_crisis_cell_approves(
         assert first.json()["status"] == "cut_off"
         await asyncio.sleep(0.5)
         assert len(clean_simulator.requests()) == received_before_cut  # AGORA received nothing
-        second = await operator.post("/api/agora-link/approvals", json={
+        # One signed-in person supplies at most one of the required approvals.
+        same_person = await operator.post("/api/agora-link/approvals", json={
             "approver": "RSSI-CDC", "note": "courriel du 29/11 10 h 15"})
+        assert same_person.status_code == 409 and "personne distincte" in same_person.text
+        async with stack.api.client("admin") as administrator:
+            second = await administrator.post("/api/agora-link/approvals", json={
+                "approver": "RSSI-CDC", "note": "courriel du 29/11 10 h 15"})
         reconnected = second.json()
         assert reconnected["status"] == "connected"
         approvals = reconnected["cut_offs"][-1]["approvals"]
         assert [(a["who"], a["recorded_by"]) for a in approvals] == [
-            ("RSSI-CORSE", "operateur"), ("RSSI-CDC", "operateur")]
+            ("RSSI-CORSE", "operateur"), ("RSSI-CDC", "admin")]
 
         assert (await asyncio.wait_for(validate, 15)).state == "validated"
         for dossier_id in held:
