@@ -257,10 +257,18 @@ async def test_pages_show_the_cut_off_and_let_an_operator_act(stack: Stack) -> N
         assert cut.status_code == 303
         dossiers = await browser.get("/dossiers")
         assert 'id="link-banner"' in dossiers.text and "Liaison AGORA coupée" in dossiers.text
-        for approver in ("RSSI-CORSE", "RSSI-CDC"):
-            approved = await browser.post("/liaison/accords", data={
-                "csrf": csrf, "approver": approver, "note": "accord écrit"})
-            assert approved.status_code == 303
+        approved = await browser.post("/liaison/accords", data={
+            "csrf": csrf, "approver": "RSSI-CORSE", "note": "accord écrit"})
+        assert approved.status_code == 303
+        # The second approval must come from another person.
+        again = await browser.post("/liaison/accords", data={
+            "csrf": csrf, "approver": "RSSI-CDC", "note": "accord écrit"})
+        assert again.status_code == 409 and "personne distincte" in again.text
+        async with signed_in(stack, "admin") as other:
+            other_csrf = (await other.get("/liaison")).text.split('name="csrf" value="')[1].split('"')[0]
+            second = await other.post("/liaison/accords", data={
+                "csrf": other_csrf, "approver": "RSSI-CDC", "note": "accord écrit"})
+            assert second.status_code == 303
         assert 'id="link-banner"' not in (await browser.get("/liaison")).text
 
         opened = await browser.post("/incidents", data={
