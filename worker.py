@@ -19,6 +19,8 @@ from activities.notify import NotifyActivities
 from activities.projections import ProjectionActivities
 from activities.reconcile import ReconcileActivities
 from settings import Settings
+from store.db import Database
+from store.production import refuse_unsafe_start
 from store.writer import ProjectionWriter
 from temporal_client.link import ensure_link_workflow, link_config_from_environment
 from temporal_client.markets import release_orphan_places
@@ -65,6 +67,11 @@ def build_worker(
 
 
 async def run(settings: Settings) -> None:
+    database = Database(settings.effective_database_url)
+    try:
+        refuse_unsafe_start(settings, database, "worker")
+    finally:
+        database.dispose()
     client = await temporal_client.connect(settings)
     worker = build_worker(client, settings)
     await ensure_link_workflow(client, settings.task_queue, link_config_from_environment(settings),

@@ -13,7 +13,7 @@ from temporalio.client import WorkflowQueryFailedError, WorkflowQueryRejectedErr
 from temporalio.service import RPCError
 
 from agora.messages import Person, TrainingAction
-from api.context import AppContext
+from api.context import AppContext, TemporalUnreachable
 from api.dossiers.schemas import DossierCreate
 from api.errors import InvalidFields, Refused
 from api.events import send
@@ -94,9 +94,14 @@ async def create_dossier(ctx: AppContext, user: User, payload: DossierCreate,
         _release_claim(ctx, dossier_id)
         raise
     try:
+        client = await ctx.temporal()
+    except TemporalUnreachable:
+        _release_claim(ctx, dossier_id)  # nothing started; a reserved place needed Temporal
+        raise
+    try:
         # The workflow stores the dossier (its first AGORA activity writes the row) before
         # it answers: the user's next page finds it.
-        return await send(start_dossier(await ctx.temporal(), dossier, ctx.settings.task_queue))
+        return await send(start_dossier(client, dossier, ctx.settings.task_queue))
     except Refused as refused:
         if refused.status == 503:
             await _undo_unless_started(ctx, dossier_id, market)
@@ -110,7 +115,7 @@ async def _undo_unless_started(ctx: AppContext, dossier_id: str, market: MarketL
     try:
         if await dossier_started(await ctx.temporal(), dossier_id):
             return
-    except RPCError:
+    except (RPCError, TemporalUnreachable):
         return
     if market is not None:
         await release_for_dossier(ctx, market.market_id, dossier_id)
@@ -174,6 +179,7 @@ async def load_dossier(ctx: AppContext, dossier_id: str) -> tuple[Dossier, Dossi
     try:
         view: DossierView | None = await asyncio.wait_for(
             view_dossier(await ctx.temporal(), dossier_id), LIVE_VIEW_TIMEOUT_SECONDS)
-    except (RPCError, WorkflowQueryFailedError, WorkflowQueryRejectedError, TimeoutError):
+    except (RPCError, WorkflowQueryFailedError, WorkflowQueryRejectedError, TimeoutError,
+            TemporalUnreachable):
         view = None
     return row, view

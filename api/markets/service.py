@@ -12,7 +12,7 @@ from typing import Any
 from temporalio.client import WorkflowQueryFailedError, WorkflowQueryRejectedError
 from temporalio.service import RPCError
 
-from api.context import AppContext
+from api.context import AppContext, TemporalUnreachable
 from api.errors import InvalidFields, Refused, http_refusal
 from api.events import send
 from api.markets.schemas import MarketCreate
@@ -117,6 +117,7 @@ async def load_market(ctx: AppContext, market_id: str) -> tuple[Market, MarketVi
         _ = row.sessions  # loaded before the session closes
     try:
         view: MarketView | None = await asyncio.wait_for(view_market(await ctx.temporal(), market_id), 10)
-    except (RPCError, WorkflowQueryFailedError, WorkflowQueryRejectedError, TimeoutError):
+    except (RPCError, WorkflowQueryFailedError, WorkflowQueryRejectedError, TimeoutError,
+            TemporalUnreachable):
         view = None
     return row, view

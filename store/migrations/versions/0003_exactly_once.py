@@ -1,4 +1,5 @@
-"""exactly once: remembered idempotency keys; one open dossier per person and action
+"""exactly once: remembered idempotency keys; one open dossier per person and action;
+sign-in attempts (failures and lockouts)
 
 Revision ID: 0003
 Revises: 0002
@@ -43,8 +44,21 @@ def upgrade() -> None:
                         name='uq_dossier_claims_person_action')
     )
 
+    op.create_table('sign_in_attempts',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('username', sa.String(length=64), nullable=False),
+    sa.Column('address', sa.String(length=64), nullable=False),
+    sa.Column('outcome', sa.String(length=16), nullable=False),
+    sa.Column('at', sa.DateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_sign_in_attempts'))
+    )
+    op.create_index(op.f('ix_sign_in_attempts_username'), 'sign_in_attempts', ['username'], unique=False)
+    op.create_index(op.f('ix_sign_in_attempts_address'), 'sign_in_attempts', ['address'], unique=False)
+    op.create_index(op.f('ix_sign_in_attempts_at'), 'sign_in_attempts', ['at'], unique=False)
+
 
 def downgrade() -> None:
+    op.drop_table('sign_in_attempts')
     op.drop_table('dossier_claims')
     op.drop_index(op.f('ix_idempotency_keys_created_at'), table_name='idempotency_keys')
     op.drop_table('idempotency_keys')
