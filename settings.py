@@ -19,8 +19,15 @@ def _env_list(name: str, default: str) -> tuple[str, ...]:
     return tuple(v.strip() for v in _env(name, default).split(",") if v.strip())
 
 
+def _development() -> bool:
+    return _env("ENV", "production") == "development"
+
+
 @dataclass(frozen=True)
 class Settings:
+    # "production" (the default) refuses to start with development conveniences left on;
+    # `agora-flow dev` and the tests run in "development".
+    env: str = field(default_factory=lambda: _env("ENV", "production"))
     data_dir: Path = field(default_factory=lambda: Path(_env("DATA_DIR", ".data")).resolve())
 
     # Temporal
@@ -96,6 +103,30 @@ class Settings:
     incident_burst_window_seconds: float = field(
         default_factory=lambda: float(_env("INCIDENT_BURST_WINDOW_SECONDS", "600")))
     incident_ticket_prefix: str = field(default_factory=lambda: _env("INCIDENT_TICKET_PREFIX", "AGORA"))
+
+    # Request bodies above this get 413 before being read whole (API and simulator).
+    max_body_bytes: int = field(default_factory=lambda: int(_env("MAX_BODY_BYTES", str(1024 * 1024))))
+    # The simulator's /admin endpoints (faults, effects): development only, behind a token
+    # (AGORA_FLOW_SIMULATOR_ADMIN_TOKEN, else one generated under the data folder).
+    simulator_admin: bool = field(
+        default_factory=lambda: _env("SIMULATOR_ADMIN", "true" if _development() else "false").lower() == "true")
+    simulator_admin_token: str = field(
+        default_factory=lambda: _env("SIMULATOR_ADMIN_TOKEN", ""), repr=False)
+    # Sign-in: after this many failures for a user or an address within the window, each
+    # next try waits a growing delay (429 with Retry-After meanwhile).
+    sign_in_free_failures: int = field(default_factory=lambda: int(_env("SIGN_IN_FREE_FAILURES", "5")))
+    sign_in_window_seconds: float = field(
+        default_factory=lambda: float(_env("SIGN_IN_WINDOW_SECONDS", "900")))
+
+    # Market places reserved for a dossier that never started are given back by a schedule.
+    reconcile_every_seconds: float = field(
+        default_factory=lambda: float(_env("RECONCILE_EVERY_SECONDS", "900")))
+    reconcile_grace_seconds: float = field(
+        default_factory=lambda: float(_env("RECONCILE_GRACE_SECONDS", "600")))
+
+    @property
+    def development(self) -> bool:
+        return self.env == "development"
 
     @property
     def pki_dir(self) -> Path:

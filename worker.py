@@ -18,13 +18,19 @@ from activities.agora_calls import AgoraActivities
 from activities.agora_link_guard import AgoraLinkGuard
 from activities.notify import NotifyActivities
 from activities.projections import ProjectionActivities
+from activities.reconcile import ReconcileActivities
 from settings import Settings
+from store.db import Database
+from store.production import refuse_unsafe_start
 from store.writer import ProjectionWriter
 from temporal_client.link import ensure_link_workflow, link_config_from_environment
+from temporal_client.markets import release_orphan_places
+from temporal_client.schedules import ensure_reconcile_schedule
 from workflows.agora_link import AgoraLinkWorkflow
 from workflows.dossier import DossierWorkflow
 from workflows.incident import IncidentWorkflow
 from workflows.market import MarketWorkflow
+from workflows.reconcile import ReconcileWorkflow
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +50,7 @@ def workflow_runner() -> SandboxedWorkflowRunner:
         restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSED_THROUGH))
 
 
-WORKFLOWS = [DossierWorkflow, MarketWorkflow, AgoraLinkWorkflow, IncidentWorkflow]
+WORKFLOWS = [DossierWorkflow, MarketWorkflow, AgoraLinkWorkflow, IncidentWorkflow, ReconcileWorkflow]
 
 
 def build_worker(
@@ -59,6 +65,7 @@ def build_worker(
         *AgoraActivities(settings, writer).all(),
         *ProjectionActivities(writer).all(),
         *NotifyActivities(settings).all(),
+        *ReconcileActivities(lambda request: release_orphan_places(client, request)).all(),
     ]
     return Worker(
         client,
@@ -78,10 +85,17 @@ def build_worker(
 
 
 async def run(settings: Settings) -> None:
+    database = Database(settings.effective_database_url)
+    try:
+        refuse_unsafe_start(settings, database, "worker")
+    finally:
+        database.dispose()
     client = await temporal_client.connect(settings)
     worker = build_worker(client, settings)
     await ensure_link_workflow(client, settings.task_queue, link_config_from_environment(settings),
                                settings.link_workflow_id)
+    await ensure_reconcile_schedule(client, settings.task_queue, settings.reconcile_every_seconds,
+                                    settings.reconcile_grace_seconds)
     log.info("worker polling task queue %s on %s", settings.task_queue, settings.temporal_address)
     await worker.run()
 

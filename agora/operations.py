@@ -74,6 +74,9 @@ SECURITY_FAULTS = frozenset(
 FAULT_STATE = "agora:EtatDossierIncompatible"  # transition not allowed in AGORA's current status
 FAULT_NIR_NAME = "agora:IncoherenceNirNom"  # NIR and surname do not match one person
 FAULT_UNKNOWN_DOSSIER = "agora:DossierInconnu"
+# RechercherOuCreerDossier for a holder and action already registered under another Region
+# dossier id: the same request with the same Region id is a replay, another id is refused.
+FAULT_ALREADY_REGISTERED = "agora:DossierDejaEnregistre"
 FAULT_INVALID_DATA = "agora:DonneesInvalides"  # schema or business-data validation failed
 FAULT_SERVER = "agora:ErreurInterne"
 

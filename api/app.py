@@ -6,14 +6,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
-from temporalio.service import RPCError
 
+from agora.body_limit import BodyLimit
 from api.context import AppContext, TemporalClientFactory
 from api.dossiers import api as dossiers_api
 from api.dossiers import ui as dossiers_ui
 from api.errors import InvalidFields, Refused
+from api.front_door import RETRY_AFTER_SECONDS, FrontDoor, masked_validation_errors
+from api.idempotency import IdempotencyMiddleware
 from api.incidents import routes as incidents
 from api.markets import api as markets_api
 from api.markets import ui as markets_ui
@@ -27,6 +30,7 @@ from state_models.calendar import WorkingCalendar, parse_maintenance_window
 from state_models.public_holidays import default_calendar
 from store.crypto import cipher_for
 from store.db import Database
+from store.production import refuse_unsafe_start
 
 STATIC_DIR = Path(__file__).parent / "static"
 
@@ -49,7 +53,9 @@ def create_app(settings: Settings, temporal_client_factory: TemporalClientFactor
         "Errors: 422 names the field and the reason; 409 an event not allowed now; "
         "502 carries AGORA's fault code.",
     )
-    app.state.context = AppContext(settings=settings, db=Database(settings.effective_database_url),
+    database = Database(settings.effective_database_url)
+    refuse_unsafe_start(settings, database, "API")
+    app.state.context = AppContext(settings=settings, db=database,
                                    cipher=cipher_for(settings), client_factory=temporal_client_factory,
                                    retry=retry or RetryConfig(),
                                    link=GateConfig(
@@ -68,6 +74,7 @@ def create_app(settings: Settings, temporal_client_factory: TemporalClientFactor
     app.include_router(incidents.pages)
     app.include_router(markets_ui.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.add_middleware(IdempotencyMiddleware)
 
     @app.middleware("http")
     async def link_banner(request: Request, call_next):  # type: ignore[no-untyped-def]
@@ -75,6 +82,16 @@ def create_app(settings: Settings, temporal_client_factory: TemporalClientFactor
         if request.method == "GET" and not request.url.path.startswith(("/api", "/static")):
             request.state.link = await app.state.context.link_status()
         return await call_next(request)
+
+    # Outermost first: bodies are limited before anything reads them; outages and security
+    # headers wrap everything else (see api/front_door.py).
+    app.add_middleware(FrontDoor)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, error: RequestValidationError) -> JSONResponse:
+        return JSONResponse(status_code=422, content={"detail": masked_validation_errors(
+            list(error.errors()))})
 
     @app.exception_handler(InvalidFields)
     async def invalid_fields(request: Request, error: InvalidFields) -> JSONResponse:
@@ -86,12 +103,8 @@ def create_app(settings: Settings, temporal_client_factory: TemporalClientFactor
     @app.exception_handler(Refused)
     async def refused(request: Request, error: Refused) -> JSONResponse:
         extra = {k: v for k, v in error.extra.items() if v is not None}
-        return JSONResponse(status_code=error.status,
+        headers = {"Retry-After": str(RETRY_AFTER_SECONDS)} if error.status == 503 else None
+        return JSONResponse(status_code=error.status, headers=headers,
                             content={"detail": {"code": error.code, "message": error.message, **extra}})
-
-    @app.exception_handler(RPCError)
-    async def temporal_down(request: Request, error: RPCError) -> JSONResponse:
-        return JSONResponse(status_code=503, content={"detail": {
-            "code": "TemporalUnavailable", "message": f"Service de workflow indisponible : {error.message}"}})
 
     return app

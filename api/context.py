@@ -21,6 +21,11 @@ from store.db import Database
 from temporal_client.link import LinkRefused, link_state
 
 TemporalClientFactory = Callable[[], Awaitable[Client]]
+
+
+class TemporalUnreachable(Exception):
+    """Temporal cannot be reached (the client could not connect)."""
+
 # The banner on every page reads the link's status at most this often.
 LINK_STATUS_TTL_SECONDS = 5.0
 LINK_STATUS_TIMEOUT_SECONDS = 2.0
@@ -66,7 +71,10 @@ class AppContext:
         # Connected lazily, in the server's own event loop, and only once.
         async with self._lock:
             if self._client is None:
-                self._client = await self.client_factory()
+                try:
+                    self._client = await self.client_factory()
+                except RuntimeError as error:  # the SDK's "Failed client connect"
+                    raise TemporalUnreachable(str(error)) from error
             return self._client
 
     async def link_status(self) -> LinkState | None:
@@ -76,7 +84,8 @@ class AppContext:
             try:
                 state = await asyncio.wait_for(
                     self._read_link(), LINK_STATUS_TIMEOUT_SECONDS)
-            except (RPCError, LinkRefused, WorkflowQueryFailedError, TimeoutError):
+            except (RPCError, LinkRefused, WorkflowQueryFailedError, TimeoutError,
+                    TemporalUnreachable):
                 state = None  # a page must render even when Temporal does not answer
             self._link_seen = (now, state)
         return self._link_seen[1]

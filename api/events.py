@@ -8,6 +8,7 @@ import asyncio
 from collections.abc import Awaitable
 from typing import TypeVar
 
+from temporalio.client import WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.service import RPCError
 
 from api.errors import Refused, http_refusal
@@ -27,7 +28,8 @@ async def send(call: Awaitable[T]) -> T:
         return await asyncio.wait_for(call, EVENT_WAIT_SECONDS)
     except EventRefused as refused:
         raise http_refusal(refused) from refused
-    except TimeoutError as timeout:
+    # The SDK turns the cancelled wait for an update into its own error, not TimeoutError.
+    except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError) as timeout:
         raise Refused(504, "AgoraPending", "AGORA n'a pas encore répondu ; l'événement reste en "
                       "attente et sera appliqué dès sa réponse.") from timeout
     except RPCError as error:

@@ -6,6 +6,7 @@ Dossier, market and incident pages all render through here (api/routes_*ui.py).
 from __future__ import annotations
 
 import functools
+import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,8 @@ templates.env.filters["paris_time"] = labels.paris_time
 templates.env.globals.update(
     labels=labels, STATES=STATES, EVENT_FIELDS=EVENT_FIELDS, DATE_FIELDS=DATE_FIELDS,
     CORRECTABLE_FIELDS=sorted(CORRECTABLE_FIELDS),
+    # A new one-time token for each rendered form (see api/idempotency.py).
+    once_token=lambda: uuid.uuid4().hex,
 )
 PAGE_SIZE = 20
 

@@ -7,6 +7,7 @@ from temporalio.client import Client
 
 import temporal_client
 from api.app import create_app
+from api.front_door import install_access_log_filter
 from settings import Settings
 
 
@@ -19,5 +20,6 @@ def temporal_client_factory(settings: Settings):  # type: ignore[no-untyped-def]
 
 def run(settings: Settings) -> None:
     app = create_app(settings, temporal_client_factory(settings))
+    install_access_log_filter()
     uvicorn.run(app, host=settings.api_host, port=settings.api_port, log_level="info",
                 proxy_headers=False)

@@ -7,13 +7,15 @@ from typing import Any
 
 import httpx
 
+from agora.simulator.config import ADMIN_TOKEN_HEADER, admin_token
 from settings import Settings
 
 
 class AgoraAdmin:
     def __init__(self, settings: Settings) -> None:
         base = f"http://{settings.simulator_host}:{settings.simulator_port}/admin"
-        self._http = httpx.AsyncClient(base_url=base, timeout=30)
+        self._http = httpx.AsyncClient(base_url=base, timeout=30,
+                                       headers={ADMIN_TOKEN_HEADER: admin_token(settings)})
 
     async def inject(self, kind: str, operation: str = "*", **options: Any) -> None:
         """``kind``: http503 | timeout | slow | soap_fault | timeout_after_apply."""

@@ -108,6 +108,9 @@ class Stack:
             agora_timeout_seconds=agora_timeout_seconds,
             # A benchmark must not stall in AGORA's Sunday-evening window.
             maintenance_windows=(),
+            # Its own throw-away stack: development mode (its simulator's admin reads effects).
+            env="development",
+            simulator_admin=True,
         )
         self._processes: dict[str, subprocess.Popen] = {}
         atexit.register(self.close)

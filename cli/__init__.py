@@ -13,7 +13,9 @@ from settings import Settings
 def _dev(args: argparse.Namespace, settings: Settings) -> None:
     import devstack
 
-    devstack.run(settings)
+    # Everything it starts runs in development mode (demo users, simulator admin).
+    os.environ.setdefault("AGORA_FLOW_ENV", "development")
+    devstack.run(Settings())
 
 
 def _temporal(args: argparse.Namespace, settings: Settings) -> None:
@@ -105,9 +107,11 @@ def build_parser() -> argparse.ArgumentParser:
     deadline.add_argument("--working-hours", type=float, required=True)
     deadline.set_defaults(func=_sla_deadline)
     from bench.cli import add_commands as add_bench_commands
+    from cli.check_config import add_commands as add_check_config_commands
     from cli.link import add_commands as add_link_commands
 
     add_link_commands(commands)
+    add_check_config_commands(commands)
     add_bench_commands(commands)
     return parser
 

@@ -8,17 +8,8 @@ from sqlalchemy.exc import IntegrityError
 
 from settings import Settings
 from store.db import Database
+from store.production import DEMO_PASSWORD, DEMO_USERS
 from store.users import create_user, find_user
-
-# Dev only: one user per role, all with the same password, printed at start-up.
-DEMO_PASSWORD = "demo-agora-2026"
-DEMO_USERS: dict[str, tuple[str, list[str]]] = {
-    "gestionnaire": ("Camille Gestionnaire", ["dossier_manager"]),
-    "marches": ("Dominique Marchés", ["market_manager"]),
-    "operateur": ("Paul Opérateur", ["operator"]),
-    "auditeur": ("Ange Auditeur", ["auditor"]),
-    "admin": ("Marie Administratrice", ["administrator"]),
-}
 
 
 def create_admin(settings: Settings, username: str, password: str | None = None) -> None:

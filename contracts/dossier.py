@@ -102,6 +102,10 @@ class EventRequest:
     event: str
     acting_user: str | None = None
     data: dict[str, Any] = field(default_factory=dict)
+    # The request's own identity, set by the client (from its Idempotency-Key or form
+    # token, else a fresh UUID): a resend carries the same one, and the workflow applies it
+    # once; repeatable declarations (payments) are identified at AGORA by it.
+    event_id: str = ""
 
 
 @dataclass

@@ -17,6 +17,8 @@ from state_models.market_dossiers import MarketDossiers
 WORKFLOW_ID_PREFIX = "market-"
 UPDATE_APPLY_EVENT = "apply_market_event"
 UPDATE_RESERVE_PLACE = "reserve_place"
+UPDATE_RELEASE_PLACE = "release_place"
+QUERY_UNCONFIRMED_PLACES = "unconfirmed_places"
 SIGNAL_DOSSIER_CHANGED = "dossier_changed"
 QUERY_VIEW = "market_view"
 
@@ -118,3 +120,12 @@ class MarketView:
     link_waits: list[LinkWait] = field(default_factory=list)
     # Reminder and escalation emails about this market.
     emails: list[SentEmail] = field(default_factory=list)
+
+
+@dataclass
+class UnconfirmedPlace:
+    """A place held for a dossier that has not reported any state yet."""
+
+    dossier_id: str
+    session_id: str
+    reserved_at: str  # ISO instant, "" for places reserved before this was recorded

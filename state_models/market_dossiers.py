@@ -34,6 +34,7 @@ class DossierSlot:
     session_id: str
     state: str = "created"
     seq: int = 0  # the sequence number of the report this state came from
+    reserved_at: str = ""  # ISO instant of the reservation (workflow time)
 
 
 @dataclass
@@ -67,12 +68,27 @@ def check_reservation(book: MarketDossiers, sessions: list[MarketSession], dossi
 
 
 def reserve(book: MarketDossiers, sessions: list[MarketSession], dossier_id: str,
-            session_id: str) -> bool:
+            session_id: str, at: str = "") -> bool:
     """Hold a place; True when a new place was taken, False for a repeated reservation."""
     check_reservation(book, sessions, dossier_id, session_id)
     if dossier_id in book.slots:
         return False
-    book.slots[dossier_id] = DossierSlot(session_id)
+    book.slots[dossier_id] = DossierSlot(session_id, reserved_at=at)
+    return True
+
+
+def unconfirmed(book: MarketDossiers) -> dict[str, DossierSlot]:
+    """Places whose dossier never reported a state: the dossier may never have started."""
+    return {dossier_id: slot for dossier_id, slot in book.slots.items() if slot.seq == 0}
+
+
+def release(book: MarketDossiers, dossier_id: str) -> bool:
+    """Give back the place of a dossier that never started (it never reported a state);
+    True when a place was freed. A dossier that reported keeps its place."""
+    slot = book.slots.get(dossier_id)
+    if slot is None or slot.seq != 0:
+        return False
+    del book.slots[dossier_id]
     return True
 
 

@@ -50,7 +50,7 @@ def normalised(request: EventRequest) -> EventRequest:
     except ValidationError as invalid:
         raise EventRefused(INVALID_DATA, str(invalid),
                            {"field": invalid.field, "reason": invalid.reason}) from invalid
-    return EventRequest(request.event, request.acting_user, clean)
+    return EventRequest(request.event, request.acting_user, clean, request.event_id)
 
 
 async def send_event(client: Client, dossier_id: str, request: EventRequest) -> DossierView:

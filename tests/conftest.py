@@ -23,6 +23,8 @@ from settings import Settings
 # No AGORA maintenance window unless a test asks for one: a run on a Sunday evening
 # (Paris) must not wait an hour. Set before any Settings() is built.
 os.environ["AGORA_FLOW_MAINTENANCE_WINDOWS"] = ""
+# The tests run in development mode (production refuses the test conveniences).
+os.environ["AGORA_FLOW_ENV"] = "development"
 
 pytest_plugins = ["tests.fixtures_agora", "tests.fixtures_api", "tests.fixtures_smtp"]
 

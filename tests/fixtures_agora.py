@@ -28,7 +28,7 @@ import uvicorn
 from agora.messages import FindOrCreateDossier, Person, TrainingAction
 from agora.pki import PkiPaths, ensure_dev_pki
 from agora.simulator.app import create_app
-from agora.simulator.config import SimulatorConfig
+from agora.simulator.config import ADMIN_TOKEN_HEADER, SimulatorConfig
 from settings import Settings
 
 
@@ -40,7 +40,8 @@ class SimulatorHandle:
         self.url = f"{base_url}/agora"  # the SOAP endpoint
         self.admin_url = f"{base_url}/admin"
         self.config = config
-        self._http = httpx.Client(base_url=self.admin_url, timeout=10)
+        self.admin_headers = {ADMIN_TOKEN_HEADER: config.admin_token or ""}
+        self._http = httpx.Client(base_url=self.admin_url, timeout=10, headers=self.admin_headers)
 
     def reset(self) -> None:
         """Wipe data and injected faults."""

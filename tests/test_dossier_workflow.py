@@ -8,6 +8,7 @@ from collections import Counter
 import pytest
 from temporalio.client import Client
 
+from agora import operations
 from contracts.dossier import (
     OUTCOME_ACKNOWLEDGED,
     OUTCOME_REFUSED,
@@ -172,14 +173,19 @@ async def test_refused_registration_is_corrected_by_reengineering(
     assert view.registration_fault and view.registration_fault.startswith("agora:IncoherenceNirNom")
     assert view.allowed_events == ["cancel", "reengineer"]
 
-    view = await _event(temporal_client, second.dossier_id, "reengineer", {
-        "reason": "erreur de saisie du nom",
-        "corrections": [{"name": "birth_name", "value": first.person.birth_name}],
-    })
-    assert view.registered and view.state == "created"
-    # Same person, same action: AGORA's find-or-create returns the existing dossier.
-    assert view.agora_dossier_id == (await view_dossier(temporal_client, first.dossier_id)).agora_dossier_id
-    assert view.history[-1].outcome == OUTCOME_REPLAY
+    # The corrected name matches, but the same person on the same action already is the
+    # first Region dossier: AGORA refuses a second one (it used to merge them silently).
+    with pytest.raises(EventRefused) as duplicate:
+        await _event(temporal_client, second.dossier_id, "reengineer", {
+            "reason": "erreur de saisie du nom",
+            "corrections": [{"name": "birth_name", "value": first.person.birth_name}],
+        })
+    assert duplicate.value.kind == "AgoraBusinessFault"
+    view = await view_dossier(temporal_client, second.dossier_id)
+    assert not view.registered
+    assert view.registration_fault and view.registration_fault.startswith(
+        operations.FAULT_ALREADY_REGISTERED)
+    assert first.dossier_id in view.registration_fault
 
 
 async def test_cancel_before_entry_ends_the_workflow(

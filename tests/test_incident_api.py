@@ -191,13 +191,18 @@ async def test_cut_off_holds_real_dossiers_until_the_crisis_cell_approves(
         assert first.json()["status"] == "cut_off"
         await asyncio.sleep(0.5)
         assert len(clean_simulator.requests()) == received_before_cut  # AGORA received nothing
-        second = await operator.post("/api/agora-link/approvals", json={
+        # One signed-in person supplies at most one of the required approvals.
+        same_person = await operator.post("/api/agora-link/approvals", json={
             "approver": "RSSI-CDC", "note": "courriel du 29/11 10 h 15"})
+        assert same_person.status_code == 409 and "personne distincte" in same_person.text
+        async with stack.api.client("admin") as administrator:
+            second = await administrator.post("/api/agora-link/approvals", json={
+                "approver": "RSSI-CDC", "note": "courriel du 29/11 10 h 15"})
         reconnected = second.json()
         assert reconnected["status"] == "connected"
         approvals = reconnected["cut_offs"][-1]["approvals"]
         assert [(a["who"], a["recorded_by"]) for a in approvals] == [
-            ("RSSI-CORSE", "operateur"), ("RSSI-CDC", "operateur")]
+            ("RSSI-CORSE", "operateur"), ("RSSI-CDC", "admin")]
 
         assert (await asyncio.wait_for(validate, 15)).state == "validated"
         for dossier_id in held:
@@ -252,10 +257,18 @@ async def test_pages_show_the_cut_off_and_let_an_operator_act(stack: Stack) -> N
         assert cut.status_code == 303
         dossiers = await browser.get("/dossiers")
         assert 'id="link-banner"' in dossiers.text and "Liaison AGORA coupée" in dossiers.text
-        for approver in ("RSSI-CORSE", "RSSI-CDC"):
-            approved = await browser.post("/liaison/accords", data={
-                "csrf": csrf, "approver": approver, "note": "accord écrit"})
-            assert approved.status_code == 303
+        approved = await browser.post("/liaison/accords", data={
+            "csrf": csrf, "approver": "RSSI-CORSE", "note": "accord écrit"})
+        assert approved.status_code == 303
+        # The second approval must come from another person.
+        again = await browser.post("/liaison/accords", data={
+            "csrf": csrf, "approver": "RSSI-CDC", "note": "accord écrit"})
+        assert again.status_code == 409 and "personne distincte" in again.text
+        async with signed_in(stack, "admin") as other:
+            other_csrf = (await other.get("/liaison")).text.split('name="csrf" value="')[1].split('"')[0]
+            second = await other.post("/liaison/accords", data={
+                "csrf": other_csrf, "approver": "RSSI-CDC", "note": "accord écrit"})
+            assert second.status_code == 303
         assert 'id="link-banner"' not in (await browser.get("/liaison")).text
 
         opened = await browser.post("/incidents", data={

@@ -80,7 +80,8 @@ def test_fault_injection_count_operation_and_probability(
     stats = clean_simulator.stats()["operations"]["ConsulterDroitsFormation"]
     assert (stats["received"], stats["faults"]) == (3, 2)
     assert (
-        httpx.post(f"{clean_simulator.admin_url}/faults", json={"kind": "meteor"}).status_code
+        httpx.post(f"{clean_simulator.admin_url}/faults", json={"kind": "meteor"},
+                   headers=clean_simulator.admin_headers).status_code
         == 422
     )
 

@@ -204,8 +204,15 @@ class AgoraLinkWorkflow:
         if request.who not in cell.approvers:
             raise ValueError(f"{request.who} n'est pas habilité à approuver la reconnexion"
                              f" (habilités : {', '.join(cell.approvers)})")
-        if any(a.who == request.who for a in self._state.cut_offs[-1].approvals):
+        approvals = self._state.cut_offs[-1].approvals
+        if any(a.who == request.who for a in approvals):
             raise ValueError(f"{request.who} a déjà donné son accord")
+        # Distinct people: whoever records an approval (the approver signed in as themselves,
+        # or someone on their behalf) supplies it, and supplies at most one.
+        supplier = request.recorded_by or request.who
+        if any((a.recorded_by or a.who) == supplier for a in approvals):
+            raise ValueError(f"{supplier} a déjà fourni un accord pour cette reconnexion : "
+                             "chaque accord requis doit venir d'une personne distincte")
 
     @workflow.signal(name=SIGNAL_REGISTER_WAITER)
     async def register_waiter(self, waiter: Waiter) -> None:

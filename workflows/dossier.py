@@ -46,7 +46,7 @@ with workflow.unsafe.imports_passed_through():
     from state_models.validators import ValidationError
     from workflows.agora_call import execute_agora, fault_of
     from workflows.agora_gate import AgoraGate
-    from workflows.dossier_requests import Ids, call_for
+    from workflows.dossier_requests import Ids, call_for, payment_id_for
     from workflows.escalation import REFUSED, WAITING, EscalationClock
 
 
@@ -65,6 +65,10 @@ class DossierWorkflow:
         self._gate = AgoraGate(dossier.link)
         self._escalation = EscalationClock(dossier.dossier_id, dossier.escalation)
         self._projections: list[asyncio.Future[None]] = []
+        # Events by their own identity: None while being applied, then the refusal they got
+        # ("" when applied). A resend of a known event is answered, never applied again.
+        self._events: dict[str, str | None] = {}
+        self._event_refusals: dict[str, ApplicationError] = {}
 
     @workflow.run
     async def run(self, dossier: DossierInput) -> DossierView:
@@ -115,6 +119,33 @@ class DossierWorkflow:
 
     @workflow.update
     async def apply_event(self, request: EventRequest) -> DossierView:
+        event_id = request.event_id
+        if event_id and event_id in self._events:
+            return await self._answered_again(event_id)
+        if event_id:
+            self._events[event_id] = None
+        try:
+            view = await self._apply(request)
+        except ApplicationError as refused:
+            if event_id:
+                self._events[event_id] = refused.type or "refused"
+                self._event_refusals[event_id] = refused
+            raise
+        if event_id:
+            self._events[event_id] = ""
+        return view
+
+    async def _answered_again(self, event_id: str) -> DossierView:
+        """A resend (lost answer, timeout, double click): the first one's outcome, once it
+        has one; nothing is sent to AGORA again."""
+        await workflow.wait_condition(lambda: self._events[event_id] is not None)
+        refusal = self._event_refusals.get(event_id)
+        if refusal is not None:
+            raise ApplicationError(refusal.message, *refusal.details, type=refusal.type,
+                                   non_retryable=True)
+        return self.view()
+
+    async def _apply(self, request: EventRequest) -> DossierView:
         # An event sent right after creation waits for the registration to be tried first.
         await workflow.wait_condition(lambda: self._registration_attempted)
         seen = self._facts
@@ -127,7 +158,7 @@ class DossierWorkflow:
             plan = self._plan(request.event, request.acting_user,
                               lifecycle.apply(self._facts, request.event, request.data))
             ids = Ids(plan.request_id, self._facts.agora_dossier_id,
-                      f"{self._input.dossier_id}-P{self._facts.payments + 1}")
+                      payment_id_for(self._input.dossier_id, request.event_id, self._facts.payments))
             activity, call = call_for(request.event, ids, request.data, request.acting_user, plan)
             try:
                 outcome = await self._call(activity, call)
@@ -143,6 +174,8 @@ class DossierWorkflow:
 
     @apply_event.validator
     def _validate_event(self, request: EventRequest) -> None:
+        if request.event_id in self._events:
+            return  # a resend: answered with the first one's outcome
         self._check(request)
 
     @workflow.signal

@@ -46,7 +46,7 @@ class Ids:
 
     request_id: str  # same on every retry of the call: AGORA dedupes on it
     agora_dossier_id: str
-    payment_id: str  # the next payment's identifier at AGORA
+    payment_id: str  # the payment's identifier at AGORA: from the event's own identity
 
 
 Build = Callable[[Ids, dict[str, Any]], Request]
@@ -80,6 +80,15 @@ EVENT_CALLS: dict[str, tuple[Callable[..., Any], type, Build]] = {
                                                   [Correction(c["name"], c["value"])
                                                    for c in d["corrections"]])),
 }
+
+
+def payment_id_for(dossier_id: str, event_id: str, payments_so_far: int) -> str:
+    """AGORA keys a payment on this id: derived from the event's identity, so a resend of
+    the same event (after a lost answer) is the same payment. Events sent without an
+    identity (older clients) keep the counter."""
+    if event_id:
+        return f"P-{event_id.replace('-', '')}"[:64]
+    return f"{dossier_id}-P{payments_so_far + 1}"
 
 
 def call_for(event: str, ids: Ids, data: dict[str, Any], acting_user: str | None,

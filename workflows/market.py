@@ -45,9 +45,11 @@ with workflow.unsafe.imports_passed_through():
         INVALID_DATA,
         OPEN_DOSSIERS,
         PLACE_REFUSED,
+        QUERY_UNCONFIRMED_PLACES,
         QUERY_VIEW,
         SIGNAL_DOSSIER_CHANGED,
         UPDATE_APPLY_EVENT,
+        UPDATE_RELEASE_PLACE,
         UPDATE_RESERVE_PLACE,
         DossierReport,
         MarketCarried,
@@ -57,6 +59,7 @@ with workflow.unsafe.imports_passed_through():
         MarketView,
         PlaceRequest,
         SessionView,
+        UnconfirmedPlace,
     )
     from contracts.notify import SentEmail
     from contracts.projection import MarketRecord, outcome_of
@@ -240,7 +243,7 @@ class MarketWorkflow:
     @workflow.update(name=UPDATE_RESERVE_PLACE)
     def reserve_place(self, request: PlaceRequest) -> SessionView:
         if book.reserve(self._dossiers, self._facts.terms.sessions, request.dossier_id,
-                        request.session_id):
+                        request.session_id, workflow.now().isoformat()):
             self._changed()
         return next(s for s in self._session_views() if s.session_id == request.session_id)
 
@@ -256,6 +259,21 @@ class MarketWorkflow:
             raise ApplicationError(
                 refused.reason, {"session_id": refused.session_id, "reason": refused.reason},
                 type=PLACE_REFUSED, non_retryable=True) from refused
+
+    @workflow.update(name=UPDATE_RELEASE_PLACE)
+    def release_place(self, request: PlaceRequest) -> bool:
+        """Undo a reservation whose dossier never started (the creation saga's compensation,
+        or the periodic reconciliation); True when a place was freed. A dossier that has
+        reported a state keeps its place."""
+        if book.release(self._dossiers, request.dossier_id):
+            self._changed()
+            return True
+        return False
+
+    @workflow.query(name=QUERY_UNCONFIRMED_PLACES)
+    def unconfirmed_places(self) -> list[UnconfirmedPlace]:
+        return [UnconfirmedPlace(dossier_id, slot.session_id, slot.reserved_at)
+                for dossier_id, slot in sorted(book.unconfirmed(self._dossiers).items())]
 
     @workflow.signal(name=SIGNAL_DOSSIER_CHANGED)
     def dossier_changed(self, report: DossierReport) -> None:

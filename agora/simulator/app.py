@@ -12,16 +12,18 @@ leaves no effect; ``timeout_after_apply`` applies then answers too late, the
 from __future__ import annotations
 
 import asyncio
+import hmac
 from importlib import resources
-from typing import Any
+from typing import Annotated, Any
 
 from cryptography import x509
-from fastapi import FastAPI, HTTPException, Request, Response
+from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Request, Response
 from lxml import etree
 
 from agora import operations
+from agora.body_limit import BodyLimit
 from agora.simulator import rules
-from agora.simulator.config import SimulatorConfig
+from agora.simulator.config import ADMIN_TOKEN_HEADER, SimulatorConfig
 from agora.simulator.faults import SOAP11_NS, FaultInjector, FaultRule, SoapFault, fault_envelope
 from agora.simulator.store import Store
 from agora.simulator.vi_verifier import Claims, ViVerifier
@@ -96,6 +98,7 @@ class Simulator:
             pagm_rights=config.pagm_rights,
             clock_skew_seconds=config.clock_skew_seconds,
             accept_sha1=config.accept_sha1,
+            max_validity_seconds=config.max_vi_validity_seconds,
         )
 
     async def handle_soap(self, payload: bytes) -> Response:
@@ -105,6 +108,11 @@ class Simulator:
             return self._fault(
                 "?", None, operations.FAULT_INVALID_DATA, "Message SOAP mal formé (XML illisible)."
             )
+        if envelope.getroottree().docinfo.doctype or envelope.getroottree().docinfo.internalDTD:
+            # SOAP 1.1 forbids a DTD; entities are never expanded (XXE, billion laughs).
+            return self._fault(
+                "?", None, operations.FAULT_INVALID_DATA,
+                "Message SOAP refusé : une DTD ou des entités sont interdites.")
         body = envelope.find(f"{{{SOAP11_NS}}}Body")
         request = (
             next((c for c in body if isinstance(c.tag, str)), None) if body is not None else None
@@ -213,10 +221,20 @@ def _who(claims: Claims | None) -> dict[str, str | None]:
 
 def create_app(config: SimulatorConfig) -> FastAPI:
     simulator = Simulator(config)
+    with_admin = config.admin_token is not None
     app = FastAPI(
-        title="AGORA simulator", docs_url="/admin/docs", openapi_url="/admin/openapi.json"
+        title="AGORA simulator",
+        docs_url="/admin/docs" if with_admin else None,
+        openapi_url="/admin/openapi.json" if with_admin else None,
     )
     app.state.simulator = simulator
+    app.add_middleware(BodyLimit, max_bytes=config.max_body_bytes)
+
+    def admin_only(token: Annotated[str | None, Header(alias=ADMIN_TOKEN_HEADER)] = None) -> None:
+        if token is None or not hmac.compare_digest(token, config.admin_token or ""):
+            raise HTTPException(403, f"jeton d'administration requis ({ADMIN_TOKEN_HEADER})")
+
+    admin = APIRouter(prefix="/admin", dependencies=[Depends(admin_only)])
 
     @app.post("/agora")
     async def soap(request: Request) -> Response:
@@ -234,7 +252,7 @@ def create_app(config: SimulatorConfig) -> FastAPI:
         text = text.replace('location="http://127.0.0.1:8088/agora"', f'location="{here}"')
         return Response(text, media_type=XML_MEDIA_TYPE)
 
-    @app.post("/admin/faults")
+    @admin.post("/faults")
     async def add_fault(rule: dict[str, Any]) -> dict[str, Any]:
         try:
             parsed = FaultRule(**rule)
@@ -243,41 +261,43 @@ def create_app(config: SimulatorConfig) -> FastAPI:
         simulator.faults.add(parsed)
         return parsed.as_dict()
 
-    @app.get("/admin/faults")
+    @admin.get("/faults")
     async def list_faults() -> list[dict[str, Any]]:
         return simulator.faults.rules()
 
-    @app.delete("/admin/faults")
+    @admin.delete("/faults")
     async def clear_faults() -> dict[str, str]:
         simulator.faults.clear()
         return {"status": "ok"}
 
-    @app.post("/admin/reset")
+    @admin.post("/reset")
     async def reset() -> dict[str, str]:
         simulator.store.reset()
         return {"status": "ok"}
 
-    @app.get("/admin/effects")
+    @admin.get("/effects")
     async def effects(
         operation: str | None = None, dossier: str | None = None
     ) -> list[dict[str, Any]]:
         return simulator.store.effects(operation, dossier)
 
-    @app.get("/admin/requests")
+    @admin.get("/requests")
     async def requests_(
         operation: str | None = None, outcome: str | None = None
     ) -> list[dict[str, Any]]:
         return simulator.store.requests(operation, outcome)
 
-    @app.get("/admin/dossiers")
+    @admin.get("/dossiers")
     async def dossiers() -> list[dict[str, Any]]:
         return simulator.store.all_dossiers()
 
-    @app.get("/admin/stats")
+    @admin.get("/stats")
     async def stats() -> dict[str, Any]:
         return {
             "operations": simulator.store.stats(),
             "signature_checks": simulator.verifier.signature_checks,
         }
 
+    if with_admin:  # development only (see settings.simulator_admin)
+        app.include_router(admin)
     return app

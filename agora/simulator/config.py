@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -25,6 +27,28 @@ def default_pagm_rights() -> dict[str, frozenset[str]]:
     return rights
 
 
+ADMIN_TOKEN_FILE = "simulator-admin-token"
+ADMIN_TOKEN_HEADER = "X-Admin-Token"
+
+
+def admin_token(settings: Settings) -> str:
+    """The simulator's admin token: configured, else generated once under the data folder
+    (the simulator and the tools reading its admin endpoints share the folder)."""
+    if settings.simulator_admin_token:
+        return settings.simulator_admin_token
+    path = Path(settings.data_dir) / ADMIN_TOKEN_FILE
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:  # O_EXCL: two processes starting together keep one token
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass
+        else:
+            with os.fdopen(fd, "w") as out:
+                out.write(secrets.token_urlsafe(32))
+    return path.read_text().strip()
+
+
 @dataclass(frozen=True)
 class SimulatorConfig:
     db_path: Path | str = ":memory:"
@@ -37,14 +61,23 @@ class SimulatorConfig:
     )
     pagm_rights: Mapping[str, frozenset[str]] = field(default_factory=default_pagm_rights)
     clock_skew_seconds: float = 120.0
-    # Older INTEROPS-A deployments still sign with RSA-SHA1 (SPEC §3).
-    accept_sha1: bool = True
+    # Older INTEROPS-A deployments still sign with RSA-SHA1 (SPEC §3): refused, as a
+    # provider requiring SHA-256 would.
+    accept_sha1: bool = False
     # False: behave like a GIP-MDS gateway already checked the VI (SPEC §3 "gateway" mode).
     require_vi: bool = True
     # Refuse NIRs with a wrong key and SIRETs failing Luhn, as AGORA would.
     check_identifiers: bool = True
     faults: tuple[FaultRule, ...] = ()
     random_seed: int | None = None
+    # The /admin endpoints (faults, effects, reset) answer only with this token in the
+    # X-Admin-Token header; None: they do not exist (outside development).
+    admin_token: str | None = None
+    # The longest VI validity accepted (NotBefore to NotOnOrAfter): the convention's
+    # window is now − 1 h … now + 1 h.
+    max_vi_validity_seconds: float = 7200.0
+    # Request bodies above this get 413 before being read whole.
+    max_body_bytes: int = 1024 * 1024
 
     @classmethod
     def from_settings(cls, settings: Settings, **overrides: Any) -> SimulatorConfig:
@@ -58,5 +91,7 @@ class SimulatorConfig:
             recipient=settings.vi_recipient,
             auth_levels=(settings.vi_auth_level,),
             require_vi=settings.vi_mode == "sign",
+            admin_token=admin_token(settings) if settings.simulator_admin else None,
+            max_body_bytes=settings.max_body_bytes,
         )
         return replace(config, **overrides)

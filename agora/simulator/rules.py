@@ -188,6 +188,18 @@ def find_or_create(store: Store, f: dict[str, Any], check_identifiers: bool) -> 
         raise SoapFault(ops.FAULT_INVALID_DATA, "SIRET invalide (clé de Luhn).")
     _check_person(store, nir, person["nomNaissance"])
     existing = store.find_dossier(nir, siret, action["idAction"])
+    known_region_id = existing["data"].get("idDossierRegion") if existing else None
+    if existing is not None and known_region_id not in (None, f["idDossierRegion"]):
+        if existing["status"] in (ops.STATUS_CANCELLED, ops.STATUS_SETTLED):
+            existing = None  # that dossier is closed: this is a new one
+        else:
+            # Like AGORA: one holder on one action is one open dossier; a second Region
+            # dossier for them is the Region's duplicate, refused rather than merged.
+            raise SoapFault(
+                ops.FAULT_ALREADY_REGISTERED,
+                f"Ce titulaire est déjà enregistré sur cette action sous le dossier Région "
+                f"{known_region_id} (dossier AGORA {existing['id']}).",
+            )
     if existing is not None:
         original = store.last_ack("RechercherOuCreerDossier", existing["id"]) or _ack(
             existing["id"], "", ""

@@ -25,9 +25,10 @@ CREATE TABLE IF NOT EXISTS dossiers (
     action_id TEXT NOT NULL,
     status TEXT NOT NULL,
     status_operation TEXT NOT NULL,  -- the operation that set the current status (replay detection)
-    data TEXT NOT NULL,              -- the dossier as AGORA shows it (French names, JSON)
-    UNIQUE (nir, siret, action_id)
+    data TEXT NOT NULL               -- the dossier as AGORA shows it (French names, JSON)
 );
+-- One open dossier per holder and action (rules.find_or_create); a closed one may be followed.
+CREATE INDEX IF NOT EXISTS dossiers_holder_action ON dossiers (nir, siret, action_id);
 CREATE TABLE IF NOT EXISTS persons (nir TEXT PRIMARY KEY, birth_name TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS effects (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -111,7 +112,9 @@ class Store:
 
     def find_dossier(self, nir: str, siret: str, action_id: str) -> dict[str, Any] | None:
         row = self._one(
-            "SELECT * FROM dossiers WHERE nir = ? AND siret = ? AND action_id = ?",
+            # The latest: a closed dossier may be followed by a new one.
+            "SELECT * FROM dossiers WHERE nir = ? AND siret = ? AND action_id = ? "
+            "ORDER BY rowid DESC LIMIT 1",
             nir,
             siret,
             action_id,

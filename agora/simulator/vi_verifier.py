@@ -62,7 +62,8 @@ class ViVerifier:
         auth_levels: Iterable[str],
         pagm_rights: Mapping[str, frozenset[str]],
         clock_skew_seconds: float,
-        accept_sha1: bool = True,
+        accept_sha1: bool = False,
+        max_validity_seconds: float = 7200.0,
         cache_size: int = 4096,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -73,6 +74,7 @@ class ViVerifier:
         self._auth_levels = frozenset(auth_levels)
         self._pagm_rights = pagm_rights
         self._skew = dt.timedelta(seconds=clock_skew_seconds)
+        self._max_validity = dt.timedelta(seconds=max_validity_seconds)
         self._clock = clock
         methods = set(SignatureConfiguration().signature_methods)
         digests = set(SignatureConfiguration().digest_algorithms)
@@ -206,6 +208,11 @@ class ViVerifier:
         now = dt.datetime.fromtimestamp(self._clock(), dt.UTC)
         if claims.not_on_or_after is None:
             raise SoapFault(operations.FAULT_INVALID_VI, "VI sans date de fin de validité.")
+        start = claims.not_before or now
+        if claims.not_on_or_after - start > self._max_validity + self._skew:
+            raise SoapFault(operations.FAULT_INVALID_VI,
+                            "VI valide plus longtemps que ne le permet la convention "
+                            f"(au plus {self._max_validity.total_seconds():g} s).")
         if claims.not_before is not None and now + self._skew < claims.not_before:
             raise SoapFault(operations.FAULT_INVALID_VI, "VI pas encore valide (NotBefore).")
         if now - self._skew >= claims.not_on_or_after:

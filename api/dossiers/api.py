@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query, status
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, status
 
 from api.auth import context, requires
 from api.context import AppContext
@@ -22,6 +22,7 @@ from api.dossiers.schemas import (
     StateName,
 )
 from api.dossiers.service import apply_event, create_dossier, load_dossier
+from api.idempotency import request_identity
 from state_models.dossier_events import EVENT_FIELDS
 from store.models import User
 from store.queries import DossierFilter, get_dossier, list_dossiers, record_unmasking
@@ -49,13 +50,16 @@ _EVENT_DOC = "\n".join(
 
 @router.post("/dossiers", status_code=status.HTTP_201_CREATED, response_model=DossierCreated,
              responses={**AUTH_ERRORS,
-                        409: {"model": ErrorOut, "description": "Session du marché complète (PlaceRefused)"},
+                        409: {"model": ErrorOut, "description": "Session du marché complète (PlaceRefused), "
+                              "ou dossier ouvert existant pour cette personne et cette action "
+                              "(DossierExists, nommé dans dossier_id)"},
                         503: {"model": ErrorOut, "description": "Temporal indisponible"}})
 async def create(payload: DossierCreate, user: Writer,
-                 ctx: Ctx) -> DossierCreated:
+                 ctx: Ctx, request: Request) -> DossierCreated:
     """Create a dossier and start its workflow, which registers it at AGORA (operations 4 and 5).
-    With ``market_id`` and ``session_id``, a place of that market session is reserved first."""
-    view = await create_dossier(ctx, user, payload)
+    With ``market_id`` and ``session_id``, a place of that market session is reserved first.
+    Send an ``Idempotency-Key`` header: a retry with the same key is the same dossier."""
+    view = await create_dossier(ctx, user, payload, request_identity(request))
     return DossierCreated(dossier_id=view.dossier_id, state=view.state)
 
 
@@ -112,8 +116,10 @@ def unmask(dossier_id: DossierId, user: Unmasker,
     },
     description="Apply a business event through the dossier's workflow. Fields per event:\n\n" + _EVENT_DOC,
 )
-async def send(dossier_id: DossierId, event: EventName, user: Writer, ctx: Ctx,
+async def send(dossier_id: DossierId, event: EventName, user: Writer, ctx: Ctx, request: Request,
                data: EventData | None = None) -> DossierStateOut:
-    """The answer is the dossier's new state and timeline, as its workflow returned them."""
+    """The answer is the dossier's new state and timeline, as its workflow returned them.
+    Send an ``Idempotency-Key`` header: a resend with the same key is applied once."""
     payload = data.model_dump(exclude_none=True) if data else {}
-    return state_of(await apply_event(ctx, user, dossier_id, event, payload))
+    return state_of(await apply_event(ctx, user, dossier_id, event, payload,
+                                      request_identity(request)))

@@ -13,11 +13,11 @@ from temporalio.client import WorkflowQueryFailedError, WorkflowQueryRejectedErr
 from temporalio.service import RPCError
 
 from agora.messages import Person, TrainingAction
-from api.context import AppContext
+from api.context import AppContext, TemporalUnreachable
 from api.dossiers.schemas import DossierCreate
 from api.errors import InvalidFields, Refused
 from api.events import send
-from api.markets.service import reserve_for_dossier
+from api.markets.service import release_for_dossier, reserve_for_dossier
 from contracts.dossier import DossierInput, DossierView, EventRequest, MarketLink
 from state_models.validators import (
     ValidationError,
@@ -27,11 +27,15 @@ from state_models.validators import (
     validate_nir,
     validate_siret,
 )
+from store.exactly_once import claim_dossier, release_dossier_claim
 from store.models import Dossier, User
 from store.queries import get_dossier
 from temporal_client.dossiers import create_dossier as start_dossier
 from temporal_client.dossiers import send_event, view_dossier
+from temporal_client.markets import dossier_started
 
+# 409: the person already has an open dossier on this training action.
+DOSSIER_EXISTS = "DossierExists"
 # A page waits this long at most for the workflow's live view.
 LIVE_VIEW_TIMEOUT_SECONDS = 10.0
 
@@ -70,26 +74,78 @@ def check_create(payload: DossierCreate) -> tuple[Person, TrainingAction]:
     return person, action
 
 
-async def create_dossier(ctx: AppContext, user: User, payload: DossierCreate) -> DossierView:
+async def create_dossier(ctx: AppContext, user: User, payload: DossierCreate,
+                         identity: str = "") -> DossierView:
+    """Claim the person on the action (409 naming the open dossier holding it), reserve the
+    market place, start the workflow: a saga whose steps are undone if the start fails.
+    ``identity`` (from the request's idempotency key) makes a retry the same dossier."""
     person, action = check_create(payload)
-    dossier_id = f"D-{uuid.uuid4().hex[:12].upper()}"
+    dossier_id = dossier_id_for(identity)
     market = _market_link(payload)
     dossier = DossierInput(dossier_id=dossier_id, person=person, action=action,
                            acting_user=user.username, retry=ctx.retry, link=ctx.link,
                            escalation=ctx.escalation_for(f"/dossiers/{dossier_id}", user.username), market=market)
-    if market is not None:
-        # The place first: a refused place (409 naming the session) starts nothing. A place
-        # held by a dossier that then failed to start stays held; it is the same dossier id
-        # only if the request is retried, so such a leak needs the market manager's eye.
-        await reserve_for_dossier(ctx, market.market_id, market.session_id, dossier_id)
-    # The workflow stores the dossier (its first AGORA activity writes the row) before
-    # it answers: the user's next page finds it.
+    _claim(ctx, dossier_id, person, action)
     try:
-        return await send(start_dossier(await ctx.temporal(), dossier, ctx.settings.task_queue))
-    except Refused as pending:
-        if pending.status == 504:  # created and stored; AGORA has not answered yet
-            pending.extra["dossier_id"] = dossier_id
+        if market is not None:
+            # The place next: a refused place (409 naming the session) starts nothing.
+            await reserve_for_dossier(ctx, market.market_id, market.session_id, dossier_id)
+    except BaseException:
+        _release_claim(ctx, dossier_id)
         raise
+    try:
+        client = await ctx.temporal()
+    except TemporalUnreachable:
+        _release_claim(ctx, dossier_id)  # nothing started; a reserved place needed Temporal
+        raise
+    try:
+        # The workflow stores the dossier (its first AGORA activity writes the row) before
+        # it answers: the user's next page finds it.
+        return await send(start_dossier(client, dossier, ctx.settings.task_queue))
+    except Refused as refused:
+        if refused.status == 503:
+            await _undo_unless_started(ctx, dossier_id, market)
+        elif refused.status == 504:  # created and stored; AGORA has not answered yet
+            refused.extra["dossier_id"] = dossier_id
+        raise
+
+
+async def _undo_unless_started(ctx: AppContext, dossier_id: str, market: MarketLink | None) -> None:
+    """The start failed: if the dossier's workflow does not exist, give back its place and
+    its claim. When Temporal cannot say, the reconciliation schedule frees the place, and a
+    claim with no stored dossier gives way after ``CLAIM_GRACE``."""
+    try:
+        if await dossier_started(await ctx.temporal(), dossier_id):
+            return
+    except (RPCError, TemporalUnreachable):
+        return
+    if market is not None:
+        await release_for_dossier(ctx, market.market_id, dossier_id)
+    _release_claim(ctx, dossier_id)
+
+
+def dossier_id_for(identity: str) -> str:
+    """A dossier id derived from the creation request's identity (a retried request is the
+    same dossier), or a fresh one."""
+    source = uuid.UUID(identity) if identity else uuid.uuid4()
+    return f"D-{source.hex[:12].upper()}"
+
+
+def _claim(ctx: AppContext, dossier_id: str, person: Person, action: TrainingAction) -> None:
+    """One person on one training action is one open Region dossier (enforced by the
+    database's unique constraint, so two concurrent creations make one dossier)."""
+    with ctx.db.sessions.begin() as session:
+        holder = claim_dossier(session, dossier_id, ctx.cipher.lookup_hash(person.nir),
+                               action.siret, action.action_id, action.start_date)
+    if holder is not None:
+        raise Refused(409, DOSSIER_EXISTS,
+                      f"Cette personne a déjà un dossier ouvert sur cette action de formation : {holder}.",
+                      {"dossier_id": holder})
+
+
+def _release_claim(ctx: AppContext, dossier_id: str) -> None:
+    with ctx.db.sessions.begin() as session:
+        release_dossier_claim(session, dossier_id)
 
 
 def _market_link(payload: DossierCreate) -> MarketLink | None:
@@ -105,10 +161,12 @@ def _market_link(payload: DossierCreate) -> MarketLink | None:
 
 
 async def apply_event(ctx: AppContext, user: User, dossier_id: str, event: str,
-                      data: dict[str, Any]) -> DossierView:
+                      data: dict[str, Any], event_id: str = "") -> DossierView:
     """One round trip: the workflow's answer is the dossier's new view (its AGORA activity
-    has already projected it for the pages)."""
-    request = EventRequest(event=event, acting_user=user.username, data=data)
+    has already projected it for the pages). ``event_id`` is the request's identity: the
+    workflow applies it once, whatever the number of resends."""
+    request = EventRequest(event=event, acting_user=user.username, data=data,
+                           event_id=event_id or str(uuid.uuid4()))
     return await send(send_event(await ctx.temporal(), dossier_id, request))
 
 
@@ -123,6 +181,7 @@ async def load_dossier(ctx: AppContext, dossier_id: str) -> tuple[Dossier, Dossi
     try:
         view: DossierView | None = await asyncio.wait_for(
             view_dossier(await ctx.temporal(), dossier_id), LIVE_VIEW_TIMEOUT_SECONDS)
-    except (RPCError, WorkflowQueryFailedError, WorkflowQueryRejectedError, TimeoutError):
+    except (RPCError, WorkflowQueryFailedError, WorkflowQueryRejectedError, TimeoutError,
+            TemporalUnreachable):
         view = None
     return row, view

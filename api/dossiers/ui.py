@@ -17,6 +17,7 @@ from api.dossiers.presenters import detail_of
 from api.dossiers.schemas import DossierCreate
 from api.dossiers.service import apply_event, create_dossier, load_dossier
 from api.errors import InvalidFields, Refused
+from api.idempotency import request_identity
 from api.pages import PAGE_SIZE, guarded, read_form, render, signed_in_user, submit_creation
 from state_models.dossier import EVENTS, STATES
 from state_models.dossier_events import EVENT_FIELDS
@@ -73,7 +74,8 @@ async def new_dossier(request: Request) -> Response:
     form = await read_form(request)
     async def create() -> str:
         view = await create_dossier(context(request), user,
-                                    DossierCreate.model_validate(_create_payload(form)))
+                                    DossierCreate.model_validate(_create_payload(form)),
+                                    request_identity(request))
         return view.dossier_id
 
     dossier_id, errors = await submit_creation(request, form, create)
@@ -142,7 +144,8 @@ async def send_event(request: Request, dossier_id: str, event: str) -> Response:
     if not check_csrf(request, form.get("csrf", "")):
         return await _dossier_page(request, user, dossier_id, 400, error="Formulaire expiré.")
     try:
-        await apply_event(context(request), user, dossier_id, event, _event_data(event, form))
+        await apply_event(context(request), user, dossier_id, event, _event_data(event, form),
+                          request_identity(request))
     except InvalidFields as invalid:
         field_errors = {loc[-1]: message for loc, message in invalid.errors}
         return await _dossier_page(request, user, dossier_id, 422, open_event=event, values=form,

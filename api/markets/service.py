@@ -12,7 +12,7 @@ from typing import Any
 from temporalio.client import WorkflowQueryFailedError, WorkflowQueryRejectedError
 from temporalio.service import RPCError
 
-from api.context import AppContext
+from api.context import AppContext, TemporalUnreachable
 from api.errors import InvalidFields, Refused, http_refusal
 from api.events import send
 from api.markets.schemas import MarketCreate
@@ -30,6 +30,7 @@ from store.models import User
 from temporal_client.dossiers import EventRefused
 from temporal_client.markets import (
     UNKNOWN_MARKET,
+    release_place_if_not_started,
     reserve_place,
     send_market_event,
     view_market,
@@ -90,6 +91,15 @@ async def reserve_for_dossier(ctx: AppContext, market_id: str, session_id: str, 
         raise http_refusal(refused) from refused
 
 
+async def release_for_dossier(ctx: AppContext, market_id: str, dossier_id: str) -> None:
+    """The saga's compensation: the dossier did not start, its place is given back. If
+    Temporal cannot be reached for this either, the periodic reconciliation releases it."""
+    try:
+        await release_place_if_not_started(await ctx.temporal(), market_id, dossier_id)
+    except (EventRefused, RPCError):
+        pass
+
+
 def _existing(ctx: AppContext, market_id: str, loc: tuple[str, ...] | None = None) -> None:
     with ctx.db.sessions() as session:
         if get_market(session, market_id) is None:
@@ -107,6 +117,7 @@ async def load_market(ctx: AppContext, market_id: str) -> tuple[Market, MarketVi
         _ = row.sessions  # loaded before the session closes
     try:
         view: MarketView | None = await asyncio.wait_for(view_market(await ctx.temporal(), market_id), 10)
-    except (RPCError, WorkflowQueryFailedError, WorkflowQueryRejectedError, TimeoutError):
+    except (RPCError, WorkflowQueryFailedError, WorkflowQueryRejectedError, TimeoutError,
+            TemporalUnreachable):
         view = None
     return row, view

@@ -6,6 +6,7 @@ from alembic import context
 from sqlalchemy import create_engine
 
 import store.market_models  # noqa: F401  (autogenerate sees the market tables)
+from store import exactly_once, sign_in_log  # noqa: F401  (idempotency keys, claims, sign-ins)
 from store.models import Base
 
 config = context.config

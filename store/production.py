@@ -1,0 +1,91 @@
+"""What production must not run with: the development conveniences, listed in French and
+English. The API and the worker refuse to start in production mode when any is left on;
+``agora-flow check-config`` lists them."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import select
+
+from settings import Settings
+from store.crypto import KEY_ENV
+from store.db import Database
+from store.models import User
+
+# Development only: one user per role, all with the same password (`agora-flow dev`).
+DEMO_PASSWORD = "demo-agora-2026"
+DEMO_USERS: dict[str, tuple[str, list[str]]] = {
+    "gestionnaire": ("Camille Gestionnaire", ["dossier_manager"]),
+    "marches": ("Dominique Marchés", ["market_manager"]),
+    "operateur": ("Paul Opérateur", ["operator"]),
+    "auditeur": ("Ange Auditeur", ["auditor"]),
+    "admin": ("Marie Administratrice", ["administrator"]),
+}
+
+
+@dataclass(frozen=True)
+class Problem:
+    french: str
+    english: str
+
+    def __str__(self) -> str:
+        return f"{self.french} / {self.english}"
+
+
+def problems(settings: Settings, database: Database | None = None) -> list[Problem]:
+    """Every production problem of ``settings`` (and of the users in ``database``)."""
+    found: list[Problem] = []
+    if not os.environ.get(KEY_ENV):
+        found.append(Problem(
+            f"la clé de données est celle générée en développement : fournissez {KEY_ENV}",
+            f"the data key is the auto-generated development one: set {KEY_ENV}"))
+    if not settings.public_url.lower().startswith("https://"):
+        found.append(Problem(
+            f"l'adresse publique n'est pas en HTTPS : {settings.public_url}",
+            f"the public URL is not HTTPS: {settings.public_url}"))
+    if settings.simulator_admin:
+        found.append(Problem(
+            "les points d'administration du simulateur AGORA sont activés (AGORA_FLOW_SIMULATOR_ADMIN)",
+            "the AGORA simulator's admin endpoints are enabled (AGORA_FLOW_SIMULATOR_ADMIN)"))
+    demo = demo_users(database) if database is not None else []
+    if demo:
+        found.append(Problem(
+            f"des utilisateurs de démonstration existent avec leur mot de passe : {', '.join(demo)}",
+            f"demo users exist with their demo password: {', '.join(demo)}"))
+    return found
+
+
+def demo_users(database: Database) -> list[str]:
+    """The demo users still holding the demo password."""
+    hasher = PasswordHasher()
+    with database.sessions() as session:
+        rows = session.execute(select(User.username, User.password_hash).where(
+            User.username.in_(list(DEMO_USERS)))).all()
+    found = []
+    for username, password_hash in rows:
+        try:
+            hasher.verify(password_hash, DEMO_PASSWORD)
+        except (VerificationError, InvalidHashError):
+            continue
+        found.append(username)
+    return sorted(found)
+
+
+class UnsafeConfiguration(SystemExit):
+    pass
+
+
+def refuse_unsafe_start(settings: Settings, database: Database | None, what: str) -> None:
+    """In production mode, stop ``what`` (the API, the worker) if any problem is found."""
+    if settings.development:
+        return
+    found = problems(settings, database)
+    if found:
+        lines = "\n".join(f"  - {problem}" for problem in found)
+        raise UnsafeConfiguration(
+            f"{what} : démarrage refusé en production / start refused in production "
+            f"(AGORA_FLOW_ENV={settings.env}):\n{lines}")
