@@ -97,6 +97,24 @@ class Settings:
         default_factory=lambda: float(_env("INCIDENT_BURST_WINDOW_SECONDS", "600")))
     incident_ticket_prefix: str = field(default_factory=lambda: _env("INCIDENT_TICKET_PREFIX", "AGORA"))
 
+    # "development" creates a master key under the data folder when none is supplied; any
+    # other value (e.g. "production") refuses to start without one (crypto/keyring.py).
+    deployment: str = field(default_factory=lambda: _env("DEPLOYMENT", "development"))
+    # The master keyring file (JSON, 0600); the key itself may instead come from
+    # AGORA_FLOW_MASTER_KEY, which is never a setting so that it never shows in a repr.
+    keyring_file: str = field(default_factory=lambda: _env("KEYRING_FILE", ""))
+    # Where per-person data keys live (wrapped by the master key); default <data dir>/keys.
+    keys_folder: str = field(default_factory=lambda: _env("KEYS_DIR", ""))
+    # Browser origins allowed to call the codec endpoint (Temporal Web); default: the
+    # dev server's UI on this machine.
+    codec_cors_origins: tuple[str, ...] = field(default_factory=lambda: _env_list(
+        "CODEC_CORS_ORIGINS", f"http://127.0.0.1:{_env('TEMPORAL_UI_PORT', '8233')},"
+                              f"http://localhost:{_env('TEMPORAL_UI_PORT', '8233')}"))
+
+    @property
+    def keys_dir(self) -> Path:
+        return Path(self.keys_folder).resolve() if self.keys_folder else self.data_dir / "keys"
+
     @property
     def pki_dir(self) -> Path:
         return self.data_dir / "pki"
