@@ -21,6 +21,7 @@ from api.signin import routes as signin
 from contracts.agora_link import GateConfig
 from contracts.dossier import EscalationConfig, RetryConfig
 from contracts.incident import IncidentTimings
+from crypto.codec import EncryptionCodec, open_keys
 from notifications.contacts import load_contacts
 from settings import Settings
 from state_models.calendar import WorkingCalendar, parse_maintenance_window
@@ -49,6 +50,8 @@ def create_app(settings: Settings, temporal_client_factory: TemporalClientFactor
         "Errors: 422 names the field and the reason; 409 an event not allowed now; "
         "502 carries AGORA's fault code.",
     )
+    # Refuses to start without the master key (outside development), before serving anything.
+    keys = open_keys(settings)
     app.state.context = AppContext(settings=settings, db=Database(settings.effective_database_url),
                                    cipher=cipher_for(settings), client_factory=temporal_client_factory,
                                    retry=retry or RetryConfig(),
@@ -58,7 +61,8 @@ def create_app(settings: Settings, temporal_client_factory: TemporalClientFactor
                                    contacts=load_contacts(),
                                    calendar=_calendar_from_now(),
                                    escalation_override=escalation,
-                                   incident_timings=incident_timings or IncidentTimings())
+                                   incident_timings=incident_timings or IncidentTimings(),
+                                   codec=EncryptionCodec(keys))
     app.include_router(signin.api)
     app.include_router(dossiers_api.router)
     app.include_router(incidents.api)

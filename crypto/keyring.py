@@ -25,7 +25,7 @@ MASTER_KEY_ENV = "AGORA_FLOW_MASTER_KEY"
 KEY_BYTES = 32
 
 
-class KeyConfigurationError(RuntimeError):
+class KeyConfigurationError(Exception):
     """The product cannot run with the keys it was given (message in French, for operators)."""
 
 

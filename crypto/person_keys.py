@@ -164,6 +164,9 @@ class PersonKeys:
             return False
         return True
 
+    def count(self) -> int:
+        return sum(1 for _ in (self.folder / "persons").glob("*.json"))
+
     def rewrap(self) -> int:
         """Wrap every person key under the current master key (after a rotation)."""
         count = 0
