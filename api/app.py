@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from temporalio.service import RPCError
 
+from api.codec import routes as codec
 from api.context import AppContext, TemporalClientFactory
 from api.dossiers import api as dossiers_api
 from api.dossiers import ui as dossiers_ui
@@ -64,6 +65,7 @@ def create_app(settings: Settings, temporal_client_factory: TemporalClientFactor
                                    incident_timings=incident_timings or IncidentTimings(),
                                    codec=EncryptionCodec(keys))
     app.include_router(signin.api)
+    app.include_router(codec.router)
     app.include_router(dossiers_api.router)
     app.include_router(incidents.api)
     app.include_router(markets_api.router)
