@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
+import socket
+import subprocess
+import time
 from typing import Any
 
 import httpx
@@ -12,7 +16,9 @@ from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.workflowservice.v1 import GetWorkflowExecutionHistoryRequest
 from temporalio.client import Client
 
+import devstack
 from contracts.dossier import workflow_id_for
+from settings import Settings
 from state_models.validators import mask_nir
 from store.models import NirUnmasking
 from store.users import create_user
@@ -103,3 +109,28 @@ async def test_encode_then_decode_and_cors_for_temporal_web_only(api: ApiHandle)
             assert (preflight.headers.get("access-control-allow-origin") == origin) is allowed
             answer = await http.post("/codec/decode", json=sealed.json(), headers={"Origin": origin})
             assert (answer.headers.get("access-control-allow-origin") == origin) is allowed
+
+
+def test_the_dev_server_points_temporal_web_at_the_codec_endpoint(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    ports = []
+    for _ in range(2):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            ports.append(probe.getsockname()[1])
+    settings = dataclasses.replace(Settings(), temporal_address=f"127.0.0.1:{ports[0]}",
+                                   temporal_ui_port=ports[1], data_dir=tmp_path)
+    server = subprocess.Popen(devstack.temporal_server_command(settings, None),
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                shown = httpx.get(f"http://127.0.0.1:{ports[1]}/api/v1/settings", timeout=1).json()
+                break
+            except httpx.HTTPError:
+                assert time.monotonic() < deadline and server.poll() is None
+                time.sleep(0.2)
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+    assert shown["Codec"]["Endpoint"] == f"{settings.public_url}/codec"

@@ -91,13 +91,18 @@ class _Masker:
             for key, item in value.items():
                 if not (isinstance(item, str) and item and key in IDENTITY_FIELDS | {"nir"}):
                     self.collect(item, dossier_id)
-                elif key == "nir" and not (self.unmask and self._journal(item, dossier_id)):
-                    self.secrets.add(item)
-                elif key != "nir" and not self.unmask:
+                elif not self._shown(key, item, dossier_id):
                     self.secrets.add(item)
         elif isinstance(value, list):
             for item in value:
                 self.collect(item, dossier_id)
+
+    def _shown(self, key: str, value: str, dossier_id: str | None) -> bool:
+        """Whether an identity field may be shown in clear: only to a user who may unmask,
+        and a NIR only once its unmasking is journaled."""
+        if not self.unmask:
+            return False
+        return key != "nir" or self._journal(value, dossier_id)
 
     def _journal(self, nir: str, dossier_id: str | None) -> bool:
         with self.ctx.db.sessions.begin() as session:
