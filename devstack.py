@@ -39,6 +39,10 @@ def temporal_binary() -> str:
     return found
 
 
+def codec_endpoint(settings: Settings) -> str:
+    return f"{settings.public_url}/codec"
+
+
 def temporal_server_command(settings: Settings, db_file: Path | None) -> list[str]:
     host, port = settings.temporal_address.rsplit(":", 1)
     command = [
@@ -46,6 +50,8 @@ def temporal_server_command(settings: Settings, db_file: Path | None) -> list[st
         "--ip", host, "--port", port, "--ui-port", str(settings.temporal_ui_port),
         "--namespace", settings.temporal_namespace,
         "--ui-disable-news-fetch", "--log-level", "warn",
+        # Temporal Web decodes payloads through the product's codec endpoint (api/codec/).
+        "--ui-codec-endpoint", codec_endpoint(settings),
         *search_attributes.cli_flags(),
     ]
     if db_file is not None:

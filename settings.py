@@ -128,6 +128,21 @@ class Settings:
     def development(self) -> bool:
         return self.env == "development"
 
+    # The master keyring file (JSON, 0600); the key itself may instead come from
+    # AGORA_FLOW_MASTER_KEY, which is never a setting so that it never shows in a repr.
+    keyring_file: str = field(default_factory=lambda: _env("KEYRING_FILE", ""))
+    # Where per-person data keys live (wrapped by the master key); default <data dir>/keys.
+    keys_folder: str = field(default_factory=lambda: _env("KEYS_DIR", ""))
+    # Browser origins allowed to call the codec endpoint (Temporal Web); default: the
+    # dev server's UI on this machine.
+    codec_cors_origins: tuple[str, ...] = field(default_factory=lambda: _env_list(
+        "CODEC_CORS_ORIGINS", f"http://127.0.0.1:{_env('TEMPORAL_UI_PORT', '8233')},"
+                              f"http://localhost:{_env('TEMPORAL_UI_PORT', '8233')}"))
+
+    @property
+    def keys_dir(self) -> Path:
+        return Path(self.keys_folder).resolve() if self.keys_folder else self.data_dir / "keys"
+
     @property
     def pki_dir(self) -> Path:
         return self.data_dir / "pki"

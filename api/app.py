@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from agora.body_limit import BodyLimit
+from api.codec import routes as codec
 from api.context import AppContext, TemporalClientFactory
 from api.dossiers import api as dossiers_api
 from api.dossiers import ui as dossiers_ui
@@ -24,6 +25,7 @@ from api.signin import routes as signin
 from contracts.agora_link import GateConfig
 from contracts.dossier import EscalationConfig, RetryConfig
 from contracts.incident import IncidentTimings
+from crypto.codec import EncryptionCodec, open_keys
 from notifications.contacts import load_contacts
 from settings import Settings
 from state_models.calendar import WorkingCalendar, parse_maintenance_window
@@ -55,6 +57,8 @@ def create_app(settings: Settings, temporal_client_factory: TemporalClientFactor
     )
     database = Database(settings.effective_database_url)
     refuse_unsafe_start(settings, database, "API")
+    # Refuses to start without the master key (outside development), before serving anything.
+    keys = open_keys(settings)
     app.state.context = AppContext(settings=settings, db=database,
                                    cipher=cipher_for(settings), client_factory=temporal_client_factory,
                                    retry=retry or RetryConfig(),
@@ -64,8 +68,10 @@ def create_app(settings: Settings, temporal_client_factory: TemporalClientFactor
                                    contacts=load_contacts(),
                                    calendar=_calendar_from_now(),
                                    escalation_override=escalation,
-                                   incident_timings=incident_timings or IncidentTimings())
+                                   incident_timings=incident_timings or IncidentTimings(),
+                                   codec=EncryptionCodec(keys))
     app.include_router(signin.api)
+    app.include_router(codec.router)
     app.include_router(dossiers_api.router)
     app.include_router(incidents.api)
     app.include_router(markets_api.router)

@@ -13,6 +13,7 @@ from temporalio.service import RPCError
 from contracts.agora_link import GateConfig, LinkState
 from contracts.dossier import EscalationConfig, RetryConfig
 from contracts.incident import IncidentTimings
+from crypto.codec import EncryptionCodec
 from notifications.contacts import Contacts
 from settings import Settings
 from state_models.calendar import WorkingCalendar
@@ -45,6 +46,8 @@ class AppContext:
     escalation_override: EscalationConfig | None = None
     # Incidents opened by users; tests shrink the SLA clocks.
     incident_timings: IncidentTimings = field(default_factory=IncidentTimings)
+    # Decodes Temporal payloads for the codec endpoint (Temporal Web).
+    codec: EncryptionCodec | None = None
     _client: Client | None = None
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _link_seen: tuple[float, LinkState | None] | None = None

@@ -108,10 +108,12 @@ def build_parser() -> argparse.ArgumentParser:
     deadline.set_defaults(func=_sla_deadline)
     from bench.cli import add_commands as add_bench_commands
     from cli.check_config import add_commands as add_check_config_commands
+    from cli.keys import add_commands as add_keys_commands
     from cli.link import add_commands as add_link_commands
 
     add_link_commands(commands)
     add_check_config_commands(commands)
+    add_keys_commands(commands)
     add_bench_commands(commands)
     return parser
 
@@ -120,5 +122,10 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)  # one line per plugin otherwise
     args = build_parser().parse_args(argv)
-    args.func(args, Settings())
+    from crypto.keyring import KeyConfigurationError
+
+    try:
+        args.func(args, Settings())
+    except KeyConfigurationError as refused:  # outside development: no master key, no start
+        raise SystemExit(f"agora-flow {args.command} : {refused}") from None
 

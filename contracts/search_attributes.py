@@ -1,8 +1,13 @@
 """The custom search attributes of agora-flow, declared once.
 
-Operators filter workflows in Temporal Web by these. They are NOT encrypted:
-never put a NIR, a name or any personal data in one. The dev server, the test
-server and a cluster (temporal-dev/) register exactly this list.
+Operators filter workflows in Temporal Web by these. The rule for search attributes
+and memos: the payload codec seals every payload, but the server must read search
+attributes to index them, so they stay in clear — they carry only ids and states the
+Region chose (dossier id, lifecycle state), never a NIR, a name, a birth date, an
+e-mail, a phone number, nor anything derived from them (a hash of a NIR can be
+reversed by trying every NIR). Workflows carry no memo. tests/test_sealed_history.py
+lists every search attribute and memo of a test run and checks it. The dev server, the
+test server and a cluster (temporal-dev/) register exactly this list.
 """
 
 from __future__ import annotations

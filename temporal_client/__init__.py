@@ -12,16 +12,30 @@ from dataclasses import dataclass
 from typing import Any
 
 from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.converter import DataConverter
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
+from contracts.dossier import WORKFLOW_ID_PREFIX
+from crypto.codec import data_converter
 from settings import Settings
 
+# Workflows whose payloads are a person's: sealed under that person's data key.
+PERSONAL_WORKFLOW_PREFIXES = (WORKFLOW_ID_PREFIX,)
 
-async def connect(settings: Settings, target: str | None = None) -> Client:
-    """A client of the product's Temporal namespace (``target`` overrides the address)."""
-    return await Client.connect(target or settings.temporal_address,
-                                namespace=settings.temporal_namespace)
+
+def product_data_converter(settings: Settings) -> DataConverter:
+    """Every payload sealed (AES-256-GCM), a dossier's under its person's key."""
+    return data_converter(settings, PERSONAL_WORKFLOW_PREFIXES)
+
+
+async def connect(settings: Settings, target: str | None = None, namespace: str | None = None,
+                  *, sealed: bool = True) -> Client:
+    """A client of the product's Temporal namespace (``target`` and ``namespace`` override
+    the settings). ``sealed=False`` only for measuring the codec's cost (bench)."""
+    return await Client.connect(
+        target or settings.temporal_address, namespace=namespace or settings.temporal_namespace,
+        data_converter=product_data_converter(settings) if sealed else DataConverter.default)
 
 
 @dataclass

@@ -21,6 +21,7 @@ from state_models.dossier import DossierFacts
 from state_models.dossier_events import validate_event_data
 from state_models.validators import ValidationError
 from temporal_client import EventRefused, run_update
+from temporal_client.sealing import bind_to_person
 from workflows.dossier import DossierWorkflow
 
 __all__ = ["EventRefused", "create_dossier", "normalised", "send_event", "view_dossier"]
@@ -29,10 +30,12 @@ __all__ = ["EventRefused", "create_dossier", "normalised", "send_event", "view_d
 async def create_dossier(client: Client, dossier: DossierInput, task_queue: str) -> DossierView:
     """Start the dossier's workflow and answer once AGORA was asked to register it (or the
     call waits for the link). Creating the same dossier id again answers the existing one."""
+    workflow_id = workflow_id_for(dossier.dossier_id)
+    bind_to_person(client, workflow_id, dossier.person.nir)
     start = WithStartWorkflowOperation(
         DossierWorkflow.run,
         dossier,
-        id=workflow_id_for(dossier.dossier_id),
+        id=workflow_id,
         task_queue=task_queue,
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
         search_attributes=search_attributes(dossier.dossier_id, "created"),

@@ -6,6 +6,7 @@ Each test gets its own task queue and its own worker, so tests never share work.
 from __future__ import annotations
 
 import os
+import tempfile
 import uuid
 from collections.abc import AsyncIterator
 
@@ -19,12 +20,16 @@ import worker as agora_worker
 from contracts import search_attributes
 from contracts.dossier import RetryConfig
 from settings import Settings
+from temporal_client import product_data_converter
 
 # No AGORA maintenance window unless a test asks for one: a run on a Sunday evening
 # (Paris) must not wait an hour. Set before any Settings() is built.
 os.environ["AGORA_FLOW_MAINTENANCE_WINDOWS"] = ""
 # The tests run in development mode (production refuses the test conveniences).
 os.environ["AGORA_FLOW_ENV"] = "development"
+# Every Settings() of the run shares one development keyring and person-key folder,
+# never the developer's own .data/keys.
+os.environ["AGORA_FLOW_KEYS_DIR"] = tempfile.mkdtemp(prefix="agora-flow-keys-")
 
 pytest_plugins = ["tests.fixtures_agora", "tests.fixtures_api", "tests.fixtures_smtp"]
 
@@ -42,6 +47,7 @@ async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=devstack.temporal_binary(),
         search_attributes=list(search_attributes.ALL),
+        data_converter=product_data_converter(Settings()),
         dev_server_log_level="error",
     )
     try:

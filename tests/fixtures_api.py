@@ -21,6 +21,7 @@ import uvicorn
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
+import temporal_client
 import worker as agora_worker
 from api.app import create_app
 from settings import Settings
@@ -103,7 +104,7 @@ async def api(
 
     async def connect() -> Client:
         # A client of the server thread's own event loop.
-        return await Client.connect(target, namespace=namespace)
+        return await temporal_client.connect(settings, target, namespace)
 
     app = create_app(settings, connect, retry=FAST_RETRY)
     database: Database = app.state.context.db

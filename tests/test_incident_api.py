@@ -16,6 +16,7 @@ import pytest_asyncio
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
+import temporal_client
 import worker as agora_worker
 from api.app import create_app
 from contracts.agora_link import GateConfig
@@ -59,7 +60,7 @@ async def stack(temporal_env: WorkflowEnvironment, agora_settings: Settings,
     target = temporal_env.client.service_client.config.target_host
 
     async def connect() -> Client:
-        return await Client.connect(target, namespace=temporal_env.client.namespace)
+        return await temporal_client.connect(settings, target, temporal_env.client.namespace)
 
     app = create_app(settings, connect, retry=FAST_RETRY)
     database: Database = app.state.context.db

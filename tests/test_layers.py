@@ -9,12 +9,14 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-PROJECT = {"state_models", "contracts", "workflows", "activities", "agora", "store",
+PROJECT = {"crypto", "state_models", "contracts", "workflows", "activities", "agora", "store",
            "notifications", "api", "cli", "temporal_client", "bench", "settings", "worker",
            "devstack"}
 # folder → the project packages it must not import.
 FORBIDDEN: dict[str, set[str]] = {
     "state_models": PROJECT - {"state_models"},
+    # Keys and ciphers: below everything but the settings they are read from.
+    "crypto": PROJECT - {"crypto", "settings"},
     "contracts": PROJECT - {"contracts", "state_models", "agora", "notifications"},
     "agora": {"workflows", "api", "activities", "store", "temporal_client", "cli", "bench"},
     "notifications": {"workflows", "api", "activities", "store", "temporal_client", "cli", "bench"},

@@ -1,0 +1,1 @@
+"""Temporal remote codec endpoint for Temporal Web (POST /codec/decode, /codec/encode)."""
