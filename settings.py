@@ -97,6 +97,11 @@ class Settings:
         default_factory=lambda: float(_env("INCIDENT_BURST_WINDOW_SECONDS", "600")))
     incident_ticket_prefix: str = field(default_factory=lambda: _env("INCIDENT_TICKET_PREFIX", "AGORA"))
 
+    # Trace log (SPEC §5): on unless measuring its cost; kept this many days, then purged.
+    traces_enabled: bool = field(default_factory=lambda: _env("TRACES", "on").lower() not in ("off", "false", "0"))
+    trace_retention_days: int = field(
+        default_factory=lambda: int(_env("TRACE_RETENTION_DAYS", "365")))
+
     @property
     def pki_dir(self) -> Path:
         return self.data_dir / "pki"

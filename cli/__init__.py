@@ -106,8 +106,10 @@ def build_parser() -> argparse.ArgumentParser:
     deadline.set_defaults(func=_sla_deadline)
     from bench.cli import add_commands as add_bench_commands
     from cli.link import add_commands as add_link_commands
+    from cli.traces import add_commands as add_trace_commands
 
     add_link_commands(commands)
+    add_trace_commands(commands)
     add_bench_commands(commands)
     return parser
 
