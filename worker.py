@@ -17,17 +17,21 @@ from activities.agora_calls import AgoraActivities
 from activities.agora_link_guard import AgoraLinkGuard
 from activities.notify import NotifyActivities
 from activities.projections import ProjectionActivities
+from activities.traces import TraceActivities
 from settings import Settings
 from store.writer import ProjectionWriter
 from temporal_client.link import ensure_link_workflow, link_config_from_environment
+from temporal_client.traces import ensure_trace_schedules
 from workflows.agora_link import AgoraLinkWorkflow
 from workflows.dossier import DossierWorkflow
 from workflows.incident import IncidentWorkflow
 from workflows.market import MarketWorkflow
+from workflows.trace_maintenance import TraceMaintenanceWorkflow
 
 log = logging.getLogger(__name__)
 
-WORKFLOWS = [DossierWorkflow, MarketWorkflow, AgoraLinkWorkflow, IncidentWorkflow]
+WORKFLOWS = [DossierWorkflow, MarketWorkflow, AgoraLinkWorkflow, IncidentWorkflow,
+             TraceMaintenanceWorkflow]
 
 
 def build_worker(
@@ -42,6 +46,7 @@ def build_worker(
         *AgoraActivities(settings, writer).all(),
         *ProjectionActivities(writer).all(),
         *NotifyActivities(settings).all(),
+        *TraceActivities(settings).all(),
     ]
     return Worker(
         client,
@@ -64,6 +69,7 @@ async def run(settings: Settings) -> None:
     worker = build_worker(client, settings)
     await ensure_link_workflow(client, settings.task_queue, link_config_from_environment(settings),
                                settings.link_workflow_id)
+    await ensure_trace_schedules(client, settings, settings.task_queue)
     log.info("worker polling task queue %s on %s", settings.task_queue, settings.temporal_address)
     await worker.run()
 

@@ -315,3 +315,37 @@ def test_export_and_import_keep_the_chain_verifiable(
     with other.database.sessions.begin() as session:
         import_archive(session, archive)
     assert [p.kind for p in _problems(other, trace_settings)] == ["modifié"]
+
+
+# --- the daily schedules ---------------------------------------------------------------------
+
+
+async def test_schedules_are_created_once_and_a_run_signs_checkpoints(
+        temporal_client, trace_settings: Settings, task_queue: str) -> None:  # type: ignore[no-untyped-def]
+    import asyncio
+
+    import worker as agora_worker
+    from store.trace_models import Checkpoint
+    from temporal_client.traces import ensure_trace_schedules
+
+    store = TraceStore(trace_settings)
+    async with agora_worker.build_worker(temporal_client, trace_settings, task_queue=task_queue):
+        ids = await ensure_trace_schedules(temporal_client, trace_settings, task_queue,
+                                           prefix=f"{task_queue}-")
+        assert await ensure_trace_schedules(temporal_client, trace_settings, task_queue,
+                                            prefix=f"{task_queue}-") == ids
+        try:
+            described = await temporal_client.get_schedule_handle(ids[1]).describe()
+            assert described.schedule.spec.intervals[0].every == timedelta(days=1)
+            await temporal_client.get_schedule_handle(ids[0]).trigger()
+            for _ in range(100):
+                with store.reading() as session:
+                    made = list(session.scalars(select(Checkpoint)))
+                if made:
+                    break
+                await asyncio.sleep(0.1)
+            assert {cp.chain for cp in made} == {"traces", "vectors", "audit"}
+            assert _problems(store, trace_settings) == []
+        finally:
+            for schedule_id in ids:
+                await temporal_client.get_schedule_handle(schedule_id).delete()
