@@ -1,0 +1,64 @@
+"""The trace log through the API and the pages: the product's own AGORA calls traced end to
+end, ``traces:read`` for auditors only, NIR masked, every consultation journaled in the
+hash-chained audit journal."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from store.trace_models import AuditRecord
+from store.traces import verify
+from tests.api_helpers import create, create_payload, registered
+from tests.fixtures_api import PASSWORD, ApiHandle
+
+pytestmark = pytest.mark.usefixtures("clean_simulator")
+
+
+async def test_a_dossier_s_exchanges_are_traced_and_read_by_auditors_only(api: ApiHandle) -> None:
+    payload = create_payload(birth_name="Trace-Auditee")
+    async with api.client("gestionnaire") as manager:
+        dossier_id = await create(manager, birth_name="Trace-Auditee")
+        await registered(manager, dossier_id)
+        assert (await manager.get("/api/traces")).status_code == 403
+        assert (await manager.get("/api/audit-journal")).status_code == 403
+    for username in ("operateur", "marches", "admin"):
+        async with api.client(username) as other:
+            assert (await other.get("/api/traces", params={"dossier_id": dossier_id})).status_code == 403
+
+    async with api.client("auditeur") as auditor:
+        listed = (await auditor.get("/api/traces", params={"dossier_id": dossier_id})).json()
+        # The NIR check then find-or-create: the registration's two AGORA calls.
+        assert sorted(t["operation"] for t in listed) == ["ControlerUniciteNirNom",
+                                                          "RechercherOuCreerDossier"]
+        assert all(t["acting_user"] == "gestionnaire" and t["vector_id"] for t in listed)
+        detail = (await auditor.get(f"/api/traces/{listed[0]['id']}")).json()
+        assert detail["vector"]["subject"] == "gestionnaire"
+        assert "Assertion" in detail["request_envelope"] and detail["response_envelope"]
+        nir = payload["person"]["nir"]
+        assert nir not in detail["request_envelope"] and "*** *** **" in detail["request_envelope"]
+        assert (await auditor.get("/api/traces/999999")).status_code == 404
+
+    async with api.client("admin") as admin:
+        journal = (await admin.get("/api/audit-journal", params={"username": "auditeur"})).json()
+    actions = [(entry["action"], entry["username"]) for entry in journal]
+    assert ("traces.search", "auditeur") in actions and ("traces.read", "auditeur") in actions
+    search = next(e for e in journal if e["action"] == "traces.search")
+    assert search["query"]["dossier_id"] == dossier_id and search["source"] == "127.0.0.1"
+    assert sorted(search["records"]) == sorted(t["id"] for t in listed)
+    with api.database.sessions() as session:
+        assert session.scalars(select(AuditRecord).where(AuditRecord.action == "audit.read")).first()
+        assert verify(session) == []
+
+
+async def test_trace_pages_are_french_and_journaled(api: ApiHandle) -> None:
+    async with api.client() as client:
+        response = await client.post("/connexion", data={"username": "auditeur", "password": PASSWORD})
+        assert response.status_code == 303
+        page = await client.get("/traces")
+        assert page.status_code == 200 and "Traces des échanges AGORA" in page.text
+        journal = await client.get("/journal-audit")
+        assert journal.status_code == 200 and "traces.search" in journal.text
+    async with api.client() as client:
+        await client.post("/connexion", data={"username": "gestionnaire", "password": PASSWORD})
+        assert (await client.get("/traces")).status_code == 403
