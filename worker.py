@@ -17,6 +17,7 @@ from activities.agora_calls import AgoraActivities
 from activities.agora_link_guard import AgoraLinkGuard
 from activities.notify import NotifyActivities
 from activities.projections import ProjectionActivities
+from activities.trace_export import TraceExportActivities
 from activities.traces import TraceActivities
 from settings import Settings
 from store.writer import ProjectionWriter
@@ -26,12 +27,13 @@ from workflows.agora_link import AgoraLinkWorkflow
 from workflows.dossier import DossierWorkflow
 from workflows.incident import IncidentWorkflow
 from workflows.market import MarketWorkflow
+from workflows.trace_export import TraceExportWorkflow
 from workflows.trace_maintenance import TraceMaintenanceWorkflow
 
 log = logging.getLogger(__name__)
 
 WORKFLOWS = [DossierWorkflow, MarketWorkflow, AgoraLinkWorkflow, IncidentWorkflow,
-             TraceMaintenanceWorkflow]
+             TraceMaintenanceWorkflow, TraceExportWorkflow]
 
 
 def build_worker(
@@ -47,6 +49,7 @@ def build_worker(
         *ProjectionActivities(writer).all(),
         *NotifyActivities(settings).all(),
         *TraceActivities(settings).all(),
+        *TraceExportActivities(settings).all(),
     ]
     return Worker(
         client,

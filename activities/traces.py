@@ -1,7 +1,8 @@
 """The trace log's periodic activities: sign each log's head, purge expired traces.
 
 Both are safe to retry: a second checkpoint signs the same head again; a second purge
-finds nothing more to remove and signs a checkpoint saying so.
+finds nothing more to remove and signs a checkpoint saying so. The store is imported when
+an activity runs, so that the workflow can name these methods without loading SQLAlchemy.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from contracts.traces import (
     TraceMaintenanceResult,
 )
 from settings import Settings
-from store.traces import region_identity, trace_store_for
 
 
 class TraceActivities:
@@ -26,11 +26,15 @@ class TraceActivities:
 
     @activity.defn(name=CHECKPOINT_ACTIVITY)
     def checkpoint(self, _: TraceMaintenance) -> TraceMaintenanceResult:
+        from store.traces import region_identity, trace_store_for
+
         made = trace_store_for(self._settings).checkpoint(region_identity(self._settings))
         return TraceMaintenanceResult(checkpoints=len(made), purged={})
 
     @activity.defn(name=PURGE_ACTIVITY)
     def purge(self, job: TraceMaintenance) -> TraceMaintenanceResult:
+        from store.traces import region_identity, trace_store_for
+
         purged = trace_store_for(self._settings).purge(
             region_identity(self._settings), timedelta(days=job.retention_days))
         return TraceMaintenanceResult(checkpoints=3, purged=purged)

@@ -1,5 +1,5 @@
 """The trace log's two daily Schedules, created at worker start-up if missing (so several
-workers starting together, or a restart, never duplicate them)."""
+workers starting together, or a restart, never duplicate them); trace exports' workflows."""
 
 from __future__ import annotations
 
@@ -16,8 +16,15 @@ from temporalio.client import (
     ScheduleSpec,
 )
 
+from contracts.trace_export import (
+    WORKFLOW_TYPE,
+    TraceExportRequest,
+    TraceExportView,
+    workflow_id_for,
+)
 from contracts.traces import CHECKPOINT_SCHEDULE_ID, PURGE_SCHEDULE_ID, TraceMaintenance
 from settings import Settings
+from workflows.trace_export import TraceExportWorkflow
 
 DAY = timedelta(days=1)
 
@@ -43,3 +50,31 @@ async def ensure_trace_schedules(client: Client, settings: Settings, task_queue:
         except ScheduleAlreadyRunningError:
             pass
     return list(jobs)
+
+
+async def start_trace_export(client: Client, task_queue: str,
+                             request: TraceExportRequest) -> TraceExportView:
+    """Start the export's durable workflow (15-day clock) and answer its first view."""
+    handle = await client.start_workflow(
+        TraceExportWorkflow.run, request, id=workflow_id_for(request.export_id),
+        task_queue=task_queue)
+    return await handle.query(TraceExportWorkflow.view)
+
+
+async def trace_export_view(client: Client, export_id: str) -> TraceExportView:
+    return await client.get_workflow_handle(workflow_id_for(export_id)).query(
+        TraceExportWorkflow.view)
+
+
+async def list_trace_exports(client: Client, limit: int = 100) -> list[TraceExportView]:
+    views = []
+    async for execution in client.list_workflows(f"WorkflowType = '{WORKFLOW_TYPE}'",
+                                                 limit=limit):
+        views.append(await client.get_workflow_handle(execution.id).query(
+            TraceExportWorkflow.view))
+    return views
+
+
+async def deliver_trace_export(client: Client, export_id: str, who: str) -> TraceExportView:
+    return await client.get_workflow_handle(workflow_id_for(export_id)).execute_update(
+        TraceExportWorkflow.deliver, who)

@@ -4,6 +4,8 @@ hash-chained audit journal."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from sqlalchemy import select
 
@@ -62,3 +64,37 @@ async def test_trace_pages_are_french_and_journaled(api: ApiHandle) -> None:
     async with api.client() as client:
         await client.post("/connexion", data={"username": "gestionnaire", "password": PASSWORD})
         assert (await client.get("/traces")).status_code == 403
+
+
+async def test_a_trace_request_is_exported_downloaded_and_journaled(api: ApiHandle) -> None:
+    import io
+    import zipfile
+
+    async with api.client("gestionnaire") as manager:
+        dossier_id = await create(manager, birth_name="Trace-Export")
+        await registered(manager, dossier_id)
+        denied = await manager.post("/api/trace-exports", json={
+            "requester": "CDC", "reference": "R-1", "dossier_ids": [dossier_id]})
+        assert denied.status_code == 403
+    async with api.client("auditeur") as auditor:
+        empty = await auditor.post("/api/trace-exports", json={"requester": "CDC", "reference": "R-0"})
+        assert empty.status_code == 422
+        created = await auditor.post("/api/trace-exports", json={
+            "requester": "CDC", "reference": "R-1", "dossier_ids": [dossier_id]})
+        assert created.status_code == 201, created.text
+        export_id = created.json()["request"]["export_id"]
+        assert created.json()["request"]["recorded_by"] == "auditeur"
+        for _ in range(100):
+            archive = await auditor.get(f"/api/trace-exports/{export_id}/archive")
+            if archive.status_code != 409:
+                break
+            await asyncio.sleep(0.1)
+        assert archive.status_code == 200
+        names = zipfile.ZipFile(io.BytesIO(archive.content)).namelist()
+        assert sorted(names) == ["manifest.json", "manifest.sig", "region.cert.pem", "traces.xml"]
+        listed = (await auditor.get("/api/trace-exports")).json()
+        mine = next(v for v in listed if v["request"]["export_id"] == export_id)
+        assert mine["state"] == "delivered" and mine["delivered_by"] == "auditeur"
+    with api.database.sessions() as session:
+        actions = set(session.scalars(select(AuditRecord.action)))
+    assert {"export.request", "export.produce", "export.download"} <= actions
