@@ -98,3 +98,22 @@ async def test_a_trace_request_is_exported_downloaded_and_journaled(api: ApiHand
     with api.database.sessions() as session:
         actions = set(session.scalars(select(AuditRecord.action)))
     assert {"export.request", "export.produce", "export.download"} <= actions
+
+
+async def test_legal_holds_are_placed_and_released_with_a_reason(api: ApiHandle) -> None:
+    async with api.client("auditeur") as auditor:
+        placed = await auditor.post("/api/trace-holds", json={
+            "reference": "AGORA-7", "reason": "enquête incident", "dossier_ids": ["D-1"],
+            "since": "2026-01-01T00:00:00+01:00", "until": "2026-01-02T00:00:00+01:00"})
+        assert placed.status_code == 201, placed.text
+        hold_id = placed.json()["id"]
+        assert placed.json()["since"] == "2025-12-31T23:00:00+00:00"
+        assert (await auditor.post(f"/api/trace-holds/{hold_id}/release",
+                                   json={"reason": ""})).status_code == 422
+        released = await auditor.post(f"/api/trace-holds/{hold_id}/release",
+                                      json={"reason": "enquête close"})
+        assert released.json()["released_by"] == "auditeur"
+        assert (await auditor.post(f"/api/trace-holds/{hold_id}/release",
+                                   json={"reason": "encore"})).status_code == 409
+    async with api.client("operateur") as operator:
+        assert (await operator.get("/api/trace-holds")).status_code == 403

@@ -8,11 +8,12 @@ the records shown — in the hash-chained audit journal before the answer leaves
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import Response
-from pydantic import BaseModel
+from pydantic import BaseModel, Field, StringConstraints
 from sqlalchemy import select
 
 from api.auth import context, requires
@@ -20,7 +21,7 @@ from api.context import AppContext
 from api.dossiers.schemas import ErrorOut
 from api.pages import guarded, render, signed_in_user
 from store.models import User
-from store.trace_models import AuditRecord, TraceRecord, VectorRecord
+from store.trace_models import AuditRecord, LegalHold, TraceRecord, VectorRecord
 from store.traces import TraceStore
 
 api = APIRouter(prefix="/api", tags=["Traces and audit journal"])
@@ -215,3 +216,84 @@ async def journal_page(request: Request) -> Response:
     username = request.query_params.get("utilisateur") or None
     rows = read_journal(trace_store(request), user, _source(request), username, 200, 0)
     return render(request, "audit_journal.html", user=user, rows=rows, username=username or "")
+
+
+# --- legal holds --------------------------------------------------------------------------
+
+
+class LegalHoldIn(BaseModel):
+    reference: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+    since: datetime
+    until: datetime
+    dossier_ids: list[Annotated[str, StringConstraints(max_length=64)]] = Field(
+        default_factory=list, max_length=1000)
+
+
+class ReleaseIn(BaseModel):
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+
+
+class LegalHoldOut(BaseModel):
+    id: int
+    reference: str
+    reason: str
+    since: str
+    until: str
+    dossier_ids: list[str]
+    placed_by: str
+    placed_at: datetime
+    released_by: str | None
+    released_at: datetime | None
+    release_reason: str | None
+
+
+def _hold_out(hold: LegalHold) -> LegalHoldOut:
+    return LegalHoldOut(id=hold.id, reference=hold.reference, reason=hold.reason,
+                        since=hold.starts_at, until=hold.ends_at,
+                        dossier_ids=json.loads(hold.dossier_ids), placed_by=hold.placed_by,
+                        placed_at=hold.placed_at, released_by=hold.released_by,
+                        released_at=hold.released_at, release_reason=hold.release_reason)
+
+
+def _iso(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+@api.post("/trace-holds", response_model=LegalHoldOut, status_code=201, responses=ERRORS)
+def place_hold(request: Request, body: LegalHoldIn, user: TraceReader) -> LegalHoldOut:
+    """Keep an incident's traces (its window, and the dossiers it concerns) past their
+    retention, until released with a reason."""
+    if body.until < body.since:
+        raise HTTPException(422, [{"loc": ["body", "until"], "type": "value_error",
+                                   "msg": "la fin précède le début"}])
+    store = trace_store(request)
+    hold_id = store.place_hold(body.reference, body.reason, _iso(body.since), _iso(body.until),
+                               body.dossier_ids, user.username)
+    store.journal(user.username, _source(request), "hold.place", body.model_dump(mode="json"),
+                  [hold_id])
+    with store.reading() as session:
+        return _hold_out(session.get(LegalHold, hold_id))
+
+
+@api.post("/trace-holds/{hold_id}/release", response_model=LegalHoldOut,
+          responses={**ERRORS, 404: {"model": ErrorOut, "description": "Gel introuvable"},
+                     409: {"model": ErrorOut, "description": "Gel déjà levé"}})
+def release_hold(request: Request, hold_id: int, body: ReleaseIn, user: TraceReader) -> LegalHoldOut:
+    store = trace_store(request)
+    try:
+        store.release_hold(hold_id, user.username, body.reason)
+    except LookupError as error:
+        raise HTTPException(404, {"code": "UnknownHold", "message": str(error)}) from error
+    except ValueError as error:
+        raise HTTPException(409, {"code": "AlreadyReleased", "message": str(error)}) from error
+    store.journal(user.username, _source(request), "hold.release", {"reason": body.reason},
+                  [hold_id])
+    with store.reading() as session:
+        return _hold_out(session.get(LegalHold, hold_id))
+
+
+@api.get("/trace-holds", response_model=list[LegalHoldOut], responses=ERRORS)
+def list_holds(request: Request, user: TraceReader) -> list[LegalHoldOut]:
+    with trace_store(request).reading() as session:
+        return [_hold_out(h) for h in session.scalars(select(LegalHold).order_by(LegalHold.id))]
