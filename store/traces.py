@@ -63,6 +63,17 @@ def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="microseconds")
 
 
+def instant(text: str) -> str:
+    """An ISO instant as the log writes them (UTC, microseconds), so text order is time order.
+    A date alone is its midnight UTC; an instant without offset is refused."""
+    value = datetime.fromisoformat(text)
+    if value.tzinfo is None:
+        if len(text) > 10:
+            raise ValueError(f"instant sans fuseau horaire : {text}")
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).isoformat(timespec="microseconds")
+
+
 def _canonical(value: Any) -> bytes:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
@@ -272,8 +283,8 @@ class TraceStore:
     def place_hold(self, reference: str, reason: str, starts_at: str, ends_at: str,
                    dossier_ids: list[str], placed_by: str) -> int:
         with self._writer, self.database.sessions.begin() as session:
-            hold = LegalHold(reference=reference, reason=reason, starts_at=starts_at,
-                             ends_at=ends_at, dossier_ids=json.dumps(sorted(dossier_ids)),
+            hold = LegalHold(reference=reference, reason=reason, starts_at=instant(starts_at),
+                             ends_at=instant(ends_at), dossier_ids=json.dumps(sorted(dossier_ids)),
                              placed_by=placed_by)
             session.add(hold)
             session.flush()
@@ -306,9 +317,9 @@ class TraceStore:
             if value:
                 query = query.where(column == value)
         if since:
-            query = query.where(TraceRecord.at >= since)
+            query = query.where(TraceRecord.at >= instant(since))
         if until:
-            query = query.where(TraceRecord.at <= until)
+            query = query.where(TraceRecord.at <= instant(until))
         return list(session.scalars(
             query.order_by(TraceRecord.at.desc(), TraceRecord.seq.desc())
             .limit(limit).offset(offset)))

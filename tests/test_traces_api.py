@@ -107,7 +107,7 @@ async def test_legal_holds_are_placed_and_released_with_a_reason(api: ApiHandle)
             "since": "2026-01-01T00:00:00+01:00", "until": "2026-01-02T00:00:00+01:00"})
         assert placed.status_code == 201, placed.text
         hold_id = placed.json()["id"]
-        assert placed.json()["since"] == "2025-12-31T23:00:00+00:00"
+        assert placed.json()["since"] == "2025-12-31T23:00:00.000000+00:00"
         assert (await auditor.post(f"/api/trace-holds/{hold_id}/release",
                                    json={"reason": ""})).status_code == 422
         released = await auditor.post(f"/api/trace-holds/{hold_id}/release",

@@ -117,8 +117,13 @@ def search_traces(store: TraceStore, user: User, source: str, filters: TraceFilt
                   ) -> list[TraceOut]:
     limit = max(1, min(filters.limit, 500))
     query = filters.model_dump(exclude_none=True) | {"limit": limit}
-    with store.reading() as session:
-        rows = [_out(r) for r in store.search(session, **(query | {"offset": max(0, filters.offset)}))]
+    try:
+        with store.reading() as session:
+            rows = [_out(r) for r in store.search(
+                session, **(query | {"offset": max(0, filters.offset)}))]
+    except ValueError as error:  # a period that is not an ISO instant
+        raise HTTPException(422, [{"loc": ["query", "since"], "type": "value_error",
+                                   "msg": str(error)}]) from error
     store.journal(user.username, source, "traces.search", query, [r.id for r in rows])
     return rows
 
@@ -193,8 +198,12 @@ async def traces_page(request: Request) -> Response:
     user = signed_in_user(request, "traces:read")
     params = {k: v for k, v in request.query_params.items() if v and k in TraceFilters.model_fields}
     filters = TraceFilters(**params)
-    rows = search_traces(trace_store(request), user, _source(request), filters)
-    return render(request, "traces.html", user=user, rows=rows, filters=filters)
+    try:
+        rows = search_traces(trace_store(request), user, _source(request), filters)
+    except HTTPException as refused:
+        return render(request, "traces.html", 422, user=user, rows=[], filters=filters,
+                      error=f"Période invalide : {refused.detail[0]['msg']}")
+    return render(request, "traces.html", user=user, rows=rows, filters=filters, error=None)
 
 
 @pages.get("/traces/{trace_id}")
