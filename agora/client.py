@@ -224,7 +224,6 @@ class AgoraClient:
             answer = {fields[0]: answer}
         return messages.to_english(_plain(answer))
 
-
     def _record(self, exchange: Exchange, outcome: str, fault_code: str = "",
                 message: str = "") -> None:
         if self.traces is None:
