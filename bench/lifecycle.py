@@ -184,7 +184,8 @@ class LifecycleReport:
              f" {self.untraced.failures} failed); worker "
              f"{self.untraced.cpu_ms(self.untraced.worker_cpu_seconds)} CPU per lifecycle"),
             (f"RATIO tracing cost (1 - on/off throughput): {cost:.1%}  (target ≤ 10 %); "
-             f"{self.traces_written} exchanges traced for {self.agora_calls} AGORA calls"),
+             f"{self.traces_written} exchanges traced for {self.agora_requests_seen} AGORA "
+             "requests the simulator saw"),
         ]
 
 
