@@ -143,6 +143,11 @@ class Settings:
     def keys_dir(self) -> Path:
         return Path(self.keys_folder).resolve() if self.keys_folder else self.data_dir / "keys"
 
+    # Trace log (SPEC §5): on unless measuring its cost; kept this many days, then purged.
+    traces_enabled: bool = field(default_factory=lambda: _env("TRACES", "on").lower() not in ("off", "false", "0"))
+    trace_retention_days: int = field(
+        default_factory=lambda: int(_env("TRACE_RETENTION_DAYS", "365")))
+
     @property
     def pki_dir(self) -> Path:
         return self.data_dir / "pki"

@@ -19,6 +19,8 @@ from activities.agora_link_guard import AgoraLinkGuard
 from activities.notify import NotifyActivities
 from activities.projections import ProjectionActivities
 from activities.reconcile import ReconcileActivities
+from activities.trace_export import TraceExportActivities
+from activities.traces import TraceActivities
 from settings import Settings
 from store.db import Database
 from store.production import refuse_unsafe_start
@@ -26,11 +28,14 @@ from store.writer import ProjectionWriter
 from temporal_client.link import ensure_link_workflow, link_config_from_environment
 from temporal_client.markets import release_orphan_places
 from temporal_client.schedules import ensure_reconcile_schedule
+from temporal_client.traces import ensure_trace_schedules
 from workflows.agora_link import AgoraLinkWorkflow
 from workflows.dossier import DossierWorkflow
 from workflows.incident import IncidentWorkflow
 from workflows.market import MarketWorkflow
 from workflows.reconcile import ReconcileWorkflow
+from workflows.trace_export import TraceExportWorkflow
+from workflows.trace_maintenance import TraceMaintenanceWorkflow
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +55,8 @@ def workflow_runner() -> SandboxedWorkflowRunner:
         restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSED_THROUGH))
 
 
-WORKFLOWS = [DossierWorkflow, MarketWorkflow, AgoraLinkWorkflow, IncidentWorkflow, ReconcileWorkflow]
+WORKFLOWS = [DossierWorkflow, MarketWorkflow, AgoraLinkWorkflow, IncidentWorkflow,
+             ReconcileWorkflow, TraceMaintenanceWorkflow, TraceExportWorkflow]
 
 
 def build_worker(
@@ -66,6 +72,8 @@ def build_worker(
         *ProjectionActivities(writer).all(),
         *NotifyActivities(settings).all(),
         *ReconcileActivities(lambda request: release_orphan_places(client, request)).all(),
+        *TraceActivities(settings).all(),
+        *TraceExportActivities(settings).all(),
     ]
     return Worker(
         client,
@@ -96,6 +104,7 @@ async def run(settings: Settings) -> None:
                                settings.link_workflow_id)
     await ensure_reconcile_schedule(client, settings.task_queue, settings.reconcile_every_seconds,
                                     settings.reconcile_grace_seconds)
+    await ensure_trace_schedules(client, settings, settings.task_queue)
     log.info("worker polling task queue %s on %s", settings.task_queue, settings.temporal_address)
     await worker.run()
 

@@ -8,6 +8,10 @@ Every write carries a request id that is the same on every retry, so AGORA
 recognises a retry after a lost answer as a replay and never applies it twice;
 the projection write is idempotent too (the entry's number is fixed by the plan).
 
+Each attempt's exchange is traced by the client (agora/tracing.py) into the trace store
+(store/traces.py) in this thread, with the dossier or market and the attempt number; a trace
+that cannot be written fails the attempt, which Temporal retries.
+
 Activities are synchronous and run in the worker's thread pool: zeep's
 synchronous client is the mature path, and the client (with its parsed WSDL and
 signing key) is built once per process.
@@ -23,6 +27,9 @@ from temporalio.exceptions import ApplicationError
 
 from agora.errors import AgoraFault, AgoraUnavailable
 from agora.messages import Request
+from agora.tracing import ExchangeContext
+from contracts import dossier as dossier_contract
+from contracts import market as market_contract
 from contracts.agora_calls import (
     BUSINESS_FAULT,
     UNAVAILABLE,
@@ -47,8 +54,10 @@ class AgoraActivities:
         # Imported here, when a worker builds its activities, so that workflow modules can
         # name these methods without loading the SOAP stack (zeep, lxml, signxml).
         from agora.client import get_client
+        from store.traces import trace_store_for
 
-        self._client = lambda: get_client(settings)
+        traces = trace_store_for(settings) if settings.traces_enabled else None
+        self._client = lambda: get_client(settings, traces)
         self._writer = writer
 
     def _send(self, request: Request, acting_user: str | None,
@@ -56,7 +65,7 @@ class AgoraActivities:
         if plan is not None and plan.dossier is not None:
             self._writer.dossier(plan.dossier)  # the row exists before AGORA is called
         try:
-            ack = self._client().send(request, acting_user)
+            ack = self._client().send(request, acting_user, _exchange_context(plan))
         except AgoraFault as fault:
             at = _now()
             if plan is not None:
@@ -122,6 +131,19 @@ class AgoraActivities:
             self.settle_action,
             self.reengineer_dossier,
         ]
+
+
+def _exchange_context(plan: OutcomePlan | None) -> ExchangeContext:
+    """The dossier or market the call is for, from the plan or the calling workflow."""
+    info = activity.info()
+    workflow_id = info.workflow_id or ""
+    dossier_id = plan.dossier_id if plan is not None else None
+    market_id = None
+    if dossier_id is None and workflow_id.startswith(dossier_contract.WORKFLOW_ID_PREFIX):
+        dossier_id = workflow_id.removeprefix(dossier_contract.WORKFLOW_ID_PREFIX)
+    if workflow_id.startswith(market_contract.WORKFLOW_ID_PREFIX):
+        market_id = workflow_id.removeprefix(market_contract.WORKFLOW_ID_PREFIX)
+    return ExchangeContext(dossier_id=dossier_id, market_id=market_id, attempt=info.attempt)
 
 
 def _now() -> str:

@@ -32,10 +32,11 @@ import zeep.helpers
 from lxml import etree
 from requests.adapters import HTTPAdapter
 
-from agora import messages, operations, wsse
+from agora import messages, operations, tracing, wsse
 from agora.errors import AgoraError, AgoraFault, AgoraUnavailable
 from agora.identity_vector import IdentityVectorFactory
 from agora.pki import ensure_dev_pki, load_signing_identity
+from agora.tracing import Exchange, ExchangeContext, TraceSink
 from settings import Settings
 
 WSDL_PATH = Path(__file__).parent / "wsdl" / "agora.wsdl"
@@ -50,12 +51,22 @@ class _Transport(zeep.Transport):
     """
 
     def post(self, address: str, message: bytes, headers: dict[str, str]) -> requests.Response:
+        exchange = tracing.current_exchange.get()
+        if exchange is not None:  # the envelope as it leaves, identity vector included
+            exchange.request_envelope = message if isinstance(message, bytes) else message.encode()
+            exchange.sent_at = tracing.now()
         try:
             response = super().post(address, message, headers)
         except requests.Timeout as exc:
             raise AgoraUnavailable(f"AGORA did not answer in time: {exc}") from exc
         except requests.RequestException as exc:
             raise AgoraUnavailable(f"AGORA unreachable: {exc}") from exc
+        finally:
+            if exchange is not None:
+                exchange.received_at = tracing.now()
+        if exchange is not None:
+            exchange.http_status = response.status_code
+            exchange.response_envelope = response.content
         if response.status_code == 429 or response.status_code > 500:
             raise AgoraUnavailable(
                 f"AGORA answered HTTP {response.status_code}",
@@ -106,6 +117,9 @@ class AgoraClient:
     callback); by default the signing identity is loaded from
     ``settings.pki_dir`` — created there as a dev PKI if missing, while a
     production deployment puts its PKI-issued leaf in the same files.
+
+    ``traces`` receives every exchange (each attempt, whatever its outcome) and every
+    vector the default factory signs; a sink that fails makes the call fail.
     """
 
     def __init__(
@@ -114,15 +128,19 @@ class AgoraClient:
         *,
         vector_factory: IdentityVectorFactory | None = None,
         session: requests.Session | None = None,
+        traces: TraceSink | None = None,
     ) -> None:
         if settings.vi_mode not in ("sign", "gateway"):
             raise ValueError(f"vi_mode must be 'sign' or 'gateway', not {settings.vi_mode!r}")
         self.settings = settings
+        self.traces = traces
         plugins = []
         if settings.vi_mode == "sign":
             if vector_factory is None:
                 paths = ensure_dev_pki(settings.pki_dir, settings.application_id)
-                vector_factory = IdentityVectorFactory(settings, load_signing_identity(paths))
+                archive = (lambda v: traces.archive_vector(tracing.vector_facts(v))) if traces else None
+                vector_factory = IdentityVectorFactory(settings, load_signing_identity(paths),
+                                                       on_signed=archive)
             plugins.append(wsse.IdentityVectorPlugin(vector_factory))
         # In gateway mode the GIP-MDS gateway adds and signs the VI: plain SOAP from here.
         self.vector_factory = vector_factory if settings.vi_mode == "sign" else None
@@ -141,13 +159,15 @@ class AgoraClient:
             for op in operations.OPERATIONS
         }
 
-    def send(self, request: messages.Request, acting_user: str | None = None) -> messages.AgoraAck:
+    def send(self, request: messages.Request, acting_user: str | None = None,
+             context: ExchangeContext | None = None) -> messages.AgoraAck:
         """A write (or the NIR/name check): AGORA's acknowledgement."""
         operation = operations.BY_SOAP_NAME[request.operation]
         is_nir_check = operation.soap_name == messages.CheckNirName.operation
         if not (operation.writes or is_nir_check):
             raise ValueError(f"{operation.soap_name} is a read: use read()")
-        answer = self._call(operation.soap_name, request.to_agora(), acting_user)
+        answer = self._call(operation.soap_name, request.to_agora(), acting_user,
+                            getattr(request, "request_id", None), context)
         return messages.AgoraAck(
             agora_dossier_id=answer.get("agora_dossier_id") or "",
             status=answer.get("status") or "",
@@ -157,34 +177,62 @@ class AgoraClient:
         )
 
     def read(
-        self, operation: str, fields: dict[str, Any], acting_user: str | None = None
+        self, operation: str, fields: dict[str, Any], acting_user: str | None = None,
+        context: ExchangeContext | None = None,
     ) -> dict[str, Any]:
         """A read operation, English field names in and out (dates and amounts as text)."""
         if operations.BY_SOAP_NAME[operation].writes:
             raise ValueError(f"{operation} is a write: use send()")
-        return self._call(operation, messages.to_french(fields), acting_user)
+        return self._call(operation, messages.to_french(fields), acting_user,
+                          fields.get("request_id"), context)
 
     def _call(
-        self, operation: str, french_fields: dict[str, Any], acting_user: str | None
+        self, operation: str, french_fields: dict[str, Any], acting_user: str | None,
+        request_id: str | None = None, context: ExchangeContext | None = None,
     ) -> dict[str, Any]:
+        exchange = Exchange(operation, acting_user, request_id, context or ExchangeContext())
         token = wsse.acting_user.set(acting_user)
+        vector_token = wsse.sent_vector_id.set(None)
+        exchange_token = tracing.current_exchange.set(exchange)
         try:
             result = getattr(self._service, operation)(**french_fields)
         except zeep.exceptions.Fault as exc:
-            raise AgoraFault(exc.code or operations.FAULT_SERVER, exc.message or "") from exc
+            fault = AgoraFault(exc.code or operations.FAULT_SERVER, exc.message or "")
+            self._record(exchange, tracing.FAULT, fault.code, fault.message)
+            raise fault from exc
         except zeep.exceptions.TransportError as exc:
             if exc.status_code >= 500:  # a 500 that is not a SOAP fault
+                self._record(exchange, tracing.UNAVAILABLE, message=f"HTTP {exc.status_code}")
                 raise AgoraUnavailable(f"AGORA answered HTTP {exc.status_code}") from exc
+            self._record(exchange, tracing.ERROR, message=f"HTTP {exc.status_code}")
             raise AgoraError(f"AGORA answered HTTP {exc.status_code}: {exc.message}") from exc
+        except AgoraUnavailable as exc:
+            self._record(exchange, tracing.UNAVAILABLE, message=str(exc))
+            raise
         except (zeep.exceptions.Error, etree.XMLSyntaxError) as exc:
+            self._record(exchange, tracing.ERROR, message=str(exc))
             raise AgoraError(f"unexpected answer from AGORA to {operation}: {exc}") from exc
         finally:
+            tracing.current_exchange.reset(exchange_token)
+            exchange.vector_id = wsse.sent_vector_id.get()
+            wsse.sent_vector_id.reset(vector_token)
             wsse.acting_user.reset(token)
+        self._record(exchange, tracing.ACKNOWLEDGED)
         answer = zeep.helpers.serialize_object(result, dict)
         fields = self._answer_fields[operation]
         if len(fields) == 1:  # zeep unwraps an answer of a single element
             answer = {fields[0]: answer}
         return messages.to_english(_plain(answer))
+
+    def _record(self, exchange: Exchange, outcome: str, fault_code: str = "",
+                message: str = "") -> None:
+        if self.traces is None:
+            return
+        exchange.vector_id = exchange.vector_id or wsse.sent_vector_id.get()
+        exchange.outcome, exchange.fault_code, exchange.message = outcome, fault_code, message
+        if not exchange.sent_at:  # failed before anything left (e.g. the vector not archived)
+            exchange.sent_at = exchange.received_at = tracing.now()
+        self.traces.record_exchange(exchange)
 
 
 def _plain(value: Any) -> Any:
@@ -204,12 +252,13 @@ _clients_lock = threading.Lock()
 
 
 @functools.cache
-def _cached_client(settings: Settings) -> AgoraClient:
-    return AgoraClient(settings)
+def _cached_client(settings: Settings, traces: TraceSink | None) -> AgoraClient:
+    return AgoraClient(settings, traces=traces)
 
 
-def get_client(settings: Settings) -> AgoraClient:
-    """The process's client for these settings (built once: WSDL parsing, key loading)."""
+def get_client(settings: Settings, traces: TraceSink | None = None) -> AgoraClient:
+    """The process's client for these settings and trace sink (built once: WSDL parsing,
+    key loading)."""
     # The lock makes concurrent first calls build one client, not one each.
     with _clients_lock:
-        return _cached_client(settings)
+        return _cached_client(settings, traces)

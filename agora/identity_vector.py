@@ -197,7 +197,15 @@ class IdentityVectorFactory:
             self._cache[user] = vector
             self.signatures += 1
         if self._on_signed is not None:
-            self._on_signed(vector)
+            try:
+                self._on_signed(vector)
+            except BaseException:
+                # Not archived: forget it, so the next call signs (and archives) a new one
+                # instead of sending a vector the archive never saw.
+                with self._lock:
+                    if self._cache.get(user) is vector:
+                        del self._cache[user]
+                raise
         return vector
 
     def assertion_for(self, acting_user: str | None) -> etree._Element:

@@ -41,6 +41,10 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "link:write": frozenset({"operator", "administrator"}),
     "incidents:read": frozenset({"operator", "auditor", "administrator"}),
     "incidents:write": frozenset({"operator", "administrator"}),
+    # The AGORA trace log (SPEC §5): specifically authorised staff only; who looked is
+    # journaled, and the journal is read by the security officer and administrators.
+    "traces:read": frozenset({"auditor"}),
+    "audit:read": frozenset({"auditor", "administrator"}),
 }
 
 bearer = OAuth2PasswordBearer(tokenUrl="/api/token", auto_error=False,

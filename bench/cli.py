@@ -40,6 +40,14 @@ def _quiet() -> None:
     logging.getLogger().setLevel(logging.WARNING)
 
 
+def _trace_search(args: argparse.Namespace, settings: Settings) -> None:
+    from bench.trace_search import run
+
+    _quiet()
+    for line in run(args.exchanges, args.dossiers, args.samples, args.sealed_bytes):
+        print(line)
+
+
 def _lifecycle(args: argparse.Namespace, settings: Settings) -> None:
     harness, lifecycle = _load("bench lifecycle", "harness", "lifecycle")
     _quiet()
@@ -81,6 +89,14 @@ def _chaos(args: argparse.Namespace, settings: Settings) -> None:
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
     bench = subparsers.add_parser("bench", help="benchmarks against the bare Temporal engine")
     benches = bench.add_subparsers(dest="bench_command", required=True)
+
+    search = benches.add_parser(
+        "trace-search", help="search by dossier in a year of synthetic traces (2 million)")
+    search.add_argument("--exchanges", type=int, default=2_000_000)
+    search.add_argument("--dossiers", type=int, default=200_000)
+    search.add_argument("--samples", type=int, default=200)
+    search.add_argument("--sealed-bytes", type=int, default=512)
+    search.set_defaults(func=_trace_search)
 
     lifecycle = benches.add_parser(
         "lifecycle", help="full dossier lifecycles vs bare workflows, on the same server")

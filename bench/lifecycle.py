@@ -19,6 +19,7 @@ per lifecycle are counted from sample histories and from the driver's calls.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import math
 import time
 import uuid
@@ -106,6 +107,9 @@ class LifecycleReport:
     lost: int = 0
     duplicated: int = 0
     notes: list[str] = field(default_factory=list)
+    # The same lifecycles with the trace log off (SPEC §5 cost), and the traces written.
+    untraced: Phase | None = None
+    traces_written: int = 0
 
     @property
     def ratio(self) -> float:
@@ -167,7 +171,21 @@ class LifecycleReport:
             (f"identity vector: {self.vi_signatures} signatures for {self.agora_requests_seen} "
             f"AGORA calls = {per_1000:.2f} per 1000 calls; one signature {ms(self.signing_seconds)}"
             f", signing cost per call {signing_per_call * 1e6:.1f} µs"),
+            *self.tracing_lines(),
             *self.notes,
+        ]
+
+    def tracing_lines(self) -> list[str]:
+        if self.untraced is None:
+            return []
+        cost = 1 - self.product.per_second / self.untraced.per_second
+        return [
+            (f"tracing off: {self.untraced.per_second:7.2f} dossiers/s ({self.untraced.seconds:.1f} s,"
+             f" {self.untraced.failures} failed); worker "
+             f"{self.untraced.cpu_ms(self.untraced.worker_cpu_seconds)} CPU per lifecycle"),
+            (f"RATIO tracing cost (1 - on/off throughput): {cost:.1%}  (target ≤ 10 %); "
+             f"{self.traces_written} exchanges traced for {self.agora_requests_seen} AGORA "
+             "requests the simulator saw"),
         ]
 
 
@@ -236,6 +254,23 @@ async def _measure(stack: Stack, client: Client, agora: AgoraAdmin, dossiers: in
     requests = await agora.requests()
     signatures = len({r["assertion_id"] for r in requests if r["assertion_id"]})
     stack.stop_worker()
+    traces_written = _traces_written(settings)
+
+    # The same run with the trace log off: what recording every exchange costs.
+    stack.settings = dataclasses.replace(settings, traces_enabled=False)
+    untraced_meter = stack.start_worker()
+    await stack.wait_for_poller(client, settings.task_queue, untraced_meter.pid)
+    stack.settings = settings
+    off_first = first + dossiers
+    for i in range(WARM_UP_DOSSIERS):
+        await _lifecycle(client, Driver(client, settings.task_queue), make(off_first + i))
+    off_load = Driver(client, settings.task_queue)
+    untraced = await _phase("tracing off      ", untraced_meter, server_meter, dossiers,
+                            concurrency,
+                            lambda i: _lifecycle(client, off_load,
+                                                 make(off_first + WARM_UP_DOSSIERS + i)),
+                            simulator_meter)
+    stack.stop_worker()
 
     bare_queue = f"{settings.task_queue}-bare"
     bare_meter = stack.start_bare_worker(bare_queue)
@@ -263,6 +298,7 @@ async def _measure(stack: Stack, client: Client, agora: AgoraAdmin, dossiers: in
         bare_round_trips=round_trip_samples, vi_signatures=signatures,
         agora_requests_seen=len(requests), signing_seconds=_signing_seconds(settings),
         lost=len(checked.lost), duplicated=checked.duplicated_effects + checked.duplicated_dossiers,
+        untraced=untraced, traces_written=traces_written,
     )
 
 
@@ -365,6 +401,16 @@ def _event_latencies(driver: Driver) -> list[float]:
     # "validate" is left out: it also waits for the registration's two AGORA calls.
     return [s for event, samples in driver.latencies.items() if event != "validate"
             for s in samples]
+
+
+def _traces_written(settings: Settings) -> int:
+    from sqlalchemy import func, select
+
+    from store.trace_models import TraceRecord
+    from store.traces import TraceStore
+
+    with TraceStore(settings).reading() as session:
+        return session.scalar(select(func.count()).select_from(TraceRecord)) or 0
 
 
 def _signing_seconds(settings: Settings) -> float:

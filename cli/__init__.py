@@ -110,10 +110,12 @@ def build_parser() -> argparse.ArgumentParser:
     from cli.check_config import add_commands as add_check_config_commands
     from cli.keys import add_commands as add_keys_commands
     from cli.link import add_commands as add_link_commands
+    from cli.traces import add_commands as add_trace_commands
 
     add_link_commands(commands)
     add_check_config_commands(commands)
     add_keys_commands(commands)
+    add_trace_commands(commands)
     add_bench_commands(commands)
     return parser
 

@@ -45,6 +45,8 @@ class Contacts:
     escalation: list[Contact] = field(default_factory=list)
     crisis_cell: CrisisCell = field(default_factory=CrisisCell)
     head_of_service: Contact | None = None
+    # The Region's security officer (RSSI): trace exports are due to them (SPEC §5).
+    security_officer: Contact | None = None
     # Who manages dossiers, by user name ("*": everyone else), for per-dossier reminders.
     dossier_managers: dict[str, str] = field(default_factory=dict)
 
@@ -66,6 +68,7 @@ def parse_contacts(data: dict) -> Contacts:
             required_approvals=int(cell.get("required_approvals", 1)),
         ),
         head_of_service=Contact(**head) if head else None,
+        security_officer=Contact(**data["security_officer"]) if data.get("security_officer") else None,
         dossier_managers=dict(data.get("dossier_managers", {})),
     )
     if contacts.crisis_cell.required_approvals > len(contacts.crisis_cell.approvers):

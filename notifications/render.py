@@ -29,6 +29,8 @@ EMAILS: tuple[str, ...] = (
     "dossier_escalation",
     "cutoff_warning",
     "crisis_convocation",
+    "trace_export_reminder",
+    "trace_export_escalation",
 )
 
 _DAYS = ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche")

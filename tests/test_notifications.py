@@ -65,6 +65,16 @@ CUT_OFF = {
     "approvers": CONTACTS.crisis_cell.approvers,
     "required_approvals": CONTACTS.crisis_cell.required_approvals,
 }
+TRACE_EXPORT = {
+    "reference": "CDC-2026-17",
+    "requester": "CDC",
+    "requested_at": "2026-12-01T09:00:00+00:00",
+    "deadline": "2026-12-16T09:00:00+00:00",
+    "escalation_at": "2026-12-15T09:00:00+00:00",
+    "state": "ready",
+    "page_url": "http://127.0.0.1:8000/exports-traces",
+    "partner_name": CONTACTS.partner_name,
+}
 CONTEXTS = {
     "cdc_notification": INCIDENT,
     "reminder": INCIDENT,
@@ -74,6 +84,8 @@ CONTEXTS = {
     "dossier_escalation": DOSSIER,
     "cutoff_warning": CUT_OFF,
     "crisis_convocation": CUT_OFF,
+    "trace_export_reminder": TRACE_EXPORT,
+    "trace_export_escalation": TRACE_EXPORT,
 }
 
 

@@ -1,0 +1,478 @@
+"""The technical trace log (SPEC §5): recording, the hash chains, signed checkpoints,
+verification, retention with legal holds, and the audit journal of consultations.
+
+:class:`TraceStore` is the AGORA client's trace sink (agora/tracing.py): it writes each
+exchange and each signed vector in the calling activity thread, and raises if it cannot,
+so the activity fails and is retried rather than an exchange going untraced.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import re
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding
+from lxml import etree
+from sqlalchemy import and_, delete, func, not_, or_, select, update
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import Session
+
+from agora.pki import SigningIdentity, ensure_dev_pki, load_signing_identity
+from agora.tracing import Exchange, VectorFacts
+from settings import Settings
+from state_models.validators import mask_nir
+from store.crypto import DataCipher, cipher_for
+from store.db import Database
+from store.trace_models import (
+    AuditRecord,
+    ChainHead,
+    Checkpoint,
+    LegalHold,
+    TraceRecord,
+    VectorRecord,
+)
+
+GENESIS = "0" * 64
+TRACES, VECTORS, AUDIT = "traces", "vectors", "audit"
+MODELS: dict[str, type[TraceRecord | VectorRecord | AuditRecord]] = {
+    TRACES: TraceRecord, VECTORS: VectorRecord, AUDIT: AuditRecord}
+CHAIN_LABELS = {TRACES: "journal des échanges", VECTORS: "archive des vecteurs d'identification",
+                AUDIT: "journal d'audit"}
+# The fields each log's content digest covers (the sealed bytes through their SHA-256).
+CONTENT_FIELDS = {
+    TRACES: ("at", "received_at", "operation", "dossier_id", "market_id", "acting_user",
+             "request_id", "vector_id", "attempt", "http_status", "outcome", "fault_code"),
+    VECTORS: ("at", "assertion_id", "subject", "pagm", "not_before", "not_on_or_after"),
+    AUDIT: ("at", "username", "source", "action", "query", "records"),
+}
+_APPEND_RETRIES = 5
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
+def instant(text: str) -> str:
+    """An ISO instant as the log writes them (UTC, microseconds), so text order is time order.
+    A date alone is its midnight UTC; an instant without offset is refused."""
+    value = datetime.fromisoformat(text)
+    if value.tzinfo is None:
+        if len(text) > 10:
+            raise ValueError(f"instant sans fuseau horaire : {text}")
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def _canonical(value: Any) -> bytes:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def content_digest(chain: str, row: Any) -> str:
+    content = {name: getattr(row, name) for name in CONTENT_FIELDS[chain]}
+    if chain != AUDIT:
+        sealed = row.sealed
+        content["sealed"] = hashlib.sha256(sealed).hexdigest() if sealed is not None else None
+    return hashlib.sha256(_canonical(content)).hexdigest()
+
+
+def chain_digest(prev: str, seq: int, at: str, content: str) -> str:
+    return hashlib.sha256(f"{prev}|{seq}|{at}|{content}".encode()).hexdigest()
+
+
+# --- signatures ----------------------------------------------------------------------
+
+
+def region_identity(settings: Settings) -> SigningIdentity:
+    """The Region's signing key (the one that signs identity vectors, agora/pki.py)."""
+    return load_signing_identity(ensure_dev_pki(settings.pki_dir, settings.application_id))
+
+
+def checkpoint_payload(cp: Checkpoint) -> bytes:
+    return _canonical({"chain": cp.chain, "kind": cp.kind, "at": cp.at, "seq": cp.seq,
+                       "digest": cp.digest, "first_seq": cp.first_seq,
+                       "anchor_digest": cp.anchor_digest, "summary": cp.summary})
+
+
+def _sign(identity: SigningIdentity, payload: bytes) -> str:
+    signature = identity.private_key.sign(payload, padding.PKCS1v15(), hashes.SHA256())
+    return base64.b64encode(signature).decode()
+
+
+def _signature_valid(cp: Checkpoint, trusted_ca: x509.Certificate | None) -> bool:
+    try:
+        cert = x509.load_pem_x509_certificate(cp.certificate.encode())
+        if trusted_ca is not None:
+            cert.verify_directly_issued_by(trusted_ca)
+        cert.public_key().verify(  # type: ignore[union-attr, call-arg]
+            base64.b64decode(cp.signature), checkpoint_payload(cp), padding.PKCS1v15(),
+            hashes.SHA256())
+    except (ValueError, TypeError, InvalidSignature):
+        return False
+    return True
+
+
+# --- appending -----------------------------------------------------------------------
+
+
+def _append(session: Session, chain: str, row: Any) -> Any:
+    """Chain ``row`` after the log's head; the head row serialises concurrent writers."""
+    head = session.get(ChainHead, chain, with_for_update=True)
+    if head is None:
+        head = ChainHead(chain=chain, seq=0, digest=GENESIS)
+        session.add(head)
+    row.seq = head.seq + 1
+    row.prev_digest = head.digest
+    row.content_digest = content_digest(chain, row)
+    row.digest = chain_digest(row.prev_digest, row.seq, row.at, row.content_digest)
+    session.add(row)
+    head.seq, head.digest = row.seq, row.digest
+    return row
+
+
+class TraceStore:
+    """Thread-safe; one per process and database (:func:`trace_store_for`)."""
+
+    def __init__(self, settings: Settings, database: Database | None = None) -> None:
+        self._settings = settings
+        self.cipher: DataCipher = cipher_for(settings)
+        self._database = database
+        self._open = threading.Lock()
+        self._writer = threading.Lock()  # one appender per process; the head row across processes
+
+    @property
+    def database(self) -> Database:
+        with self._open:
+            if self._database is None:
+                self._database = Database(self._settings.effective_database_url)
+            return self._database
+
+    @contextmanager
+    def reading(self) -> Iterator[Session]:
+        with self.database.sessions() as session:
+            yield session
+
+    def _write(self, build: Any) -> Any:
+        """Run ``build(session)`` in its own transaction, retrying a lost race for the head."""
+        for attempt in range(_APPEND_RETRIES):
+            try:
+                with self._writer, self.database.sessions.begin() as session:
+                    return build(session)
+            except (IntegrityError, OperationalError):
+                if attempt == _APPEND_RETRIES - 1:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _seal(self, value: dict[str, Any]) -> bytes:
+        return self.cipher.encrypt(json.dumps(value))
+
+    def unseal(self, sealed: bytes | None) -> dict[str, Any] | None:
+        return None if sealed is None else json.loads(self.cipher.decrypt(sealed))
+
+    # The AGORA client's sink (agora/tracing.TraceSink).
+    def record_exchange(self, exchange: Exchange) -> None:
+        sealed = self._seal({
+            "request": base64.b64encode(exchange.request_envelope).decode(),
+            "response": base64.b64encode(exchange.response_envelope).decode(),
+            "message": exchange.message,
+        })
+        context = exchange.context
+        self._write(lambda session: _append(session, TRACES, TraceRecord(
+            at=exchange.sent_at, received_at=exchange.received_at, operation=exchange.operation,
+            dossier_id=context.dossier_id, market_id=context.market_id,
+            acting_user=exchange.acting_user, request_id=exchange.request_id,
+            vector_id=exchange.vector_id, attempt=context.attempt,
+            http_status=exchange.http_status, outcome=exchange.outcome,
+            fault_code=exchange.fault_code, sealed=sealed, redacted_at=None)))
+
+    def archive_vector(self, facts: VectorFacts) -> None:
+        def build(session: Session) -> None:
+            known = session.scalar(select(VectorRecord.seq).where(
+                VectorRecord.assertion_id == facts.assertion_id))
+            if known is None:  # archived once
+                _append(session, VECTORS, VectorRecord(
+                    at=facts.issued_at, assertion_id=facts.assertion_id, subject=facts.subject,
+                    pagm="\n".join(facts.pagm), not_before=facts.not_before,
+                    not_on_or_after=facts.not_on_or_after,
+                    sealed=self._seal({"assertion": facts.assertion.decode()}), redacted_at=None))
+        self._write(build)
+
+    def journal(self, username: str, source: str, action: str, query: dict[str, Any],
+                records: list[Any]) -> None:
+        """One consultation in the audit journal (SPEC §5): written before the answer leaves."""
+        self._write(lambda session: _append(session, AUDIT, AuditRecord(
+            at=now_iso(), username=username, source=source or "", action=action,
+            query=json.dumps(query, sort_keys=True, ensure_ascii=False),
+            records=json.dumps(records), redacted_at=None)))
+
+    # --- checkpoints, retention, holds ---------------------------------------------------
+
+    def checkpoint(self, identity: SigningIdentity, kind: str = "daily",
+                   summaries: dict[str, dict[str, Any]] | None = None) -> list[Checkpoint]:
+        """Sign each log's head (and where it starts now)."""
+        def build(session: Session) -> list[Checkpoint]:
+            made = []
+            for chain, model in MODELS.items():
+                head = session.get(ChainHead, chain, with_for_update=True)
+                seq, digest = (head.seq, head.digest) if head else (0, GENESIS)
+                first = session.scalar(select(func.min(model.seq)))
+                anchor = (session.scalar(select(model.prev_digest).where(model.seq == first))
+                          if first is not None else digest)
+                cp = Checkpoint(chain=chain, kind=kind, at=now_iso(), seq=seq, digest=digest,
+                                first_seq=first if first is not None else seq + 1,
+                                anchor_digest=anchor,
+                                summary=json.dumps((summaries or {}).get(chain, {}),
+                                                   sort_keys=True),
+                                certificate=identity.cert_pem.decode())
+                cp.signature = _sign(identity, checkpoint_payload(cp))
+                session.add(cp)
+                made.append(cp)
+            return made
+        return self._write(build)
+
+    def purge(self, identity: SigningIdentity, retention: timedelta,
+              now: datetime | None = None) -> dict[str, dict[str, Any]]:
+        """Blank expired traces and vectors not under legal hold, delete the blanked start of
+        each log, and sign a checkpoint saying what went and where each log now starts."""
+        cutoff = ((now or datetime.now(UTC)) - retention).isoformat(timespec="microseconds")
+        stamp = now_iso()
+
+        def build(session: Session) -> dict[str, dict[str, Any]]:
+            held = _held_condition(session)
+            kept_vectors = select(TraceRecord.vector_id).where(
+                TraceRecord.redacted_at.is_(None), TraceRecord.vector_id.is_not(None),
+                or_(TraceRecord.at >= cutoff, held))
+            conditions = {
+                TRACES: and_(TraceRecord.at < cutoff, not_(held)),
+                VECTORS: and_(VectorRecord.at < cutoff,
+                              VectorRecord.assertion_id.not_in(kept_vectors)),
+            }
+            summaries: dict[str, dict[str, Any]] = {}
+            for chain, condition in conditions.items():
+                model = MODELS[chain]
+                blanked = session.execute(
+                    update(model).where(model.redacted_at.is_(None), condition)
+                    .values(sealed=None, redacted_at=stamp)
+                    .execution_options(synchronize_session=False)).rowcount
+                kept = session.scalar(select(func.min(model.seq)).where(model.redacted_at.is_(None)))
+                gone = select(model.seq, model.at).where(
+                    *([model.seq < kept] if kept is not None else [])).subquery()
+                span = session.execute(select(func.count(), func.min(gone.c.seq),
+                                              func.max(gone.c.seq), func.min(gone.c.at),
+                                              func.max(gone.c.at))).one()
+                session.execute(delete(model).where(
+                    *([model.seq < kept] if kept is not None else [])))
+                summaries[chain] = {"cutoff": cutoff, "blanked": blanked, "deleted": span[0],
+                                    "from_seq": span[1], "to_seq": span[2],
+                                    "from_at": span[3], "to_at": span[4]}
+            return summaries
+        summaries = self._write(build)
+        self.checkpoint(identity, kind="purge", summaries=summaries)
+        return summaries
+
+    def place_hold(self, reference: str, reason: str, starts_at: str, ends_at: str,
+                   dossier_ids: list[str], placed_by: str) -> int:
+        with self._writer, self.database.sessions.begin() as session:
+            hold = LegalHold(reference=reference, reason=reason, starts_at=instant(starts_at),
+                             ends_at=instant(ends_at), dossier_ids=json.dumps(sorted(dossier_ids)),
+                             placed_by=placed_by)
+            session.add(hold)
+            session.flush()
+            return hold.id
+
+    def release_hold(self, hold_id: int, released_by: str, reason: str) -> None:
+        if not reason.strip():
+            raise ValueError("le motif de la levée est obligatoire")
+        with self._writer, self.database.sessions.begin() as session:
+            hold = session.get(LegalHold, hold_id)
+            if hold is None:
+                raise LookupError(f"gel n° {hold_id} inconnu")
+            if hold.released_at is not None:
+                raise ValueError(f"gel n° {hold_id} déjà levé")
+            hold.released_by, hold.release_reason = released_by, reason
+            hold.released_at = datetime.now(UTC)
+
+    # --- reading --------------------------------------------------------------------------
+
+    def search(self, session: Session, *, dossier_id: str | None = None,
+               market_id: str | None = None, operation: str | None = None,
+               outcome: str | None = None, acting_user: str | None = None,
+               since: str | None = None, until: str | None = None,
+               limit: int = 100, offset: int = 0) -> list[TraceRecord]:
+        query = select(TraceRecord)
+        for column, value in ((TraceRecord.dossier_id, dossier_id),
+                              (TraceRecord.market_id, market_id),
+                              (TraceRecord.operation, operation), (TraceRecord.outcome, outcome),
+                              (TraceRecord.acting_user, acting_user)):
+            if value:
+                query = query.where(column == value)
+        if since:
+            query = query.where(TraceRecord.at >= instant(since))
+        if until:
+            query = query.where(TraceRecord.at <= instant(until))
+        return list(session.scalars(
+            query.order_by(TraceRecord.at.desc(), TraceRecord.seq.desc())
+            .limit(limit).offset(offset)))
+
+    def envelopes(self, row: TraceRecord) -> dict[str, str]:
+        """The envelopes pretty-printed with every NIR masked; empty once purged."""
+        content = self.unseal(row.sealed)
+        if content is None:
+            return {"request": "", "response": "", "message": ""}
+        return {"request": masked_xml(base64.b64decode(content["request"])),
+                "response": masked_xml(base64.b64decode(content["response"])),
+                "message": mask_nirs(content["message"])}
+
+
+def _held_condition(session: Session) -> Any:
+    holds = session.scalars(select(LegalHold).where(LegalHold.released_at.is_(None))).all()
+    clauses = []
+    for hold in holds:
+        clauses.append(and_(TraceRecord.at >= hold.starts_at, TraceRecord.at <= hold.ends_at))
+        dossiers = json.loads(hold.dossier_ids)
+        if dossiers:
+            clauses.append(TraceRecord.dossier_id.in_(dossiers))
+    return or_(*clauses) if clauses else TraceRecord.seq != TraceRecord.seq  # false
+
+
+# A NIR: sex, year, month, département (2A/2B in Corsica), commune, order, key.
+_NIR = re.compile(r"\b[1-478]\d{4}(?:\d{2}|2A|2B)\d{6}\d{2}\b")
+
+
+def mask_nirs(text: str) -> str:
+    return _NIR.sub(lambda match: mask_nir(match.group(0)), text)
+
+
+def masked_xml(raw: bytes) -> str:
+    if not raw:
+        return ""
+    try:
+        root = etree.fromstring(raw, parser=etree.XMLParser(resolve_entities=False, no_network=True))
+    except etree.XMLSyntaxError:
+        return mask_nirs(raw.decode("utf-8", "replace"))
+    for element in root.iter():
+        if isinstance(element.tag, str) and etree.QName(element).localname.lower() == "nir":
+            element.text = mask_nir(element.text or "")
+    return mask_nirs(etree.tostring(root, pretty_print=True, encoding="unicode"))
+
+
+# --- verification ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Problem:
+    chain: str
+    seq: int
+    kind: str  # modifié, supprimé, inséré, réordonné, signature
+    message: str
+
+
+def verify(session: Session, trusted_ca: x509.Certificate | None = None) -> list[Problem]:
+    """The first problem of each log (empty: every chain and checkpoint holds)."""
+    problems = []
+    for chain in MODELS:
+        problem = _verify_chain(session, chain, trusted_ca)
+        if problem is not None:
+            problems.append(problem)
+    return problems
+
+
+def _verify_chain(session: Session, chain: str, trusted_ca: x509.Certificate | None
+                  ) -> Problem | None:
+    model = MODELS[chain]
+    label = CHAIN_LABELS[chain]
+
+    def problem(seq: int, kind: str, text: str) -> Problem:
+        return Problem(chain, seq, kind, f"{label} : {text}")
+
+    checkpoints = session.scalars(select(Checkpoint).where(Checkpoint.chain == chain)
+                                  .order_by(Checkpoint.id)).all()
+    for cp in checkpoints:
+        if not _signature_valid(cp, trusted_ca):
+            return problem(cp.seq, "signature",
+                           f"le point de contrôle n° {cp.id} n'a pas une signature valide")
+    purges = [cp for cp in checkpoints if cp.kind == "purge"]
+    first_seq, expected_prev = ((purges[-1].first_seq, purges[-1].anchor_digest) if purges
+                                else (1, GENESIS))
+    cutoff = max((json.loads(cp.summary).get("cutoff", "") for cp in purges), default="")
+    signed = {cp.seq: cp for cp in checkpoints if cp.seq >= first_seq}
+
+    expected_seq = first_seq
+    previous: Any = None
+    for row in session.scalars(select(model).order_by(model.seq).execution_options(
+            yield_per=5000)):
+        if row.seq < first_seq:
+            return problem(row.seq, "inséré",
+                           f"l'enregistrement n° {row.seq} est antérieur au début signé du journal")
+        if row.seq > expected_seq:
+            return problem(expected_seq, "supprimé",
+                           f"l'enregistrement n° {expected_seq} a été supprimé")
+        if row.prev_digest != expected_prev:
+            return _classify_break(session, chain, row, previous, problem)
+        if row.redacted_at is None:
+            if content_digest(chain, row) != row.content_digest:
+                return problem(row.seq, "modifié", f"l'enregistrement n° {row.seq} a été modifié")
+        elif not (row.at < cutoff and row.redacted_at >= row.at):
+            return problem(row.seq, "modifié",
+                           f"le contenu de l'enregistrement n° {row.seq} a été effacé hors purge")
+        if chain_digest(row.prev_digest, row.seq, row.at, row.content_digest) != row.digest:
+            return problem(row.seq, "modifié", f"l'enregistrement n° {row.seq} a été modifié")
+        cp = signed.get(row.seq)
+        if cp is not None and cp.digest != row.digest:
+            return problem(row.seq, "modifié",
+                           f"le journal jusqu'au n° {row.seq} ne correspond plus au point de "
+                           f"contrôle signé n° {cp.id} (enregistrements réécrits)")
+        expected_seq, expected_prev, previous = row.seq + 1, row.digest, row
+    head = session.get(ChainHead, chain)
+    last_signed = max((cp.seq for cp in checkpoints), default=0)
+    end = max(head.seq if head else 0, last_signed)
+    if end >= expected_seq:
+        return problem(expected_seq, "supprimé", f"l'enregistrement n° {expected_seq} a été supprimé")
+    if head is not None and head.seq == expected_seq - 1 and head.digest != expected_prev:
+        return problem(head.seq, "modifié", f"l'enregistrement n° {head.seq} a été modifié")
+    return None
+
+
+def _classify_break(session: Session, chain: str, row: Any, previous: Any, problem: Any
+                    ) -> Problem:
+    """``row`` does not follow the row before it: say how the order was broken."""
+    model = MODELS[chain]
+    if previous is not None and row.prev_digest == previous.prev_digest:
+        return problem(previous.seq, "inséré",
+                       f"l'enregistrement n° {previous.seq} a été inséré")
+    points_to = session.scalar(select(model.seq).where(model.digest == row.prev_digest))
+    if points_to is not None and points_to >= row.seq:
+        return problem(row.seq, "réordonné",
+                       f"l'enregistrement n° {row.seq} a été déplacé (ordre modifié)")
+    before = row.seq - 1
+    return problem(before, "supprimé",
+                   f"un enregistrement a été supprimé avant le n° {row.seq} "
+                   f"(ou le n° {before} modifié)")
+
+
+def trusted_ca(settings: Settings) -> x509.Certificate | None:
+    path = ensure_dev_pki(settings.pki_dir, settings.application_id).ca_cert
+    return x509.load_pem_x509_certificate(path.read_bytes()) if path.exists() else None
+
+
+_stores: dict[Settings, TraceStore] = {}
+_stores_lock = threading.Lock()
+
+
+def trace_store_for(settings: Settings) -> TraceStore:
+    """The process's trace store for these settings (so the AGORA client is built once)."""
+    with _stores_lock:
+        store = _stores.get(settings)
+        if store is None:
+            store = _stores[settings] = TraceStore(settings)
+        return store

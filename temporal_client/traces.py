@@ -1,0 +1,80 @@
+"""The trace log's two daily Schedules, created at worker start-up if missing (so several
+workers starting together, or a restart, never duplicate them); trace exports' workflows."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from temporalio.client import (
+    Client,
+    Schedule,
+    ScheduleActionStartWorkflow,
+    ScheduleAlreadyRunningError,
+    ScheduleIntervalSpec,
+    ScheduleOverlapPolicy,
+    SchedulePolicy,
+    ScheduleSpec,
+)
+
+from contracts.trace_export import (
+    WORKFLOW_TYPE,
+    TraceExportRequest,
+    TraceExportView,
+    workflow_id_for,
+)
+from contracts.traces import CHECKPOINT_SCHEDULE_ID, PURGE_SCHEDULE_ID, TraceMaintenance
+from settings import Settings
+from workflows.trace_export import TraceExportWorkflow
+
+DAY = timedelta(days=1)
+
+
+async def ensure_trace_schedules(client: Client, settings: Settings, task_queue: str,
+                                 prefix: str = "") -> list[str]:
+    """Create the checkpoint and purge Schedules unless they exist; returns their ids."""
+    jobs = {
+        prefix + CHECKPOINT_SCHEDULE_ID: (TraceMaintenance(purge=False), timedelta(0)),
+        # An hour after the checkpoint: the two never run together.
+        prefix + PURGE_SCHEDULE_ID: (
+            TraceMaintenance(purge=True, retention_days=settings.trace_retention_days),
+            timedelta(hours=1)),
+    }
+    for schedule_id, (job, offset) in jobs.items():
+        try:
+            await client.create_schedule(schedule_id, Schedule(
+                action=ScheduleActionStartWorkflow(
+                    "TraceMaintenanceWorkflow", job, id=f"{schedule_id}-run",
+                    task_queue=task_queue),
+                spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=DAY, offset=offset)]),
+                policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP)))
+        except ScheduleAlreadyRunningError:
+            pass
+    return list(jobs)
+
+
+async def start_trace_export(client: Client, task_queue: str,
+                             request: TraceExportRequest) -> TraceExportView:
+    """Start the export's durable workflow (15-day clock) and answer its first view."""
+    handle = await client.start_workflow(
+        TraceExportWorkflow.run, request, id=workflow_id_for(request.export_id),
+        task_queue=task_queue)
+    return await handle.query(TraceExportWorkflow.view)
+
+
+async def trace_export_view(client: Client, export_id: str) -> TraceExportView:
+    return await client.get_workflow_handle(workflow_id_for(export_id)).query(
+        TraceExportWorkflow.view)
+
+
+async def list_trace_exports(client: Client, limit: int = 100) -> list[TraceExportView]:
+    views = []
+    async for execution in client.list_workflows(f"WorkflowType = '{WORKFLOW_TYPE}'",
+                                                 limit=limit):
+        views.append(await client.get_workflow_handle(execution.id).query(
+            TraceExportWorkflow.view))
+    return views
+
+
+async def deliver_trace_export(client: Client, export_id: str, who: str) -> TraceExportView:
+    return await client.get_workflow_handle(workflow_id_for(export_id)).execute_update(
+        TraceExportWorkflow.deliver, who)

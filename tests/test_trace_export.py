@@ -1,0 +1,78 @@
+"""A trace request answered within 15 days: the export produced at once (XML valid against
+its XSD, a manifest of digests signed with the Region's key), a reminder at day 10 and an
+escalation at day 14 while undelivered; days shrunk to a tenth of a second."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import dataclasses
+import hashlib
+import json
+import uuid
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding
+from lxml import etree
+from temporalio.client import Client
+
+import worker as agora_worker
+from contracts.trace_export import DELIVERED, READY, TraceExportRequest
+from settings import Settings
+from store.trace_export import schema
+from store.traces import TraceStore
+from temporal_client.traces import deliver_trace_export, start_trace_export, trace_export_view
+from tests.fixtures_smtp import SmtpServer
+from tests.test_traces import _fill
+from workflows.trace_export import TraceExportWorkflow
+
+NS = "{urn:agora-flow:traces:export:1}"
+
+
+async def test_export_is_signed_valid_and_chased_until_delivered(
+        temporal_client: Client, agora_settings: Settings, task_queue: str, tmp_path: Path,
+        smtp_server: SmtpServer) -> None:
+    settings = dataclasses.replace(agora_settings, data_dir=agora_settings.data_dir,
+                                   database_url=f"sqlite:///{tmp_path / 'traces.sqlite3'}",
+                                   smtp_port=smtp_server.config.port)
+    _fill(TraceStore(settings))  # D-0: exchanges 1, 3, 5; D-1: 2, 4
+    request = TraceExportRequest(
+        export_id=uuid.uuid4().hex[:12], requester="CDC", reference="REQ-2026-01",
+        recorded_by="auditeur", requested_at="2026-02-01T00:00:00+00:00", dossier_ids=["D-1"],
+        day_seconds=0.1, security_officer_email="rssi@region.example",
+        escalation_emails=["dsi@region.example"], page_url="http://x/exports-traces",
+        partner_name="Collectivité de Corse")
+    async with agora_worker.build_worker(temporal_client, settings, task_queue=task_queue):
+        await start_trace_export(temporal_client, task_queue, request)
+        await smtp_server.wait_for(lambda ms: any("Escalade" in m.subject for m in ms))
+        for _ in range(50):  # the email is out; the workflow records it once the activity returns
+            view = await trace_export_view(temporal_client, request.export_id)
+            if len(view.emails) == 2:
+                break
+            await asyncio.sleep(0.1)
+        assert view.state == READY and view.emails == ["trace_export_reminder",
+                                                       "trace_export_escalation"]
+        reminder = smtp_server.with_template("Rappel")[0]
+        assert "REQ-2026-01" in reminder.subject and "15 jours" in reminder.text
+
+        folder = Path(view.files.folder)  # type: ignore[union-attr]
+        document = etree.parse(str(folder / "traces.xml"))
+        assert schema().validate(document)
+        assert [e.get("seq") for e in document.iter(f"{NS}Exchange")] == ["2", "4"]
+        first = next(document.iter(f"{NS}Exchange"))
+        assert base64.b64decode(first.findtext(f"{NS}Response")) == b"<ok/>"
+        manifest = (folder / "manifest.json").read_bytes()
+        files = json.loads(manifest)["files"]
+        assert files["traces.xml"] == hashlib.sha256((folder / "traces.xml").read_bytes()).hexdigest()
+        cert = x509.load_pem_x509_certificate((folder / "region.cert.pem").read_bytes())
+        cert.public_key().verify(base64.b64decode((folder / "manifest.sig").read_text()),  # type: ignore[union-attr, call-arg]
+                                 manifest, padding.PKCS1v15(), hashes.SHA256())
+
+        delivered = await deliver_trace_export(temporal_client, request.export_id, "auditeur")
+        assert delivered.state == DELIVERED
+        handle = temporal_client.get_workflow_handle_for(TraceExportWorkflow.run,
+                                                         f"trace-export-{request.export_id}")
+        result = await handle.result()
+        assert result.state == DELIVERED and result.error == "délai de 15 jours dépassé"
