@@ -4,6 +4,7 @@ and the daily retention purge, each a Temporal Schedule running one small workfl
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 CHECKPOINT_SCHEDULE_ID = "traces-daily-checkpoint"
 PURGE_SCHEDULE_ID = "traces-daily-purge"
@@ -23,4 +24,4 @@ class TraceMaintenance:
 class TraceMaintenanceResult:
     checkpoints: int
     # Per log: cutoff, blanked, deleted, seq and time range removed (empty without a purge).
-    purged: dict[str, dict[str, object]]
+    purged: dict[str, dict[str, Any]]  # Any: the converter cannot decode into `object`

@@ -66,10 +66,13 @@ async def trace_export_view(client: Client, export_id: str) -> TraceExportView:
         TraceExportWorkflow.view)
 
 
-async def list_trace_exports(client: Client, limit: int = 100) -> list[TraceExportView]:
+async def list_trace_exports(client: Client, task_queue: str,
+                             limit: int = 100) -> list[TraceExportView]:
+    """The exports started on ``task_queue`` (this deployment's): another deployment's
+    exports, served by other workers, are not ours to query."""
     views = []
-    async for execution in client.list_workflows(f"WorkflowType = '{WORKFLOW_TYPE}'",
-                                                 limit=limit):
+    query = f"WorkflowType = '{WORKFLOW_TYPE}' AND TaskQueue = '{task_queue}'"
+    async for execution in client.list_workflows(query, limit=limit):
         views.append(await client.get_workflow_handle(execution.id).query(
             TraceExportWorkflow.view))
     return views

@@ -331,11 +331,13 @@ def test_identity_vector_refusals(
     _expect(code, make_client(agora_settings, dev_pki, tmp_path), clean_simulator)
 
 
-def test_rsa_sha1_profile_is_accepted(
+def test_rsa_sha1_profile_is_refused_by_a_provider_requiring_sha256(
     agora_settings: Settings, clean_simulator: SimulatorHandle
 ) -> None:
+    # The client can still sign with the older profile (SPEC §3, configurable); the simulator,
+    # as a provider requiring SHA-256, refuses it with a security fault and records no effect.
     client = AgoraClient(dataclasses.replace(agora_settings, vi_signature_algorithm="rsa-sha1"))
-    assert client.send(find_or_create_request(21)).status == operations.STATUS_CREATED
+    _expect(operations.FAULT_FAILED_CHECK, client, clean_simulator)
 
 
 def test_vi_is_signed_once_and_verified_once_for_many_calls(

@@ -41,7 +41,9 @@ def vi_settings() -> Settings:
     )
 
 
-def _verifier(pki: PkiPaths, settings: Settings, clock=None) -> ViVerifier:
+def _verifier(
+    pki: PkiPaths, settings: Settings, clock=None, accept_sha1: bool = False
+) -> ViVerifier:
     from cryptography import x509
 
     return ViVerifier(
@@ -52,6 +54,7 @@ def _verifier(pki: PkiPaths, settings: Settings, clock=None) -> ViVerifier:
         auth_levels=[settings.vi_auth_level],
         pagm_rights=default_pagm_rights(),
         clock_skew_seconds=60,
+        accept_sha1=accept_sha1,
         **({"clock": clock} if clock else {}),
     )
 
@@ -137,8 +140,14 @@ def test_rsa_sha1_is_available_for_older_profiles(
         .get("Algorithm")
         .endswith("rsa-sha1")
     )
-    claims = _verifier(pki, settings).verify(_envelope(assertion), "ValiderDossier")
+    # A provider still on the older profile accepts it; one requiring SHA-256 refuses it.
+    claims = _verifier(pki, settings, accept_sha1=True).verify(
+        _envelope(assertion), "ValiderDossier"
+    )
     assert claims.subject == "u"
+    with pytest.raises(SoapFault) as refused:
+        _verifier(pki, settings).verify(_envelope(assertion), "ValiderDossier")
+    assert refused.value.code == operations.FAULT_FAILED_CHECK
 
 
 def test_verifier_accepts_the_assertion_inside_an_envelope(

@@ -55,6 +55,10 @@ from contracts.incident import (
 from contracts.incident import workflow_id_for as incident_workflow_id
 from contracts.market import MarketEventRequest, MarketInput, PlaceRequest
 from contracts.market import workflow_id_for as market_workflow_id
+from contracts.reconcile import ReconcileRequest
+from contracts.trace_export import READY, TraceExportRequest
+from contracts.trace_export import workflow_id_for as trace_export_workflow_id
+from contracts.traces import TraceMaintenance
 from notifications.contacts import EXAMPLE_FILE, load_contacts
 from settings import Settings
 from state_models.calendar import WorkingCalendar
@@ -69,10 +73,13 @@ from temporal_client.markets import (
     send_market_event,
     view_market,
 )
+from temporal_client.traces import deliver_trace_export, start_trace_export, trace_export_view
 from tests.factories import LIFECYCLE, MARKET_LIFECYCLE
 from tests.fixtures_agora import SimulatorHandle, start_simulator
 from tests.fixtures_smtp import start_smtp_server
 from workflows.incident import IncidentWorkflow
+from workflows.reconcile import ReconcileWorkflow
+from workflows.trace_maintenance import TraceMaintenanceWorkflow
 
 HERE = Path(__file__).resolve().parent
 INDEX = HERE / "index.json"
@@ -304,6 +311,53 @@ class Recorder:
         await self.save("incident-opened-by-link", "opened by a burst of 503s, resolved", incident)
 
 
+    async def orphan_place_reconciled(self) -> None:
+        """A place reserved for a dossier whose workflow never started (the API died in
+        between) is given back by the reconciliation."""
+        terms = MarketTerms(reference="MP-REPLAY-02", lot_number="1", lot_title="Cariste",
+                            siret="73282932000074", amount_excl_tax="5000.00",
+                            amount_incl_tax="6000.00", funding_source="region",
+                            sessions=[MarketSession("S1", 2, "2026-01-05", "2026-06-30")])
+        market = MarketInput(market_id="M-REPLAY-ORPHAN", facts=MarketFacts(terms),
+                             acting_user="agent.marches", retry=RETRY, link=NO_MAINTENANCE)
+        await create_market(self.client, market, TASK_QUEUE)
+        await reserve_place(self.client, market.market_id, PlaceRequest("D-REPLAY-ORPHAN", "S1"))
+        handle = await self.client.start_workflow(
+            ReconcileWorkflow.run, ReconcileRequest(TASK_QUEUE, grace_seconds=0),
+            id="reconcile-replay", task_queue=TASK_QUEUE)
+        report = await handle.result()
+        assert [p.dossier_id for p in report.released] == ["D-REPLAY-ORPHAN"], report
+        await self.save("reconcile-orphan-place", "an orphan place released", handle)
+
+    async def trace_maintenance(self) -> None:
+        """The daily checkpoint, then the retention purge (which signs one too)."""
+        for name, job in (("trace-checkpoint", TraceMaintenance(purge=False)),
+                          ("trace-purge", TraceMaintenance(purge=True, retention_days=365))):
+            handle = await self.client.start_workflow(
+                TraceMaintenanceWorkflow.run, job, id=f"{name}-replay", task_queue=TASK_QUEUE)
+            await handle.result()
+            await self.save(name, "signed checkpoint" if not job.purge else "retention purge",
+                            handle)
+
+    async def trace_export_late_then_delivered(self) -> None:
+        """A trace request produced at once, not downloaded: reminder, escalation; then
+        delivered (days shrunk to a fraction of a second)."""
+        request = TraceExportRequest(
+            export_id="X-REPLAY-1", requester="CDC", reference="REQ-REPLAY-1",
+            recorded_by="auditeur", requested_at=datetime.now(UTC).isoformat(),
+            dossier_ids=["D-REPLAY-LIFECYCLE"], day_seconds=0.2,
+            security_officer_email="rssi@example.org", escalation_emails=[HEAD],
+            partner_name=CONTACTS.partner_name)
+        await start_trace_export(self.client, TASK_QUEUE, request)
+        await eventually(lambda: trace_export_view(self.client, request.export_id),
+                         lambda v: v.state == READY and len(v.emails) == 2)
+        await deliver_trace_export(self.client, request.export_id, "auditeur")
+        handle = self.handle(trace_export_workflow_id(request.export_id))
+        await handle.result()
+        await self.save("trace-export-delivered", "produced, reminded, escalated, delivered",
+                        handle)
+
+
 def link_config() -> LinkConfig:
     return LinkConfig(
         contacts=CONTACTS, calendar=WorkingCalendar(), maintenance_windows=[],
@@ -320,7 +374,8 @@ async def record() -> list[dict[str, str]]:
     with tempfile.TemporaryDirectory(prefix="agora-replay-") as folder:
         smtp = start_smtp_server()
         base = dataclasses.replace(Settings(), data_dir=Path(folder), database_url="",
-                                   vi_mode="sign", agora_timeout_seconds=2.0)
+                                   vi_mode="sign", agora_timeout_seconds=2.0,
+                                   simulator_admin=True)  # faults are injected
         ensure_dev_pki(base.pki_dir, base.application_id)
         simulator, server, thread = start_simulator(SimulatorConfig.from_settings(
             base, db_path=base.data_dir / "agora-simulator.sqlite3"))
@@ -340,7 +395,9 @@ async def record() -> list[dict[str, str]]:
                     old.unlink()
                 for scenario in (recorder.dossier_lifecycle, recorder.dossier_escalated,
                                  recorder.dossier_reengineered, recorder.market_continued_as_new,
-                                 recorder.incident_escalated, recorder.link_cut_off_and_reconnected):
+                                 recorder.incident_escalated, recorder.link_cut_off_and_reconnected,
+                                 recorder.orphan_place_reconciled, recorder.trace_maintenance,
+                                 recorder.trace_export_late_then_delivered):
                     simulator.clear_faults()
                     began = time.monotonic()
                     await scenario()
