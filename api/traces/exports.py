@@ -75,11 +75,15 @@ async def create_export(request: Request, body: TraceExportIn, user: TraceReader
     return await request_export(request, ctx, body, user)
 
 
+async def _exports(ctx: AppContext) -> list[TraceExportView]:
+    """This deployment's trace exports (those of its task queue)."""
+    return await trace_commands.list_trace_exports(await ctx.temporal(), ctx.settings.task_queue)
+
+
 @api.get("/trace-exports", response_model=list[TraceExportView], responses=ERRORS)
 async def list_exports(request: Request, user: TraceReader, ctx: Ctx) -> list[TraceExportView]:
     """Every trace request, its state, deadline and files."""
-    views = await trace_commands.list_trace_exports(await ctx.temporal(),
-                                                       ctx.settings.task_queue)
+    views = await _exports(ctx)
     trace_store(request).journal(user.username, _source(request), "export.list", {},
                                  [v.request.export_id for v in views])
     return views
@@ -117,8 +121,7 @@ async def _download(request: Request, ctx: AppContext, export_id: str, user: Use
 async def exports_page(request: Request) -> Response:
     user = signed_in_user(request, "traces:read")
     ctx: AppContext = request.app.state.context
-    views = await trace_commands.list_trace_exports(await ctx.temporal(),
-                                                       ctx.settings.task_queue)
+    views = await _exports(ctx)
     return render(request, "trace_exports.html", user=user, exports=views, error=None)
 
 
@@ -137,8 +140,7 @@ async def exports_form(request: Request) -> Response:
             since=form.get("since") or None, until=form.get("until") or None)
         await request_export(request, ctx, body, user)
     except (ValueError, HTTPException) as error:
-        views = await trace_commands.list_trace_exports(await ctx.temporal(),
-                                                       ctx.settings.task_queue)
+        views = await _exports(ctx)
         return render(request, "trace_exports.html", 422, user=user, exports=views,
                       error=f"Demande incomplète : {error}")
     return RedirectResponse("/exports-traces", status_code=303)
