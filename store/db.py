@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import fcntl
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -41,12 +44,43 @@ def alembic_config(url: str) -> Config:
     return config
 
 
+# Any constant shared by every process of the product: the advisory lock's key on PostgreSQL.
+_MIGRATION_LOCK_KEY = 0x61676F7261  # "agora"
+
+
 def migrate(engine: Engine) -> None:
-    """Bring the schema to the latest revision (run at start-up and in tests)."""
+    """Bring the schema to the latest revision (run at start-up and in tests).
+
+    Several processes (the API, one or more workers) start together on the same database:
+    each migrates under a lock, so the first creates the schema and the others find it at
+    head (without the lock the second died on "table … already exists")."""
     config = alembic_config(engine.url.render_as_string(hide_password=False))
-    with engine.begin() as connection:
+    with _migration_lock(engine), engine.begin() as connection:
+        _lock_in_transaction(connection)
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
+
+
+@contextmanager
+def _migration_lock(engine: Engine) -> Iterator[None]:
+    """SQLite: an exclusive lock on a file beside the database (its DDL runs outside any
+    transaction, so the database itself cannot serialise the migrations)."""
+    database = engine.url.database
+    if engine.dialect.name != "sqlite" or not database or database == ":memory:":
+        yield
+        return
+    with open(f"{database}.migrate-lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _lock_in_transaction(connection: Connection) -> None:
+    """PostgreSQL: a transaction-scoped advisory lock, released with the migration's commit."""
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK_KEY})
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:

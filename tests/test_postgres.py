@@ -32,6 +32,7 @@ from tests.test_store import (  # noqa: F401
     database,
     test_migrations_create_the_schema_and_the_roles,
     test_nir_is_encrypted_at_rest_and_found_by_keyed_hash,
+    test_processes_starting_together_migrate_a_fresh_database_once,
     test_projection_is_idempotent_and_never_rewinds,
     test_record_dossier_step_activity_upserts,
     test_users_passwords_and_tokens,

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import subprocess
+import sys
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -23,6 +26,8 @@ from store.users import authenticate, create_user, issue_token, user_for_token
 from store.writer import ProjectionWriter
 from tests import factories
 from tests.conftest import FAST_RETRY
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
@@ -57,6 +62,27 @@ def test_migrations_create_the_schema_and_the_roles(database: Database) -> None:
             "dossier_manager", "market_manager", "operator", "auditor", "administrator"}
     # Running them again is a no-op.
     Database(str(database.engine.url)).dispose()
+
+
+def test_processes_starting_together_migrate_a_fresh_database_once(settings: Settings) -> None:
+    # The API and the workers start side by side on a database nobody has migrated yet:
+    # each process is ready (imports done), then all are released at once.
+    url, go = settings.effective_database_url, settings.data_dir / "go"
+    script = ("import sys, time, pathlib; from store.db import Database\n"
+              "while not pathlib.Path(sys.argv[2]).exists(): time.sleep(0.005)\n"
+              "Database(sys.argv[1]).dispose()")
+    processes = [subprocess.Popen([sys.executable, "-c", script, url, str(go)], cwd=ROOT,
+                                  stderr=subprocess.PIPE, text=True) for _ in range(6)]
+    time.sleep(3)
+    go.touch()
+    errors = [process.communicate(timeout=120)[1] for process in processes]
+    assert [process.returncode for process in processes] == [0] * 6, errors
+    database = Database(url)
+    try:
+        with database.sessions() as session:
+            assert len(list(session.scalars(select(Role.code)))) == 5
+    finally:
+        database.dispose()
 
 
 def test_nir_is_encrypted_at_rest_and_found_by_keyed_hash(database: Database, settings: Settings) -> None:
