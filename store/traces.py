@@ -36,6 +36,7 @@ from store.crypto import DataCipher, cipher_for
 from store.db import Database
 from store.trace_models import (
     AuditRecord,
+    AuthorisationRecord,
     ChainHead,
     Checkpoint,
     LegalHold,
@@ -45,16 +46,22 @@ from store.trace_models import (
 
 GENESIS = "0" * 64
 TRACES, VECTORS, AUDIT = "traces", "vectors", "audit"
-MODELS: dict[str, type[TraceRecord | VectorRecord | AuditRecord]] = {
-    TRACES: TraceRecord, VECTORS: VectorRecord, AUDIT: AuditRecord}
+AUTHORISATIONS = "authorisations"  # each user's roles and PAGM granted, changed, revoked
+MODELS: dict[str, type[TraceRecord | VectorRecord | AuditRecord | AuthorisationRecord]] = {
+    TRACES: TraceRecord, VECTORS: VectorRecord, AUDIT: AuditRecord,
+    AUTHORISATIONS: AuthorisationRecord}
 CHAIN_LABELS = {TRACES: "journal des échanges", VECTORS: "archive des vecteurs d'identification",
-                AUDIT: "journal d'audit"}
+                AUDIT: "journal d'audit", AUTHORISATIONS: "historique des habilitations"}
+# The logs whose personal data is sealed (column ``sealed``); the others are clear text.
+SEALED_CHAINS = frozenset({TRACES, VECTORS})
 # The fields each log's content digest covers (the sealed bytes through their SHA-256).
 CONTENT_FIELDS = {
     TRACES: ("at", "received_at", "operation", "dossier_id", "market_id", "acting_user",
              "request_id", "vector_id", "attempt", "http_status", "outcome", "fault_code"),
     VECTORS: ("at", "assertion_id", "subject", "pagm", "not_before", "not_on_or_after"),
     AUDIT: ("at", "username", "source", "action", "query", "records"),
+    AUTHORISATIONS: ("at", "username", "actor", "source", "action", "role", "profiles_before",
+                     "profiles_after", "reason"),
 }
 _APPEND_RETRIES = 5
 
@@ -80,7 +87,7 @@ def _canonical(value: Any) -> bytes:
 
 def content_digest(chain: str, row: Any) -> str:
     content = {name: getattr(row, name) for name in CONTENT_FIELDS[chain]}
-    if chain != AUDIT:
+    if chain in SEALED_CHAINS:
         sealed = row.sealed
         content["sealed"] = hashlib.sha256(sealed).hexdigest() if sealed is not None else None
     return hashlib.sha256(_canonical(content)).hexdigest()
@@ -125,7 +132,7 @@ def _signature_valid(cp: Checkpoint, trusted_ca: x509.Certificate | None) -> boo
 # --- appending -----------------------------------------------------------------------
 
 
-def _append(session: Session, chain: str, row: Any) -> Any:
+def append(session: Session, chain: str, row: Any) -> Any:
     """Chain ``row`` after the log's head; the head row serialises concurrent writers."""
     head = session.get(ChainHead, chain, with_for_update=True)
     if head is None:
@@ -187,7 +194,7 @@ class TraceStore:
             "message": exchange.message,
         })
         context = exchange.context
-        self._write(lambda session: _append(session, TRACES, TraceRecord(
+        self._write(lambda session: append(session, TRACES, TraceRecord(
             at=exchange.sent_at, received_at=exchange.received_at, operation=exchange.operation,
             dossier_id=context.dossier_id, market_id=context.market_id,
             acting_user=exchange.acting_user, request_id=exchange.request_id,
@@ -200,7 +207,7 @@ class TraceStore:
             known = session.scalar(select(VectorRecord.seq).where(
                 VectorRecord.assertion_id == facts.assertion_id))
             if known is None:  # archived once
-                _append(session, VECTORS, VectorRecord(
+                append(session, VECTORS, VectorRecord(
                     at=facts.issued_at, assertion_id=facts.assertion_id, subject=facts.subject,
                     pagm="\n".join(facts.pagm), not_before=facts.not_before,
                     not_on_or_after=facts.not_on_or_after,
@@ -210,7 +217,7 @@ class TraceStore:
     def journal(self, username: str, source: str, action: str, query: dict[str, Any],
                 records: list[Any]) -> None:
         """One consultation in the audit journal (SPEC §5): written before the answer leaves."""
-        self._write(lambda session: _append(session, AUDIT, AuditRecord(
+        self._write(lambda session: append(session, AUDIT, AuditRecord(
             at=now_iso(), username=username, source=source or "", action=action,
             query=json.dumps(query, sort_keys=True, ensure_ascii=False),
             records=json.dumps(records), redacted_at=None)))

@@ -344,7 +344,7 @@ async def test_schedules_are_created_once_and_a_run_signs_checkpoints(
                 if made:
                     break
                 await asyncio.sleep(0.1)
-            assert {cp.chain for cp in made} == {"traces", "vectors", "audit"}
+            assert {cp.chain for cp in made} == {"traces", "vectors", "audit", "authorisations"}
             assert _problems(store, trace_settings) == []
         finally:
             for schedule_id in ids:
