@@ -116,7 +116,7 @@ def _sign(identity: SigningIdentity, payload: bytes) -> str:
     return base64.b64encode(signature).decode()
 
 
-def _signature_valid(cp: Checkpoint, trusted_ca: x509.Certificate | None) -> bool:
+def signature_valid(cp: Checkpoint, trusted_ca: x509.Certificate | None) -> bool:
     try:
         cert = x509.load_pem_x509_certificate(cp.certificate.encode())
         if trusted_ca is not None:
@@ -405,7 +405,7 @@ def _verify_chain(session: Session, chain: str, trusted_ca: x509.Certificate | N
     checkpoints = session.scalars(select(Checkpoint).where(Checkpoint.chain == chain)
                                   .order_by(Checkpoint.id)).all()
     for cp in checkpoints:
-        if not _signature_valid(cp, trusted_ca):
+        if not signature_valid(cp, trusted_ca):
             return problem(cp.seq, "signature",
                            f"le point de contrôle n° {cp.id} n'a pas une signature valide")
     purges = [cp for cp in checkpoints if cp.kind == "purge"]
