@@ -64,6 +64,10 @@ CONTENT_FIELDS = {
                      "profiles_after", "reason"),
 }
 _APPEND_RETRIES = 5
+# Who placed a hold an incident placed itself (followed by its ticket), and the end of the
+# window of an incident still open.
+INCIDENT_HOLDER = "incident:"
+OPEN_END = "9999-12-31T23:59:59.999999+00:00"
 
 
 def now_iso() -> str:
@@ -295,6 +299,40 @@ class TraceStore:
                              placed_by=placed_by)
             session.add(hold)
             session.flush()
+            return hold.id
+
+    def hold_for_incident(self, ticket: str, starts_at: str, ends_at: str | None,
+                          dossier_ids: list[str]) -> int:
+        """The incident's own hold, placed once (``ends_at`` None: open while the incident
+        is) and, on later calls, its window closed and its dossiers added — unless someone
+        released it already. Journaled as placed by the incident."""
+        placed_by = f"{INCIDENT_HOLDER}{ticket}"[:64]
+        with self._writer, self.database.sessions.begin() as session:
+            hold = session.scalars(select(LegalHold).where(
+                LegalHold.reference == ticket, LegalHold.placed_by == placed_by)).first()
+            action = "hold.place"
+            if hold is None:
+                hold = LegalHold(reference=ticket, placed_by=placed_by,
+                                 reason=f"incident {ticket} : traces de sa fenêtre et de ses dossiers",
+                                 starts_at=instant(starts_at),
+                                 ends_at=instant(ends_at) if ends_at else OPEN_END,
+                                 dossier_ids=json.dumps(sorted(set(dossier_ids))))
+                session.add(hold)
+                session.flush()
+            elif hold.released_at is None:
+                action = "hold.window"
+                if ends_at:
+                    hold.ends_at = instant(ends_at)
+                hold.dossier_ids = json.dumps(sorted(set(json.loads(hold.dossier_ids))
+                                                     | set(dossier_ids)))
+            else:
+                return hold.id
+            query = {"ticket": ticket, "since": hold.starts_at, "until": hold.ends_at,
+                     "dossier_ids": json.loads(hold.dossier_ids)}
+            append(session, AUDIT, AuditRecord(
+                at=now_iso(), username=placed_by, source="worker", action=action,
+                query=json.dumps(query, sort_keys=True, ensure_ascii=False),
+                records=json.dumps([hold.id]), redacted_at=None))
             return hold.id
 
     def release_hold(self, hold_id: int, released_by: str, reason: str) -> None:
