@@ -171,3 +171,29 @@ def test_a_read_only_profile_is_refused_a_write_and_the_vector_archived_says_so(
         vectors = list(session.scalars(select(VectorRecord).order_by(VectorRecord.seq)))
     # One vector per (user, profiles): the new profiles were signed in at once.
     assert [(v.subject, v.pagm) for v in vectors] == [("lecteur", READ), ("lecteur", f"{READ}\n{WRITE}")]
+
+
+# --- the command line ---------------------------------------------------------------------------
+
+
+def test_the_command_sets_profiles_with_a_reason_and_shows_the_history(
+        agora_settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from cli import main as cli_main
+
+    url = f"sqlite:///{tmp_path / 'cli.sqlite3'}"
+    monkeypatch.setenv("AGORA_FLOW_DATABASE_URL", url)
+    monkeypatch.setenv("AGORA_FLOW_DATA_DIR", str(agora_settings.data_dir))
+    database = Database(url)
+    with database.sessions.begin() as session:
+        create_user(session, "paul", "un mot de passe long", ["operator"], partner="REGION-CORSE")
+    database.dispose()
+    with pytest.raises(SystemExit, match="lecture seule"):
+        cli_main(["users", "set", "paul", "--role", f"operator={WRITE}", "--who", "rssi",
+                  "--reason", "essai"])
+    cli_main(["users", "set", "paul", "--role", "operator", "--role", f"dossier_manager={READ}",
+              "--who", "rssi", "--reason", "renfort"])
+    assert "role_granted dossier_manager : AGORA_LECTURE;REGION-CORSE" in capsys.readouterr().out
+    cli_main(["users", "show", "paul"])
+    shown = capsys.readouterr().out
+    assert f"dossier_manager : {READ}" in shown and "par rssi : renfort" in shown

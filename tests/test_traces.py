@@ -293,7 +293,10 @@ def test_content_blanked_outside_a_purge_is_caught(store: TraceStore,
 def test_export_and_import_keep_the_chain_verifiable(
         store: TraceStore, trace_settings: Settings, tmp_path: Path) -> None:
     from store.trace_archive import export_archive, import_archive
+    from store.users import create_user
     _fill(store)
+    with store.database.sessions.begin() as session:  # the authorisation history moves too
+        create_user(session, "camille", "un mot de passe long", ["auditor"], partner="REGION-CORSE")
     store.checkpoint(region_identity(trace_settings))
     archive = tmp_path / "traces.jsonl"
     with store.reading() as session:
@@ -302,7 +305,7 @@ def test_export_and_import_keep_the_chain_verifiable(
         trace_settings, database_url=f"sqlite:///{tmp_path / f'{uuid.uuid4().hex}.sqlite3'}"))
     with target.database.sessions.begin() as session:
         counts = import_archive(session, archive)
-    assert counts["agora_traces"] == 5
+    assert counts["agora_traces"] == 5 and counts["authorisation_history"] == 1
     assert _problems(target, trace_settings) == []
     assert target.envelopes(_traces(target)[0])["response"].strip() == "<ok/>"
     # An edited archive does not verify once imported.
