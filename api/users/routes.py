@@ -176,12 +176,13 @@ def get_user(request: Request, ctx: Ctx, admin: Administrator, username: str) ->
     return user_detail(request, ctx, admin, username)
 
 
-@api.put("/users/{username}/authorisations", response_model=UserDetailOut, responses={
-    **ERRORS, 422: {"description": "Rôle inconnu, profil PAGM refusé (nommé) ou motif absent"}})
+@api.put("/users/{username}/authorisations", response_model=UserDetailOut, responses=ERRORS)
 def put_authorisations(request: Request, ctx: Ctx, admin: Administrator, username: str,
                        body: AuthorisationsIn) -> UserDetailOut:
     """Set the account's roles and each role's PAGM profiles; each grant, change and
-    revocation is recorded with who, when, from where and the reason given."""
+    revocation is recorded with who, when, from where and the reason given. 422 names the
+    role whose profiles are refused (a write right on a read-only role, an unknown right),
+    an unknown role, or a missing reason."""
     update_authorisations(request, ctx, admin, username, body)
     return user_detail(request, ctx, admin, username)
 
