@@ -30,6 +30,9 @@ from sqlalchemy.orm import Session
 
 from agora.pki import SigningIdentity, ensure_dev_pki, load_signing_identity
 from agora.tracing import Exchange, VectorFacts
+from contracts.dossier import workflow_id_for as dossier_workflow_id
+from crypto.codec import open_keys
+from crypto.person_keys import PersonKeyErased, PersonKeys, open_sealed, seal
 from settings import Settings
 from state_models.validators import mask_nir
 from store.crypto import DataCipher, cipher_for
@@ -64,6 +67,9 @@ CONTENT_FIELDS = {
                      "profiles_after", "reason"),
 }
 _APPEND_RETRIES = 5
+# First byte of a content sealed under a person's data key (followed by its key id and "|");
+# the data key's own ciphertexts start with 0x01 (store/crypto.py).
+_PERSON_SEALED = b"\x02"
 # Who placed a hold an incident placed itself (followed by its ticket), and the end of the
 # window of an incident still open.
 INCIDENT_HOLDER = "incident:"
@@ -160,6 +166,7 @@ class TraceStore:
         self._database = database
         self._open = threading.Lock()
         self._writer = threading.Lock()  # one appender per process; the head row across processes
+        self._person_keys: PersonKeys | None = None
 
     @property
     def database(self) -> Database:
@@ -184,11 +191,38 @@ class TraceStore:
                     raise
         raise AssertionError("unreachable")
 
-    def _seal(self, value: dict[str, Any]) -> bytes:
-        return self.cipher.encrypt(json.dumps(value))
+    @property
+    def person_keys(self) -> PersonKeys:
+        """Opened on first use: verifying, moving or purging the log needs no key."""
+        with self._open:
+            if self._person_keys is None:
+                self._person_keys = open_keys(self._settings)
+            return self._person_keys
+
+    def _seal(self, value: dict[str, Any], dossier_id: str | None = None) -> bytes:
+        """A dossier's exchange under its person's data key (the key its workflow is sealed
+        under), so erasing that key erases these envelopes too; anything else under the
+        data key."""
+        plaintext = json.dumps(value)
+        if dossier_id is None:
+            return self.cipher.encrypt(plaintext)
+        keys = self.person_keys
+        kid = keys.for_workflow(dossier_workflow_id(dossier_id))
+        return (_PERSON_SEALED + kid.encode() + b"|"
+                + seal(keys.key(kid), plaintext.encode(), _PERSON_SEALED + kid.encode()))
 
     def unseal(self, sealed: bytes | None) -> dict[str, Any] | None:
-        return None if sealed is None else json.loads(self.cipher.decrypt(sealed))
+        """The content; None once purged, or once its person's key was erased."""
+        if sealed is None:
+            return None
+        if sealed[:1] != _PERSON_SEALED:
+            return json.loads(self.cipher.decrypt(sealed))
+        kid, _, box = sealed[1:].partition(b"|")
+        try:
+            key = self.person_keys.key(kid.decode())
+        except PersonKeyErased:
+            return None
+        return json.loads(open_sealed(key, box, _PERSON_SEALED + kid))
 
     # The AGORA client's sink (agora/tracing.TraceSink).
     def record_exchange(self, exchange: Exchange) -> None:
@@ -196,7 +230,7 @@ class TraceStore:
             "request": base64.b64encode(exchange.request_envelope).decode(),
             "response": base64.b64encode(exchange.response_envelope).decode(),
             "message": exchange.message,
-        })
+        }, exchange.context.dossier_id)
         context = exchange.context
         self._write(lambda session: append(session, TRACES, TraceRecord(
             at=exchange.sent_at, received_at=exchange.received_at, operation=exchange.operation,

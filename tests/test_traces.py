@@ -83,6 +83,25 @@ def test_each_exchange_and_each_vector_is_recorded_with_its_envelopes(
     assert shown["response"].strip().startswith("<")
 
 
+def test_a_dossier_s_exchanges_are_sealed_under_its_person_s_key_and_erased_with_it(
+        trace_settings: Settings, store: TraceStore, clean_simulator: SimulatorHandle) -> None:
+    from contracts.dossier import workflow_id_for
+
+    keys = store.person_keys
+    kid = keys.bind_workflow(workflow_id_for("D-ERASE"), keys.for_person(valid_nir(41)))
+    client = AgoraClient(trace_settings, traces=store)
+    client.send(find_or_create_request(41), "agent.corse", ExchangeContext(dossier_id="D-ERASE"))
+    client.send(find_or_create_request(42), "agent.corse", ExchangeContext(market_id="M-1"))
+    erased, other = _traces(store)
+    assert erased.sealed.startswith(b"\x02" + kid.encode() + b"|")  # under the person's key
+    assert not other.sealed.startswith(b"\x02")  # no dossier: the data key
+    assert "Assertion" in store.envelopes(erased)["request"]
+    keys.erase(kid)
+    assert store.envelopes(erased) == {"request": "", "response": "", "message": ""}
+    assert "Assertion" in store.envelopes(other)["request"]
+    assert _problems(store, trace_settings) == []  # the chain covers the sealed bytes
+
+
 def test_an_exchange_whose_trace_cannot_be_written_fails_the_call(
         trace_settings: Settings, clean_simulator: SimulatorHandle) -> None:
     class Broken(TraceStore):
