@@ -15,6 +15,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import BaseModel, Field, StringConstraints
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from api.auth import PERMISSIONS, check_csrf, context, requires
 from api.context import AppContext
@@ -95,9 +96,9 @@ def _permissions(user: User) -> list[str]:
     return sorted(p for p, roles in PERMISSIONS.items() if user.role_codes & roles)
 
 
-def _user_out(ctx: AppContext, session: object, user: User) -> UserOut:
-    held = assignments(session, user, ctx.settings.partner_id)  # type: ignore[arg-type]
-    configured = configured_roles(session, user)  # type: ignore[arg-type]
+def _user_out(ctx: AppContext, session: Session, user: User) -> UserOut:
+    held = assignments(session, user, ctx.settings.partner_id)
+    configured = configured_roles(session, user)
     return UserOut(username=user.username, display_name=user.display_name, active=user.active,
                    roles=[RoleOut(role=role, label=ROLES.get(role, role), profiles=list(profiles),
                                   read_only=is_read_only(role), configured=role in configured)
