@@ -26,6 +26,13 @@ class UnknownRoles(ValueError):
     pass
 
 
+class LastAdministrator(ValueError):
+    """Revoking this role would leave nobody able to administer the accounts."""
+
+
+ADMINISTRATOR = "administrator"
+
+
 def assignments(session: Session, user: User, partner: str) -> dict[str, tuple[str, ...]]:
     """Each role the user holds → its profiles (configured, else the role's default)."""
     configured = {row.role_code: tuple(row.profiles.splitlines()) for row in session.scalars(
@@ -45,7 +52,7 @@ def change_authorisations(session: Session, user: User, wanted: Mapping[str, Seq
                           ) -> list[AuthorisationChange]:
     """Give ``user`` exactly the roles of ``wanted``, each with its profiles, and record each
     change with who, when, from where and why. Raises UnknownRoles, ProfileRefused (naming
-    the role) or ValueError (no reason); nothing is changed then."""
+    the role), LastAdministrator or ValueError (no reason); nothing is changed then."""
     if not reason.strip():
         raise ValueError("le motif est obligatoire")
     known = {role.code: role for role in session.scalars(select(Role))}
@@ -57,6 +64,11 @@ def change_authorisations(session: Session, user: User, wanted: Mapping[str, Seq
     changes = plan_changes(before, after)
     if not changes:
         return []
+    if ADMINISTRATOR in before and ADMINISTRATOR not in after and user.active:
+        others = session.scalars(select(User).where(User.active.is_(True), User.id != user.id)).all()
+        if not any(ADMINISTRATOR in other.role_codes for other in others):
+            raise LastAdministrator(f"{user.username} est le dernier administrateur actif : "
+                                    "ce rôle ne peut lui être retiré")
     user.roles = [known[role] for role in sorted(after)]
     rows = {row.role_code: row for row in session.scalars(
         select(RoleProfiles).where(RoleProfiles.user_id == user.id))}

@@ -63,6 +63,9 @@ async def test_profiles_refused_name_the_role_and_only_administrators_manage_use
                      {"roles": {"auditeur": [READ]}, "reason": "rôle inconnu"}):
             assert (await admin.put("/api/users/auditeur/authorisations", json=body)).status_code == 422
         assert (await admin.get("/api/users/personne")).status_code == 404
+        alone = await admin.put("/api/users/admin/authorisations", json={
+            "roles": {"auditor": []}, "reason": "départ"})
+        assert alone.status_code == 422 and "dernier administrateur" in alone.json()["detail"][0]["msg"]
         readers = (await admin.get("/api/users", params={"permission": "traces:read"})).json()
         assert [u["username"] for u in readers] == ["auditeur"]
         assert (await admin.get("/api/users", params={"permission": "tout"})).status_code == 422

@@ -25,6 +25,7 @@ from api.traces.routes import trace_store
 from contracts.authorisations import is_read_only, role_defaults
 from state_models.authorisations import ProfileRefused
 from store.authorisations import (
+    LastAdministrator,
     UnknownRoles,
     assignments,
     change_authorisations,
@@ -155,9 +156,9 @@ def update_authorisations(request: Request, ctx: AppContext, admin: User, userna
         except ProfileRefused as refused:
             raise HTTPException(422, [{"loc": ["body", "roles", refused.role],
                                        "type": "value_error", "msg": str(refused)}]) from None
-        except UnknownRoles as unknown:
+        except (UnknownRoles, LastAdministrator) as refused:
             raise HTTPException(422, [{"loc": ["body", "roles"], "type": "value_error",
-                                       "msg": str(unknown)}]) from None
+                                       "msg": str(refused)}]) from None
 
 
 # --- JSON API ---------------------------------------------------------------------------
@@ -183,7 +184,7 @@ def put_authorisations(request: Request, ctx: Ctx, admin: Administrator, usernam
     """Set the account's roles and each role's PAGM profiles; each grant, change and
     revocation is recorded with who, when, from where and the reason given. 422 names the
     role whose profiles are refused (a write right on a read-only role, an unknown right),
-    an unknown role, or a missing reason."""
+    an unknown role, the last active administrator's role revoked, or a missing reason."""
     update_authorisations(request, ctx, admin, username, body)
     return user_detail(request, ctx, admin, username)
 
