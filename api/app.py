@@ -24,6 +24,7 @@ from api.markets import ui as markets_ui
 from api.signin import routes as signin
 from api.traces import exports as trace_exports
 from api.traces import routes as traces
+from api.users import routes as users
 from contracts.agora_link import GateConfig
 from contracts.dossier import EscalationConfig, RetryConfig
 from contracts.incident import IncidentTimings
@@ -79,12 +80,14 @@ def create_app(settings: Settings, temporal_client_factory: TemporalClientFactor
     app.include_router(markets_api.router)
     app.include_router(traces.api)
     app.include_router(trace_exports.api)
+    app.include_router(users.api)
     app.include_router(signin.pages)
     app.include_router(dossiers_ui.router)
     app.include_router(incidents.pages)
     app.include_router(markets_ui.router)
     app.include_router(traces.pages)
     app.include_router(trace_exports.pages)
+    app.include_router(users.pages)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_middleware(IdempotencyMiddleware)
 

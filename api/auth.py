@@ -45,6 +45,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     # journaled, and the journal is read by the security officer and administrators.
     "traces:read": frozenset({"auditor"}),
     "audit:read": frozenset({"auditor", "administrator"}),
+    # Roles and PAGM profiles of every account, their history, who holds which permission.
+    "users:admin": frozenset({"administrator"}),
 }
 
 bearer = OAuth2PasswordBearer(tokenUrl="/api/token", auto_error=False,

@@ -48,6 +48,7 @@ from contracts.dossier import (
 )
 from contracts.dossier import workflow_id_for as dossier_workflow_id
 from contracts.incident import (
+    AttachedFailure,
     IncidentAction,
     IncidentInput,
     IncidentTimings,
@@ -282,6 +283,25 @@ class Recorder:
         await handle.result()
         await self.save("incident-escalated", "no acknowledgement, escalated, resolved", handle)
 
+    async def incident_holds_its_traces(self) -> None:
+        """A minor incident holds its traces from the start; a failure of a dossier is
+        attached; at resolution the hold's window closes with that dossier."""
+        ticket = "INC-REPLAY-HOLD"
+        handle = await self.client.start_workflow(
+            IncidentWorkflow.run,
+            IncidentInput(ticket=ticket, severity="minor", kind="agora_slow",
+                          description="Réponses lentes de ValiderDossier.",
+                          detected_at=datetime.now(UTC).isoformat(), contacts=CONTACTS,
+                          calendar=WorkingCalendar(), opened_by="agent.dupont"),
+            id=incident_workflow_id(ticket), task_queue=TASK_QUEUE)
+        await eventually(lambda: handle.query(IncidentWorkflow.view), lambda v: len(v.emails) == 1)
+        await handle.signal(IncidentWorkflow.attach_failure, AttachedFailure(
+            datetime.now(UTC).isoformat(), "ValiderDossier", "HTTP 503",
+            workflow_id="dossier-D-REPLAY-HOLD"))
+        await handle.execute_update(IncidentWorkflow.resolve, IncidentAction("cdc.support", "note"))
+        await handle.result()
+        await self.save("incident-holds-its-traces", "legal hold placed, window closed", handle)
+
     async def link_cut_off_and_reconnected(self) -> None:
         """The link is cut off; a dossier's registration waits; the crisis cell's two
         approvers reconnect it and the dossier goes on. Then a burst of 503s opens an
@@ -395,7 +415,8 @@ async def record() -> list[dict[str, str]]:
                     old.unlink()
                 for scenario in (recorder.dossier_lifecycle, recorder.dossier_escalated,
                                  recorder.dossier_reengineered, recorder.market_continued_as_new,
-                                 recorder.incident_escalated, recorder.link_cut_off_and_reconnected,
+                                 recorder.incident_escalated, recorder.incident_holds_its_traces,
+                                 recorder.link_cut_off_and_reconnected,
                                  recorder.orphan_place_reconciled, recorder.trace_maintenance,
                                  recorder.trace_export_late_then_delivered):
                     simulator.clear_faults()
