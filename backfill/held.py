@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import quote
 
 from sqlalchemy import create_engine, inspect, select
 from sqlalchemy.engine import make_url
@@ -41,13 +42,15 @@ class HeldDossiers:
 
 
 def _read_only_url(url: str) -> str | None:
-    """The store's URL opened read-only; None for a SQLite file that does not exist yet."""
+    """The store's URL, a SQLite file opened read-only (PostgreSQL is only sent SELECTs);
+    None for a SQLite file that does not exist yet."""
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
         return url
     if not parsed.database or parsed.database == ":memory:" or not Path(parsed.database).exists():
         return None
-    return f"sqlite:///file:{Path(parsed.database).resolve()}?mode=ro&uri=true"
+    # An SQLite URI: a "?" or "#" in the path must be percent-encoded.
+    return f"sqlite:///file:{quote(str(Path(parsed.database).resolve()))}?mode=ro&uri=true"
 
 
 def load_held(settings: Settings) -> HeldDossiers:

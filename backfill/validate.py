@@ -28,6 +28,10 @@ from state_models.backfill import (
 REPORT_HEADER = ("ligne", "num_dossier", "classe", "colonne", "motif")
 
 
+class ReportNotWritable(Exception):
+    """The report asked for cannot be written; ``str(error)`` is the French reason."""
+
+
 @dataclass
 class Summary:
     file_kind: str = ""
@@ -50,7 +54,11 @@ def _report(path: Path | None) -> Iterator[Any]:
         return
     try:
         # UTF-8 with BOM and ";": what Excel, where the backfill team opens it, reads as such.
-        with open(path, "w", encoding="utf-8-sig", newline="") as out:
+        out = open(path, "w", encoding="utf-8-sig", newline="")  # noqa: SIM115 -- with below
+    except OSError as error:
+        raise ReportNotWritable(f"Impossible d'écrire le rapport {path} ({error.strerror}).") from None
+    try:
+        with out:
             writer = csv.writer(out, delimiter=";")
             writer.writerow(REPORT_HEADER)
             yield writer
@@ -63,6 +71,9 @@ def validate_export(path: Path, held: HeldDossiers, report: Path | None = None,
                     memory_limit: int = DEFAULT_MEMORY_LIMIT) -> Summary:
     """Classify every row of the export at ``path``, writing each non-ready row to
     ``report``; raise UnreadableExport when it cannot be read at all."""
+    if report is not None and report.resolve() == path.resolve():
+        raise ReportNotWritable("Le rapport ne peut pas remplacer le fichier contrôlé : "
+                                "donnez-lui un autre nom.")
     summary = Summary()
     with open_export(path) as export, SeenDossiers(memory_limit) as seen:
         header = next(export.rows, None)

@@ -27,14 +27,14 @@ LABELS = {
 def _validate(args: argparse.Namespace, settings: Settings) -> None:
     from backfill.held import load_held
     from backfill.reader import UnreadableExport
-    from backfill.validate import validate_export
+    from backfill.validate import ReportNotWritable, validate_export
 
     if args.database_url:
         settings = dataclasses.replace(settings, database_url=args.database_url)
     report = Path(args.report) if args.report else None
     try:
         summary = validate_export(Path(args.file), load_held(settings), report)
-    except UnreadableExport as error:
+    except (UnreadableExport, ReportNotWritable) as error:
         raise SystemExit(f"agora-flow backfill validate : {error}") from None
     counts = summary.as_json()
     print(f"{args.file} ({summary.file_kind}) : {counts['rows']} lignes")

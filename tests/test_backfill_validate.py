@@ -66,7 +66,7 @@ def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> list[str]:
 @pytest.fixture
 def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
     """A store of its own, empty unless a test writes to it."""
-    data = tmp_path / "data"
+    data = tmp_path / "données du magasin"  # a path as a Windows user would name it
     monkeypatch.setenv("AGORA_FLOW_DATA_DIR", str(data))
     monkeypatch.setenv("AGORA_FLOW_DATABASE_URL", f"sqlite:///{data}/store.sqlite3")
     return dataclasses.replace(Settings(), data_dir=data,
@@ -279,6 +279,18 @@ def test_an_unreadable_file_gets_its_french_message_and_no_report(
     assert exit_.value.code.startswith("agora-flow backfill validate : ")
     assert message in exit_.value.code
     assert not (tmp_path / "r.csv").exists()
+
+
+def test_a_report_that_cannot_be_written_or_would_replace_the_export_is_refused(
+        tmp_path: Path, settings: Settings) -> None:
+    export = one_of_each_class(tmp_path / "e.csv")
+    before = export.read_bytes()
+    for report, message in ((export, "Le rapport ne peut pas remplacer le fichier contrôlé"),
+                            (tmp_path / "absent" / "r.csv", "Impossible d'écrire le rapport")):
+        with pytest.raises(SystemExit) as exit_:
+            main(["backfill", "validate", str(export), "--report", str(report)])
+        assert message in str(exit_.value.code)
+    assert export.read_bytes() == before
 
 
 def test_a_missing_file_is_named(tmp_path: Path) -> None:
