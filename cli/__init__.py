@@ -107,6 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
     deadline.add_argument("--working-hours", type=float, required=True)
     deadline.set_defaults(func=_sla_deadline)
     from bench.cli import add_commands as add_bench_commands
+    from cli.backfill import add_commands as add_backfill_commands
     from cli.check_config import add_commands as add_check_config_commands
     from cli.keys import add_commands as add_keys_commands
     from cli.link import add_commands as add_link_commands
@@ -118,6 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_keys_commands(commands)
     add_trace_commands(commands)
     add_user_commands(commands)
+    add_backfill_commands(commands)
     add_bench_commands(commands)
     return parser
 
