@@ -6,17 +6,24 @@ from __future__ import annotations
 import asyncio
 import re
 import uuid
+from collections import Counter
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from temporalio.client import Client
 
+import temporal_client
 from agora import operations
 from agora.client import get_client
 from api import events
+from api.app import create_app
+from settings import Settings
+from tests import factories
 from tests.api_helpers import create_payload, registered
 from tests.fixtures_agora import SimulatorHandle, find_or_create_request
-from tests.fixtures_api import PASSWORD, ApiHandle
+from tests.fixtures_api import PASSWORD, ApiHandle, serve_in_thread
 
 pytestmark = pytest.mark.usefixtures("clean_simulator")
 
@@ -196,3 +203,89 @@ async def test_a_form_submitted_twice_is_one_event(api: ApiHandle, simulator: Si
     assert {a.headers["location"] for a in [*answers, resubmitted]} == {
         f"/dossiers/{dossier_id}?fait=validate"}
     assert len(simulator.effects(operation="ValiderDossier", dossier=agora_id)) == 1
+
+
+async def test_each_event_of_a_lifecycle_sent_twice_and_resent_after_a_504_is_one_effect(
+        api: ApiHandle, faults: SimulatorHandle, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every event of a whole lifecycle: AGORA applies it but answers too late (the API
+    gives up: 504), the client had sent it twice at once, then resends with the same key
+    until it is answered. AGORA holds one effect per event."""
+    monkeypatch.setattr(events, "EVENT_WAIT_SECONDS", 1.0)
+    async with api.client("gestionnaire") as client:
+        payload, key = create_payload(), _key()
+        created = await asyncio.gather(*(client.post("/api/dossiers", json=payload, headers=key)
+                                         for _ in range(2)))
+        assert {a.status_code for a in created} == {201}, [a.text for a in created]
+        dossier_id = created[0].json()["dossier_id"]
+        agora_id = (await registered(client, dossier_id))["agora_dossier_id"]
+        statuses: set[int] = set()
+        for name, data in factories.LIFECYCLE:
+            faults.inject("timeout_after_apply", "*", count=1, delay_seconds=3)
+            key, url = _key(), f"/api/dossiers/{dossier_id}/events/{name}"
+            twice = await asyncio.gather(*(client.post(url, json=data, headers=key) for _ in range(2)))
+            statuses |= {a.status_code for a in twice}
+            answer = twice[0]
+            for _ in range(20):  # the client resends until AGORA's answer is in
+                if answer.status_code != 504:
+                    break
+                answer = await client.post(url, json=data, headers=key)
+            assert answer.status_code == 200, (name, answer.text)
+            again = await client.post(url, json=data, headers=key)
+            assert again.headers["idempotency-replayed"] == "true" and again.content == answer.content
+        assert 504 in statuses  # the lost answers did happen
+    effects = Counter(e["operation"] for e in faults.effects(dossier=agora_id))
+    assert effects == {"RechercherOuCreerDossier": 1, "ValiderDossier": 1, "EntrerEnFormation": 2,
+                       "DeclarerRemuneration": 2, "SortirDeFormation": 2, "SolderAction": 1}
+    request_ids = Counter(e["request_id"] for e in faults.effects(dossier=agora_id))
+    assert max(request_ids.values()) == 1
+
+
+async def test_a_key_is_remembered_by_another_api_process(api: ApiHandle) -> None:
+    """Keys live in the database: a second API (another process, or this one restarted)
+    over the same database answers the first one's answer again."""
+    # The second app cannot even reach Temporal: a replay needs only the database.
+    other = create_app(api.settings, _unreachable_temporal(api.settings))
+    base_url, server, thread = serve_in_thread(other)
+    try:
+        payload, key = create_payload(), _key()
+        async with api.client("gestionnaire") as client:
+            first = await client.post("/api/dossiers", json=payload, headers=key)
+        headers = {"Authorization": f"Bearer {api.token('gestionnaire')}", **key}
+        async with httpx.AsyncClient(base_url=base_url, timeout=30) as elsewhere:
+            again = await elsewhere.post("/api/dossiers", json=payload, headers=headers)
+            conflict = await elsewhere.post("/api/dossiers", json=create_payload(), headers=headers)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=5)
+        other.state.context.db.dispose()
+    assert first.status_code == 201
+    assert (again.status_code, again.content) == (201, first.content)
+    assert again.headers["idempotency-replayed"] == "true"
+    assert conflict.status_code == 422
+
+
+def _unreachable_temporal(settings: Settings):  # type: ignore[no-untyped-def]
+    async def connect() -> Client:
+        return await temporal_client.connect(settings, "127.0.0.1:1")
+
+    return connect
+
+
+def test_every_state_changing_form_carries_a_one_time_token() -> None:
+    """A double click or a resubmitted form is one event: every form that changes
+    something carries the ``once`` token. Signing in and out change nothing a retry could
+    duplicate; showing a NIR in clear is a read (each showing is journaled)."""
+    exempt = {"/connexion", "/deconnexion", "nir"}
+    templates = Path(__file__).parent.parent / "api" / "templates"
+    checked = 0
+    for template in templates.glob("*.html"):
+        for form in re.findall(r"<form\b[^>]*>.*?</form>", template.read_text(), re.DOTALL):
+            opening = form.split(">", 1)[0]
+            if 'method="post"' not in opening:
+                continue
+            action = re.search(r'action="([^"]*)"', opening).group(1)  # type: ignore[union-attr]
+            if action in exempt or action.rstrip("/").endswith("/nir"):
+                continue
+            checked += 1
+            assert 'name="once" value="{{ once_token() }}"' in form, (template.name, action)
+    assert checked >= 8
