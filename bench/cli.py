@@ -17,7 +17,8 @@ from types import ModuleType
 from settings import Settings
 
 # Kept here, not imported from bench.chaos, so that building the parser stays cheap.
-CHAOS_SCENARIOS = ("worker-crash", "flaky-agora", "agora-down", "temporal-restart", "two-workers")
+CHAOS_SCENARIOS = ("worker-crash", "flaky-agora", "agora-down", "temporal-restart", "two-workers",
+                   "duplicate-submissions")
 # The packages of the ``bench`` extra (pyproject.toml), as their modules are named.
 EXTRA_MODULES = frozenset({"psutil", "tqdm"})
 MISSING_EXTRA = ("« agora-flow {command} » a besoin de l'extra « bench » ({module} est "
