@@ -289,3 +289,41 @@ def test_every_state_changing_form_carries_a_one_time_token() -> None:
             checked += 1
             assert 'name="once" value="{{ once_token() }}"' in form, (template.name, action)
     assert checked >= 8
+
+
+async def test_a_market_payment_retried_after_its_answer_was_lost_is_recorded_once(api: ApiHandle) -> None:
+    """The first request's effect happened but its answer was not final (a 5xx: the key is
+    given back, as the middleware does); the retry with the same key is still the same
+    event — the market applies its identity once — and the same market for a creation."""
+    from sqlalchemy import delete
+
+    from store.exactly_once import IdempotencyKey
+    from tests.test_market_api import market_payload
+
+    def answer_lost(key: dict[str, str]) -> None:
+        with api.database.sessions.begin() as session:
+            session.execute(delete(IdempotencyKey).where(IdempotencyKey.key == key["Idempotency-Key"]))
+
+    async with api.client("marches") as manager:
+        key, payload = _key(), market_payload()
+        created = await manager.post("/api/markets", json=payload, headers=key)
+        answer_lost(key)
+        recreated = await manager.post("/api/markets", json=payload, headers=key)
+        assert created.status_code == 201 and recreated.status_code == 201, recreated.text
+        market_id = created.json()["market_id"]
+        assert recreated.json()["market_id"] == market_id
+        for name, data in (("validate", {"notification_date": "2025-12-15"}),
+                           ("enter", {"start_date": "2026-01-05"})):
+            assert (await manager.post(f"/api/markets/{market_id}/events/{name}", json=data,
+                                       headers=_key())).status_code == 200
+        key, url = _key(), f"/api/markets/{market_id}/events/pay"
+        data = {"payment_date": "2026-01-10", "amount": "1000.00", "kind": "advance"}
+        first = await manager.post(url, json=data, headers=key)
+        answer_lost(key)
+        retried = await manager.post(url, json=data, headers=key)
+        other = await manager.post(url, json={**data, "kind": "instalment"}, headers=_key())
+    assert first.status_code == 200 and retried.status_code == 200, retried.text
+    assert "idempotency-replayed" not in retried.headers  # run again, applied once
+    assert retried.json()["total_paid"] == "1000.00"
+    assert [t["event"] for t in retried.json()["timeline"]].count("pay") == 1
+    assert other.json()["total_paid"] == "2000.00"  # another key: another payment
