@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Integer, LargeBinary, String, UniqueConstraint, delete, select
+from sqlalchemy import Integer, LargeBinary, String, UniqueConstraint, delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -90,10 +90,11 @@ def claim_key(session: Session, username: str, key: str, method_path: str,
 
 def remember_answer(session: Session, username: str, key: str, status: int, content_type: str | None,
                     body: bytes) -> None:
-    row = session.scalars(select(IdempotencyKey).where(
-        IdempotencyKey.username == username, IdempotencyKey.key == key)).one_or_none()
-    if row is not None:
-        row.status, row.content_type, row.response_body = status, content_type, body
+    # One UPDATE: a key purged meanwhile is simply not remembered (never an error once the
+    # answer is on its way to the client).
+    session.execute(update(IdempotencyKey).where(
+        IdempotencyKey.username == username, IdempotencyKey.key == key).values(
+        status=status, content_type=content_type, response_body=body))
 
 
 def release_key(session: Session, username: str, key: str) -> None:

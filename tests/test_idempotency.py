@@ -21,7 +21,7 @@ from api import events
 from api.app import create_app
 from settings import Settings
 from tests import factories
-from tests.api_helpers import create_payload, registered
+from tests.api_helpers import answer_not_final, create_payload, registered
 from tests.fixtures_agora import SimulatorHandle, find_or_create_request
 from tests.fixtures_api import PASSWORD, ApiHandle, serve_in_thread
 
@@ -295,19 +295,15 @@ async def test_a_market_payment_retried_after_its_answer_was_lost_is_recorded_on
     """The first request's effect happened but its answer was not final (a 5xx: the key is
     given back, as the middleware does); the retry with the same key is still the same
     event — the market applies its identity once — and the same market for a creation."""
-    from sqlalchemy import delete
-
-    from store.exactly_once import IdempotencyKey
     from tests.test_market_api import market_payload
 
-    def answer_lost(key: dict[str, str]) -> None:
-        with api.database.sessions.begin() as session:
-            session.execute(delete(IdempotencyKey).where(IdempotencyKey.key == key["Idempotency-Key"]))
+    async def answer_lost(key: dict[str, str]) -> None:
+        await answer_not_final(api.database, key["Idempotency-Key"])
 
     async with api.client("marches") as manager:
         key, payload = _key(), market_payload()
         created = await manager.post("/api/markets", json=payload, headers=key)
-        answer_lost(key)
+        await answer_lost(key)
         recreated = await manager.post("/api/markets", json=payload, headers=key)
         assert created.status_code == 201 and recreated.status_code == 201, recreated.text
         market_id = created.json()["market_id"]
@@ -319,7 +315,7 @@ async def test_a_market_payment_retried_after_its_answer_was_lost_is_recorded_on
         key, url = _key(), f"/api/markets/{market_id}/events/pay"
         data = {"payment_date": "2026-01-10", "amount": "1000.00", "kind": "advance"}
         first = await manager.post(url, json=data, headers=key)
-        answer_lost(key)
+        await answer_lost(key)
         retried = await manager.post(url, json=data, headers=key)
         other = await manager.post(url, json={**data, "kind": "instalment"}, headers=_key())
     assert first.status_code == 200 and retried.status_code == 200, retried.text
