@@ -96,7 +96,7 @@ class Run:
     stack: Stack
     client: Client
     agora: AgoraAdmin
-    driver: Driver
+    driver: Driver | ApiDriver  # whichever delivers the events: its latencies count them
     options: ChaosOptions
     random: random.Random
     actions: list[str] = field(default_factory=list)
@@ -227,12 +227,12 @@ async def _run(scenario: str, disturb: Callable[[Run], Awaitable[None]], stack: 
         await stack.wait_for_poller(client, settings.task_queue, meter.pid)
     make = dossier_factory(settings, uuid.uuid4().hex[:6], options.retry)
     driver = Driver(client, settings.task_queue)
-    chaos = Run(stack, client, agora, driver, options, random.Random(options.seed))
     api: ApiDriver | None = None
     if scenario in THROUGH_THE_API:
         password = uuid.uuid4().hex
         base_url = await asyncio.to_thread(stack.start_api, API_USER, password)
         api = ApiDriver(base_url, await _token(base_url, password), random.Random(options.seed))
+    chaos = Run(stack, client, agora, api or driver, options, random.Random(options.seed))
     try:
         with tqdm(total=options.dossiers, desc=scenario, unit="dossier") as bar:
             job = api.lifecycle if api else (lambda i: driver.lifecycle(make(i)))
