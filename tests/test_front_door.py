@@ -543,3 +543,22 @@ def test_a_dtd_in_a_request_gets_a_soap_fault(simulator: SimulatorHandle) -> Non
     assert answer.status_code == 500 and "Fault" in answer.text
     assert operations.FAULT_INVALID_DATA.split(":")[1] in answer.text
     assert "DTD" in answer.text and "lollol" not in answer.text
+
+
+async def test_every_state_changing_json_endpoint_takes_an_idempotency_key(offline: Offline) -> None:
+    """The key is read on every POST/PUT/PATCH/DELETE of the JSON API (sign-in aside): an
+    unusable one is refused on each, naming the header, before anything else happens."""
+    routes = [(method, re.sub(r"\{[^}]+\}", "X-1", route.path))
+              for route in _routes(offline.app) if route.path.startswith("/api/")
+              for method in route.methods & {"POST", "PUT", "PATCH", "DELETE"}]
+    assert len(routes) >= 10
+    token = await _token(offline, "admin")
+    async with offline.client(headers={"Authorization": f"Bearer {token}",
+                                       "Idempotency-Key": "k" * 300}) as client:
+        for method, path in routes:
+            answer = await client.request(method, path, json={})
+            if path == "/api/token":
+                assert answer.status_code != 422 or "Idempotency-Key" not in answer.text
+                continue
+            assert answer.status_code == 422, (method, path, answer.text)
+            assert answer.json()["detail"][0]["loc"] == ["header", "Idempotency-Key"], (method, path)
