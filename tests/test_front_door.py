@@ -486,6 +486,21 @@ def test_production_refuses_each_development_convenience(tmp_path: Path,
         database.dispose()
 
 
+async def test_the_api_and_the_worker_refuse_to_start_unsafe_in_production(tmp_path: Path) -> None:
+    import worker
+
+    unsafe = _production(tmp_path, public_url="http://agora-flow.region.example.fr")
+
+    async def never() -> Any:
+        raise AssertionError("Temporal must not even be asked")
+
+    with pytest.raises(UnsafeConfiguration, match="API"):
+        create_app(unsafe, never)
+    # Refused before connecting to Temporal (nothing listens at this address anyway).
+    with pytest.raises(UnsafeConfiguration, match="worker"):
+        await worker.run(dataclasses.replace(unsafe, temporal_address="127.0.0.1:1"))
+
+
 def test_production_is_the_default(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("AGORA_FLOW_ENV")
     assert Settings().env == "production" and not Settings().simulator_admin
