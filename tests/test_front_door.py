@@ -39,9 +39,9 @@ from store.db import Database
 from store.production import DEMO_PASSWORD, UnsafeConfiguration, problems, refuse_unsafe_start
 from store.sign_in_log import FAILURE, LOCKOUT, SignInAttempt
 from store.users import create_user
-from tests.api_helpers import create_payload
+from tests.api_helpers import create_payload, registered
 from tests.fixtures_agora import SimulatorHandle
-from tests.fixtures_api import PASSWORD, USERS, seed_users, serve_in_thread
+from tests.fixtures_api import PASSWORD, USERS, ApiHandle, seed_users, serve_in_thread
 
 TEMPLATES = Path(__file__).parent.parent / "api" / "templates"
 
@@ -577,3 +577,36 @@ async def test_every_state_changing_json_endpoint_takes_an_idempotency_key(offli
                 continue
             assert answer.status_code == 422, (method, path, answer.text)
             assert answer.json()["detail"][0]["loc"] == ["header", "Idempotency-Key"], (method, path)
+
+
+async def test_with_temporal_unreachable_a_dossier_still_shows_from_the_store(api: ApiHandle) -> None:
+    """A dossier created while Temporal was up; then an API process that cannot reach
+    Temporal (same database): its page and its JSON render from the store, its events
+    answer 503."""
+    async with api.client("gestionnaire") as client:
+        created = await client.post("/api/dossiers", json=create_payload())
+        assert created.status_code == 201, created.text
+        dossier_id = created.json()["dossier_id"]
+        await registered(client, dossier_id)
+
+    async def unreachable() -> Any:
+        return await temporal_client.connect(api.settings, "127.0.0.1:1")
+
+    app = create_app(api.settings, unreachable)
+    base_url, server, thread = serve_in_thread(app)
+    handle = Offline(base_url, app, app.state.context.db)
+    try:
+        token = await _token(handle, "gestionnaire")
+        async with handle.client(headers={"Authorization": f"Bearer {token}"}) as client:
+            detail = await client.get(f"/api/dossiers/{dossier_id}")
+            event = await client.post(f"/api/dossiers/{dossier_id}/events/validate",
+                                      json={"validation_date": "2026-01-05"})
+        async with _signed_in(handle, "gestionnaire") as browser:
+            page = await browser.get(f"/dossiers/{dossier_id}")
+    finally:
+        server.should_exit = True
+        thread.join(timeout=5)
+        handle.database.dispose()
+    assert detail.status_code == 200 and detail.json()["dossier_id"] == dossier_id
+    assert page.status_code == 200 and dossier_id in page.text
+    assert event.status_code == 503 and event.headers["retry-after"].isdigit()
