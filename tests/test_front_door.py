@@ -361,6 +361,18 @@ async def test_sign_in_records_no_password_in_logs(offline: Offline, caplog: pyt
     assert "secret-123456" not in caplog.text
 
 
+async def test_a_nir_typed_as_a_username_is_recorded_masked(
+        offline: Offline, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.INFO):
+        async with offline.client() as client:
+            refused = await client.post("/api/token", data={"username": NIR, "password": "faux"})
+    assert refused.status_code == 401
+    with offline.database.sessions() as session:
+        recorded = session.scalars(select(SignInAttempt.username)).all()
+    assert recorded == [f"{NIR[0]} {NIR[1:3]} {NIR[3:5]} ** *** *** **"]
+    assert NIR not in caplog.text
+
+
 async def test_password_checks_run_off_the_event_loop(offline: Offline, monkeypatch: pytest.MonkeyPatch) -> None:
     """While one sign-in is held inside its password check, the server still answers."""
     entered, release = threading.Event(), threading.Event()
