@@ -31,6 +31,8 @@ from temporalio.client import Client
 import devstack
 import temporal_client
 from settings import Settings, as_environment
+from store.db import Database
+from store.users import create_user
 
 ROOT = Path(__file__).resolve().parent.parent
 # Stacks not closed yet: what a signal must stop before the process ends.
@@ -145,9 +147,6 @@ class Stack:
 
     def start_api(self, username: str, password: str) -> str:
         """The API and UI process, with one dossier manager ``username``; its base URL."""
-        from store.db import Database
-        from store.users import create_user
-
         database = Database(self.settings.effective_database_url)  # migrated here, first
         try:
             with database.sessions.begin() as session:
