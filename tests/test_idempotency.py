@@ -323,3 +323,32 @@ async def test_a_market_payment_retried_after_its_answer_was_lost_is_recorded_on
     assert retried.json()["total_paid"] == "1000.00"
     assert [t["event"] for t in retried.json()["timeline"]].count("pay") == 1
     assert other.json()["total_paid"] == "2000.00"  # another key: another payment
+
+
+async def test_the_closing_event_resent_after_the_dossier_closed_answers_its_final_view(
+        api: ApiHandle, temporal_env: Any) -> None:
+    """A settled dossier's workflow has completed: the settlement resent (its answer lost)
+    answers the final view, not "unknown dossier"; any other event is a 409 naming the state."""
+    from contracts.dossier import DossierView, workflow_id_for
+
+    async with api.client("gestionnaire") as client:
+        dossier_id = (await client.post("/api/dossiers", json=create_payload())).json()["dossier_id"]
+        await registered(client, dossier_id)
+        for name, data in factories.LIFECYCLE:
+            key = _key()
+            answer = await client.post(f"/api/dossiers/{dossier_id}/events/{name}", json=data, headers=key)
+            assert answer.status_code == 200, answer.text
+        # The workflow has completed with the settled view.
+        handle = temporal_env.client.get_workflow_handle(workflow_id_for(dossier_id), result_type=DossierView)
+        assert (await handle.result()).state == "settled"
+        await answer_not_final(api.database, key["Idempotency-Key"])
+        resent = await client.post(f"/api/dossiers/{dossier_id}/events/settle",
+                                   json=factories.LIFECYCLE[-1][1], headers=key)
+        late_payment = await client.post(f"/api/dossiers/{dossier_id}/events/pay", json={
+            "payment_date": "2026-07-20", "amount": "10.00"}, headers=_key())
+    assert resent.status_code == 200, resent.text
+    assert resent.json()["state"] == "settled"
+    assert [t["event"] for t in resent.json()["timeline"]].count("settle") == 1
+    assert late_payment.status_code == 409, late_payment.text
+    assert late_payment.json()["detail"]["code"] == "IllegalEvent"
+    assert late_payment.json()["detail"]["state"] == "settled"
