@@ -6,16 +6,11 @@ one Temporal round trip per creation and per event, each answering the dossier's
 
 from __future__ import annotations
 
-from typing import Any
-
 from temporalio.client import (
     Client,
     WithStartWorkflowOperation,
-    WorkflowExecutionStatus,
-    WorkflowHandle,
 )
 from temporalio.common import WorkflowIDConflictPolicy
-from temporalio.service import RPCError, RPCStatusCode
 
 from contracts.dossier import (
     ILLEGAL_EVENT,
@@ -29,7 +24,7 @@ from contracts.dossier import (
 from state_models.dossier import OPEN_STATES, STATES, DossierFacts
 from state_models.dossier_events import validate_event_data
 from state_models.validators import ValidationError
-from temporal_client import EventRefused, run_update
+from temporal_client import EventRefused, completed_result, run_update
 from temporal_client.sealing import bind_to_person
 from workflows.dossier import DossierWorkflow
 
@@ -81,26 +76,13 @@ async def send_event(client: Client, dossier_id: str, request: EventRequest) -> 
     except EventRefused as refused:
         if refused.kind != UNKNOWN_DOSSIER:
             raise
-        final = await _final_view(handle)
+        final = await completed_result(handle)
         if final is None:
             raise
     if _closed_by(final) == request.event:
         return final
     raise EventRefused(ILLEGAL_EVENT, f"le dossier est clos ({final.state}) : "
                        f"« {request.event} » n'est plus possible", {"state": final.state, "allowed": []})
-
-
-async def _final_view(handle: WorkflowHandle[Any, DossierView]) -> DossierView | None:
-    """The view a completed dossier workflow returned; None if there is no such workflow."""
-    try:
-        described = await handle.describe()
-    except RPCError as error:
-        if error.status == RPCStatusCode.NOT_FOUND:
-            return None
-        raise
-    if described.status != WorkflowExecutionStatus.COMPLETED:
-        return None
-    return await handle.result()
 
 
 def _closed_by(view: DossierView) -> str | None:

@@ -352,3 +352,31 @@ async def test_the_closing_event_resent_after_the_dossier_closed_answers_its_fin
     assert late_payment.status_code == 409, late_payment.text
     assert late_payment.json()["detail"]["code"] == "IllegalEvent"
     assert late_payment.json()["detail"]["state"] == "settled"
+
+
+async def test_a_market_settlement_resent_after_the_market_closed_answers_its_final_view(
+        api: ApiHandle, temporal_env: Any) -> None:
+    """A settled market's workflow has completed: the settlement resent (its answer lost)
+    answers the final view; any other event is a 409."""
+    from contracts.market import MarketView, workflow_id_for
+    from tests.test_market_api import market_payload
+
+    async with api.client("marches") as manager:
+        market_id = (await manager.post("/api/markets", json=market_payload())).json()["market_id"]
+        for name, data in (("validate", {"notification_date": "2025-12-15"}),
+                           ("enter", {"start_date": "2026-01-05"}),
+                           ("exit", {"end_date": "2026-06-30"})):
+            assert (await manager.post(f"/api/markets/{market_id}/events/{name}", json=data,
+                                       headers=_key())).status_code == 200
+        key, url = _key(), f"/api/markets/{market_id}/events/settle"
+        settled = await manager.post(url, json={"settlement_date": "2026-07-31"}, headers=key)
+        assert settled.status_code == 200, settled.text
+        handle = temporal_env.client.get_workflow_handle(workflow_id_for(market_id), result_type=MarketView)
+        assert (await handle.result()).facts.state == "settled"  # the workflow has completed
+        await answer_not_final(api.database, key["Idempotency-Key"])
+        resent = await manager.post(url, json={"settlement_date": "2026-07-31"}, headers=key)
+        late = await manager.post(f"/api/markets/{market_id}/events/pay", headers=_key(), json={
+            "payment_date": "2026-08-01", "amount": "10.00", "kind": "balance"})
+    assert resent.status_code == 200, resent.text
+    assert [t["event"] for t in resent.json()["timeline"]].count("settle") == 1
+    assert late.status_code == 409 and late.json()["detail"]["code"] == "IllegalEvent"
