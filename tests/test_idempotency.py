@@ -125,6 +125,8 @@ async def test_payment_resent_after_a_lost_answer_is_declared_once(
         assert (await client.post(url, json=data, headers=_key())).status_code == 200
     payments = faults.effects(operation="DeclarerRemuneration", dossier=agora_id)
     assert len(payments) == 2
+    # AGORA's request id carries the event's identity, not a position in the history.
+    assert all(re.search(r":E[0-9a-f]{32}$", p["request_id"]) for p in payments), payments
     timeline = [e for e in resent.json()["timeline"] if e["event"] == "pay"]
     assert len(timeline) == 1
 
