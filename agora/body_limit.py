@@ -19,7 +19,8 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
 class BodyTooLarge(HTTPException):
-    """Raised from ``receive`` (an HTTPException, so frameworks answer 413, never 400/500)."""
+    """Raised from ``receive`` when the answer has already started (an HTTPException, so a
+    framework that catches it answers 413)."""
 
     def __init__(self, limit: int) -> None:
         super().__init__(413, f"corps de requête trop volumineux (au plus {limit} octets)")
@@ -41,27 +42,37 @@ class BodyLimit:
             return
         received = 0
         started = False
+        refused = False  # the 413 is sent: the app sees the client gone, its answer is dropped
 
         async def limited_receive() -> Message:
-            nonlocal received
+            nonlocal received, refused
+            if refused:
+                return {"type": "http.disconnect"}
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
-                    raise BodyTooLarge(self.max_bytes)
+                    if started:
+                        raise BodyTooLarge(self.max_bytes)
+                    # Answered here, not by an exception: a framework reading the body
+                    # would turn it into its own 400 ("error parsing the body").
+                    refused = True
+                    await _too_large(send, self.max_bytes)
+                    return {"type": "http.disconnect"}
             return message
 
         async def watched_send(message: Message) -> None:
             nonlocal started
+            if refused:
+                return
             started = started or message["type"] == "http.response.start"
             await send(message)
 
         try:
             await self.app(scope, limited_receive, watched_send)
-        except BodyTooLarge:
-            if started:
+        except Exception:
+            if not refused:
                 raise
-            await _too_large(send, self.max_bytes)
 
 
 async def _too_large(send: Send, limit: int) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from state_models.validators import mask_nirs
 from temporal_client.dossiers import EventRefused
 
 # Refusals of a dossier or market workflow that mean "not now" (409), with the details named.
@@ -22,6 +23,10 @@ class InvalidFields(Exception):
 
     errors: list[tuple[tuple[str, ...], str]]
 
+    def __post_init__(self) -> None:
+        # A reason may quote what was submitted: never a NIR in clear (answers, pages, logs).
+        self.errors = [(loc, mask_nirs(reason)) for loc, reason in self.errors]
+
 
 @dataclass
 class Refused(Exception):
@@ -31,6 +36,10 @@ class Refused(Exception):
     code: str
     message: str
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        # AGORA's fault messages may quote the holder's NIR: masked wherever it is shown.
+        self.message = mask_nirs(self.message)
 
 
 def http_refusal(refused: EventRefused) -> Exception:

@@ -10,6 +10,10 @@ Scenarios (each a coroutine run beside the lifecycles, acting at random moments)
   with SIGKILL mid-run and not restarted, so the survivor must finish what the dead one
   held (its workflow tasks after the sticky queue's timeout, its activities after their
   attempt's timeout).
+- ``duplicate-submissions``: the lifecycles go through the API process, every creation
+  and event submitted two or three times under one ``Idempotency-Key`` (some copies at
+  once, some after the client gave up waiting), while AGORA answers slowly or too late
+  (see :mod:`bench.duplicates`). Every copy must get the first copy's answer.
 
 The verdict holds only when no dossier was lost (every workflow ``settled``, every
 effect at AGORA) and no effect was applied twice (see :func:`bench.dossiers.audit`).
@@ -24,12 +28,14 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
+import httpx
 from temporalio.client import Client
 from temporalio.service import RPCError
 from tqdm import tqdm
 
 from bench.agora_admin import AgoraAdmin
 from bench.dossiers import LIFECYCLE, Audit, Driver, audit, dossier_factory, run_bounded
+from bench.duplicates import ApiDriver
 from bench.harness import Stack
 from contracts.dossier import RetryConfig
 from temporal_client.link import LinkRefused, link_state
@@ -60,6 +66,11 @@ class ChaosReport:
     agora_retries: int  # AGORA calls that failed (503, timeout) and were tried again
     incidents_opened: int
     temporal_rpc_retries: int
+    # Through the API (duplicate-submissions): copies sent beyond the first, by how they
+    # were sent; answers replayed from a remembered key; client-side timeouts.
+    duplicates: dict[str, int] = field(default_factory=dict)
+    replays: int = 0
+    client_timeouts: int = 0
 
     def lines(self) -> list[str]:
         a = self.audit
@@ -70,6 +81,8 @@ class ChaosReport:
             (f"  AGORA calls retried after a failure: {self.agora_retries}; incidents opened: "
             f"{self.incidents_opened}; Temporal calls retried by the client: "
             f"{self.temporal_rpc_retries}"),
+            *([(f"  duplicate submissions: {dict(self.duplicates)}; answers replayed: "
+               f"{self.replays}; client timeouts: {self.client_timeouts}")] if self.duplicates else []),
             (f"VERDICT {self.scenario}: {verdict} — {a.dossiers} dossiers in {self.seconds:.0f} s, "
             f"{len(a.lost)} lost, {a.duplicated_effects} duplicated effects, "
             f"{a.duplicated_dossiers} duplicated AGORA dossiers"),
@@ -83,7 +96,7 @@ class Run:
     stack: Stack
     client: Client
     agora: AgoraAdmin
-    driver: Driver
+    driver: Driver | ApiDriver  # whichever delivers the events: its latencies count them
     options: ChaosOptions
     random: random.Random
     actions: list[str] = field(default_factory=list)
@@ -153,6 +166,16 @@ async def temporal_restart(run: Run) -> None:
         await run.restart_worker()
 
 
+async def duplicate_submissions(run: Run) -> None:
+    # A slow AGORA keeps first copies running while the others arrive; an answer lost at
+    # AGORA (applied, then too late) is retried by the worker with the same request id.
+    late = run.options.agora_timeout_seconds + 1
+    await run.agora.inject("timeout_after_apply", probability=0.05, delay_seconds=late)
+    await run.agora.inject("slow", probability=0.3, delay_seconds=run.options.agora_timeout_seconds / 3)
+    run.note("every request sent 2-3 times (at once, or after a client timeout); AGORA: 30% slow "
+             "answers, 5% applied then answered too late")
+
+
 async def two_workers(run: Run) -> None:
     await run.at_fraction(run.random.uniform(0.3, 0.6), timeout=_bound(run.options))
     victim = run.random.choice(WORKER_NAMES)
@@ -166,7 +189,11 @@ SCENARIOS: dict[str, Callable[[Run], Awaitable[None]]] = {
     "agora-down": agora_down,
     "temporal-restart": temporal_restart,
     "two-workers": two_workers,
+    "duplicate-submissions": duplicate_submissions,
 }
+# Scenarios whose lifecycles go through the API process rather than straight to Temporal.
+THROUGH_THE_API = frozenset({"duplicate-submissions"})
+API_USER = "chaos.gestionnaire"
 # Worker processes polling the task queue before the lifecycles start (1 unless said here).
 WORKERS = {"two-workers": 2}
 WORKER_NAMES = ("worker", "worker-2")
@@ -200,15 +227,27 @@ async def _run(scenario: str, disturb: Callable[[Run], Awaitable[None]], stack: 
         await stack.wait_for_poller(client, settings.task_queue, meter.pid)
     make = dossier_factory(settings, uuid.uuid4().hex[:6], options.retry)
     driver = Driver(client, settings.task_queue)
-    chaos = Run(stack, client, agora, driver, options, random.Random(options.seed))
-    with tqdm(total=options.dossiers, desc=scenario, unit="dossier") as bar:
-        lifecycles = run_bounded(options.dossiers, lambda i: driver.lifecycle(make(i)),
-                                 options.concurrency, on_done=lambda: bar.update(1))
-        failures, _ = await asyncio.wait_for(asyncio.gather(lifecycles, disturb(chaos)),
-                                             _bound(options))
+    api: ApiDriver | None = None
+    if scenario in THROUGH_THE_API:
+        password = uuid.uuid4().hex
+        base_url = await asyncio.to_thread(stack.start_api, API_USER, password)
+        api = ApiDriver(base_url, await _token(base_url, password), random.Random(options.seed))
+    chaos = Run(stack, client, agora, api or driver, options, random.Random(options.seed))
+    try:
+        with tqdm(total=options.dossiers, desc=scenario, unit="dossier") as bar:
+            job = api.lifecycle if api else (lambda i: driver.lifecycle(make(i)))
+            lifecycles = run_bounded(options.dossiers, job, options.concurrency,
+                                     on_done=lambda: bar.update(1))
+            failures, _ = await asyncio.wait_for(asyncio.gather(lifecycles, disturb(chaos)),
+                                                 _bound(options))
+    finally:
+        if api:
+            await api.aclose()
     await agora.clear_faults()
-    checked = await audit(client, agora, [make(i).dossier_id for i in range(options.dossiers)],
-                          timeout_seconds=120)
+    ids = [api.dossier_id(i) if api else make(i).dossier_id for i in range(options.dossiers)]
+    checked = await audit(client, agora, ids, timeout_seconds=120)
+    if api:  # two Region dossiers for one person's creation: duplicated, even if AGORA refused one
+        checked.duplicated_dossiers += api.split_creations()
     requests = await agora.requests()
     return ChaosReport(
         scenario=scenario, audit=checked, seconds=time.monotonic() - chaos.started,
@@ -216,7 +255,17 @@ async def _run(scenario: str, disturb: Callable[[Run], Awaitable[None]], stack: 
         agora_retries=sum(1 for r in requests if r["outcome"] == "injected"),
         incidents_opened=await _incidents_opened(client, settings.link_workflow_id),
         temporal_rpc_retries=driver.rpc_retries,
+        duplicates=dict(api.copies) if api else {},
+        replays=api.replays if api else 0,
+        client_timeouts=api.client_timeouts if api else 0,
     )
+
+
+async def _token(base_url: str, password: str) -> str:
+    async with httpx.AsyncClient(base_url=base_url, timeout=30) as http:
+        answer = await http.post("/api/token", data={"username": API_USER, "password": password})
+        answer.raise_for_status()
+        return answer.json()["access_token"]
 
 
 async def _incidents_opened(client: Client, link_workflow_id: str) -> int:

@@ -17,7 +17,8 @@ from types import ModuleType
 from settings import Settings
 
 # Kept here, not imported from bench.chaos, so that building the parser stays cheap.
-CHAOS_SCENARIOS = ("worker-crash", "flaky-agora", "agora-down", "temporal-restart", "two-workers")
+CHAOS_SCENARIOS = ("worker-crash", "flaky-agora", "agora-down", "temporal-restart", "two-workers",
+                   "duplicate-submissions")
 # The packages of the ``bench`` extra (pyproject.toml), as their modules are named.
 EXTRA_MODULES = frozenset({"psutil", "tqdm"})
 MISSING_EXTRA = ("« agora-flow {command} » a besoin de l'extra « bench » ({module} est "
@@ -72,6 +73,13 @@ def _agora_path(args: argparse.Namespace, settings: Settings) -> None:
     print("\n".join(agora_path.run()))
 
 
+def _sign_in(args: argparse.Namespace, settings: Settings) -> None:
+    harness, sign_in = _load("bench sign-in", "harness", "sign_in")
+    _quiet()
+    harness.stop_on_signals()
+    print("\n".join(sign_in.run(args.samples, args.attackers).lines()))
+
+
 def _chaos(args: argparse.Namespace, settings: Settings) -> None:
     chaos, harness = _load("chaos", "chaos", "harness")
     _quiet()
@@ -119,6 +127,12 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     benches.add_parser(
         "agora-path", help="one AGORA call, client and simulator side: each lever against "
                            "its alternative").set_defaults(func=_agora_path)
+
+    sign_in = benches.add_parser(
+        "sign-in", help="a static file's latency while clients keep signing in with a wrong password")
+    sign_in.add_argument("--samples", type=int, default=300)
+    sign_in.add_argument("--attackers", type=int, default=16)
+    sign_in.set_defaults(func=_sign_in)
 
     chaos = subparsers.add_parser(
         "chaos", help="fault-injection runs; exit status 0 only if nothing was lost")

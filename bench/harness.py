@@ -31,6 +31,8 @@ from temporalio.client import Client
 import devstack
 import temporal_client
 from settings import Settings, as_environment
+from store.db import Database
+from store.users import create_user
 
 ROOT = Path(__file__).resolve().parent.parent
 # Stacks not closed yet: what a signal must stop before the process ends.
@@ -105,6 +107,8 @@ class Stack:
             simulator_port=simulator_port,
             smtp_host=HOST,
             smtp_port=free_port(),
+            api_host=HOST,
+            api_port=free_port(),
             agora_timeout_seconds=agora_timeout_seconds,
             # A benchmark must not stall in AGORA's Sunday-evening window.
             maintenance_windows=(),
@@ -140,6 +144,18 @@ class Stack:
     def start_smtp_sink(self) -> None:
         process = self._spawn("smtp", [sys.executable, "-m", "cli", "smtp-sink"])
         devstack.wait_for_port(HOST, self.settings.smtp_port, START_TIMEOUT_SECONDS, process)
+
+    def start_api(self, username: str, password: str) -> str:
+        """The API and UI process, with one dossier manager ``username``; its base URL."""
+        database = Database(self.settings.effective_database_url)  # migrated here, first
+        try:
+            with database.sessions.begin() as session:
+                create_user(session, username, password, ["dossier_manager"])
+        finally:
+            database.dispose()
+        process = self._spawn("api", [sys.executable, "-m", "cli", "api"])
+        devstack.wait_for_port(HOST, self.settings.api_port, START_TIMEOUT_SECONDS, process)
+        return f"http://{HOST}:{self.settings.api_port}"
 
     def start_worker(self, name: str = "worker") -> ProcessMeter:
         """A worker process; give each one its own ``name`` to run several side by side."""

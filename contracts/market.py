@@ -59,6 +59,8 @@ class MarketCarried:
     version: int = 0
     link_waits: list[LinkWait] = field(default_factory=list)
     emails: list[SentEmail] = field(default_factory=list)
+    # The identities of the events applied (see MarketEventRequest.event_id).
+    applied_event_ids: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -80,6 +82,9 @@ class MarketEventRequest:
     event: str
     acting_user: str | None = None
     data: dict[str, Any] = field(default_factory=dict)
+    # The request's identity (from its Idempotency-Key or form token): the market applies
+    # it once, so a payment resent after a lost answer is not recorded twice.
+    event_id: str = ""
 
 
 @dataclass

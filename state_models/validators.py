@@ -104,6 +104,15 @@ def mask_nir(nir: str) -> str:
     return f"{compact[0]} {compact[1:3]} {compact[3:5]} ** *** *** **"
 
 
+# A NIR: sex, year, month, département (2A/2B in Corsica), commune, order, key.
+_NIR_IN_TEXT = re.compile(r"\b[1-478]\d{4}(?:\d{2}|2A|2B)\d{6}\d{2}\b", re.IGNORECASE)
+
+
+def mask_nirs(text: str) -> str:
+    """``text`` with every NIR in it masked (an error message, a fault quoting one)."""
+    return _NIR_IN_TEXT.sub(lambda match: mask_nir(match.group(0)), text)
+
+
 # --- SIRET -----------------------------------------------------------------
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Integer, LargeBinary, String, UniqueConstraint, delete, select
+from sqlalchemy import Integer, LargeBinary, String, UniqueConstraint, delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -72,8 +72,10 @@ class Remembered:
 def claim_key(session: Session, username: str, key: str, method_path: str,
               body_digest: str) -> Remembered | None:
     """Take ``key`` for this request (None), or what an earlier request with it left.
-    An entry older than the retention is forgotten and taken anew."""
-    _forget_expired(session, username, key)
+    Entries older than the retention are forgotten first (this one included: taken anew);
+    the range delete rides the ``created_at`` index, so every process keeps the table
+    small without a job of its own."""
+    purge_expired_keys(session)
     try:
         with session.begin_nested():
             session.add(IdempotencyKey(key=key, username=username, method_path=method_path,
@@ -90,10 +92,11 @@ def claim_key(session: Session, username: str, key: str, method_path: str,
 
 def remember_answer(session: Session, username: str, key: str, status: int, content_type: str | None,
                     body: bytes) -> None:
-    row = session.scalars(select(IdempotencyKey).where(
-        IdempotencyKey.username == username, IdempotencyKey.key == key)).one_or_none()
-    if row is not None:
-        row.status, row.content_type, row.response_body = status, content_type, body
+    # One UPDATE: a key purged meanwhile is simply not remembered (never an error once the
+    # answer is on its way to the client).
+    session.execute(update(IdempotencyKey).where(
+        IdempotencyKey.username == username, IdempotencyKey.key == key).values(
+        status=status, content_type=content_type, response_body=body))
 
 
 def release_key(session: Session, username: str, key: str) -> None:
@@ -101,12 +104,6 @@ def release_key(session: Session, username: str, key: str) -> None:
     session.execute(delete(IdempotencyKey).where(
         IdempotencyKey.username == username, IdempotencyKey.key == key,
         IdempotencyKey.status.is_(None)))
-
-
-def _forget_expired(session: Session, username: str, key: str) -> None:
-    session.execute(delete(IdempotencyKey).where(
-        IdempotencyKey.username == username, IdempotencyKey.key == key,
-        IdempotencyKey.created_at < utcnow() - KEY_RETENTION))
 
 
 def purge_expired_keys(session: Session) -> int:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -34,7 +33,7 @@ from contracts.dossier import workflow_id_for as dossier_workflow_id
 from crypto.codec import open_keys
 from crypto.person_keys import PersonKeyErased, PersonKeys, open_sealed, seal
 from settings import Settings
-from state_models.validators import mask_nir
+from state_models.validators import mask_nir, mask_nirs
 from store.crypto import DataCipher, cipher_for
 from store.db import Database
 from store.trace_models import (
@@ -422,14 +421,6 @@ def _held_condition(session: Session) -> Any:
         if dossiers:
             clauses.append(TraceRecord.dossier_id.in_(dossiers))
     return or_(*clauses) if clauses else TraceRecord.seq != TraceRecord.seq  # false
-
-
-# A NIR: sex, year, month, département (2A/2B in Corsica), commune, order, key.
-_NIR = re.compile(r"\b[1-478]\d{4}(?:\d{2}|2A|2B)\d{6}\d{2}\b")
-
-
-def mask_nirs(text: str) -> str:
-    return _NIR.sub(lambda match: mask_nir(match.group(0)), text)
 
 
 def masked_xml(raw: bytes) -> str:

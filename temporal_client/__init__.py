@@ -9,9 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
-from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.client import (
+    Client,
+    WorkflowExecutionStatus,
+    WorkflowHandle,
+    WorkflowUpdateFailedError,
+)
 from temporalio.converter import DataConverter
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
@@ -68,3 +73,20 @@ async def run_update(handle: WorkflowHandle, update: Callable[..., Any], argumen
         if error.status == RPCStatusCode.NOT_FOUND:
             raise EventRefused(*unknown, {}) from error
         raise
+
+
+R = TypeVar("R")
+
+
+async def completed_result(handle: WorkflowHandle[Any, R]) -> R | None:
+    """What the workflow returned if it has completed (a settled dossier or market takes no
+    more updates); None if it does not exist or has not completed."""
+    try:
+        described = await handle.describe()
+    except RPCError as error:
+        if error.status == RPCStatusCode.NOT_FOUND:
+            return None
+        raise
+    if described.status != WorkflowExecutionStatus.COMPLETED:
+        return None
+    return await handle.result()

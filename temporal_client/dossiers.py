@@ -6,10 +6,14 @@ one Temporal round trip per creation and per event, each answering the dossier's
 
 from __future__ import annotations
 
-from temporalio.client import Client, WithStartWorkflowOperation
+from temporalio.client import (
+    Client,
+    WithStartWorkflowOperation,
+)
 from temporalio.common import WorkflowIDConflictPolicy
 
 from contracts.dossier import (
+    ILLEGAL_EVENT,
     INVALID_DATA,
     DossierInput,
     DossierView,
@@ -17,14 +21,17 @@ from contracts.dossier import (
     search_attributes,
     workflow_id_for,
 )
-from state_models.dossier import DossierFacts
+from state_models.dossier import OPEN_STATES, STATES, DossierFacts
 from state_models.dossier_events import validate_event_data
 from state_models.validators import ValidationError
-from temporal_client import EventRefused, run_update
+from temporal_client import EventRefused, completed_result, run_update
 from temporal_client.sealing import bind_to_person
 from workflows.dossier import DossierWorkflow
 
 __all__ = ["EventRefused", "create_dossier", "normalised", "send_event", "view_dossier"]
+
+UNKNOWN_DOSSIER = "UnknownDossier"
+CLOSED_STATES = frozenset(STATES) - OPEN_STATES
 
 
 async def create_dossier(client: Client, dossier: DossierInput, task_queue: str) -> DossierView:
@@ -57,10 +64,31 @@ def normalised(request: EventRequest) -> EventRequest:
 
 
 async def send_event(client: Client, dossier_id: str, request: EventRequest) -> DossierView:
-    """Apply one business event and wait for AGORA's answer; raise EventRefused when refused."""
-    handle = client.get_workflow_handle(workflow_id_for(dossier_id))
-    return await run_update(handle, DossierWorkflow.apply_event, normalised(request),
-                            unknown=("UnknownDossier", f"dossier inconnu : {dossier_id}"))
+    """Apply one business event and wait for AGORA's answer; raise EventRefused when refused.
+
+    A settled or cancelled dossier's workflow has completed and takes no update: the event
+    that closed it, sent again (a resend whose first answer was lost), answers the final
+    view; any other event is refused as not allowed in that state (409), not as unknown."""
+    handle = client.get_workflow_handle(workflow_id_for(dossier_id), result_type=DossierView)
+    try:
+        return await run_update(handle, DossierWorkflow.apply_event, normalised(request),
+                                unknown=(UNKNOWN_DOSSIER, f"dossier inconnu : {dossier_id}"))
+    except EventRefused as refused:
+        if refused.kind != UNKNOWN_DOSSIER:
+            raise
+        final = await completed_result(handle)
+        if final is None:
+            raise
+    if _closed_by(final) == request.event:
+        return final
+    raise EventRefused(ILLEGAL_EVENT, f"le dossier est clos ({final.state}) : "
+                       f"« {request.event} » n'est plus possible", {"state": final.state, "allowed": []})
+
+
+def _closed_by(view: DossierView) -> str | None:
+    """The event that closed the dossier (its last change into a closed state)."""
+    closing = [h.event for h in view.history if h.state_after in CLOSED_STATES]
+    return closing[-1] if closing else None
 
 
 async def view_dossier(client: Client, dossier_id: str) -> DossierView:

@@ -69,10 +69,14 @@ class NewIncident:
     opened_by: str
     ticket: str = ""  # the Region's ticket number; generated when empty
     attachments: tuple[str, ...] = ()
+    # The opening request's identity (from its idempotency key or form token): a generated
+    # ticket is derived from it, so a retried request is the same incident.
+    request_id: str = ""
 
 
-def new_ticket(prefix: str, now: datetime) -> str:
-    return f"{prefix}-{now:%Y%m%d}-{uuid.uuid4().hex[:6].upper()}"
+def new_ticket(prefix: str, now: datetime, request_id: str = "") -> str:
+    source = uuid.UUID(request_id) if request_id else uuid.uuid4()
+    return f"{prefix}-{now:%Y%m%d}-{source.hex[:6].upper()}"
 
 
 async def open_incident(client: Client, task_queue: str, incident: NewIncident, *,
@@ -85,7 +89,10 @@ async def open_incident(client: Client, task_queue: str, incident: NewIncident, 
     if not incident.description.strip():
         raise LinkRefused("Invalid", "la description précise de l'anomalie est obligatoire")
     now = datetime.now(UTC)
-    ticket = incident.ticket.strip() or new_ticket(ticket_prefix, now)
+    ticket = incident.ticket.strip() or new_ticket(ticket_prefix, now, incident.request_id)
+    # A ticket derived from the request: its retry answers the incident already opened.
+    derived = not incident.ticket.strip() and bool(incident.request_id)
+    on_conflict = WorkflowIDConflictPolicy.USE_EXISTING if derived else WorkflowIDConflictPolicy.FAIL
     try:
         handle = await client.start_workflow(
             IncidentWorkflow.run,
@@ -103,6 +110,7 @@ async def open_incident(client: Client, task_queue: str, incident: NewIncident, 
             ),
             id=workflow_id_for(ticket),
             task_queue=task_queue,
+            id_conflict_policy=on_conflict,
         )
     except WorkflowAlreadyStartedError as error:
         raise LinkRefused("Refused", f"le ticket {ticket} existe déjà") from error

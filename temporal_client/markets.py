@@ -10,8 +10,8 @@ from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.service import RPCError, RPCStatusCode
 
 from contracts.dossier import workflow_id_for as dossier_workflow_id
-from contracts.market import WORKFLOW_ID_PREFIX as MARKET_PREFIX
 from contracts.market import (
+    ILLEGAL_EVENT,
     MarketEventRequest,
     MarketInput,
     MarketView,
@@ -19,8 +19,9 @@ from contracts.market import (
     SessionView,
     workflow_id_for,
 )
+from contracts.market import WORKFLOW_ID_PREFIX as MARKET_PREFIX
 from contracts.reconcile import ReconcileReport, ReconcileRequest, ReleasedPlace
-from temporal_client import run_update
+from temporal_client import EventRefused, completed_result, run_update
 from workflows.market import MarketWorkflow
 
 UNKNOWN_MARKET = "UnknownMarket"
@@ -41,9 +42,22 @@ def _unknown(market_id: str) -> tuple[str, str]:
 
 async def send_market_event(client: Client, market_id: str, request: MarketEventRequest) -> MarketView:
     """Raise EventRefused (IllegalEvent, InvalidEventData, MarketHasOpenDossiers,
-    AgoraBusinessFault, UnknownMarket) when the market refuses."""
-    return await run_update(client.get_workflow_handle(workflow_id_for(market_id)),
-                            MarketWorkflow.apply_event, request, _unknown(market_id))
+    AgoraBusinessFault, UnknownMarket) when the market refuses. A settled market's workflow
+    has completed: its settlement sent again (the first answer lost) answers the final
+    view, any other event is refused as not allowed once settled (409)."""
+    handle = client.get_workflow_handle(workflow_id_for(market_id), result_type=MarketView)
+    try:
+        return await run_update(handle, MarketWorkflow.apply_event, request, _unknown(market_id))
+    except EventRefused as refused:
+        if refused.kind != UNKNOWN_MARKET:
+            raise
+        final = await completed_result(handle)
+        if final is None:
+            raise
+    if request.event == "settle":  # the only event that completes a market's workflow
+        return final
+    raise EventRefused(ILLEGAL_EVENT, f"le marché est soldé : « {request.event} » n'est plus possible",
+                       {"state": final.facts.state, "allowed": []})
 
 
 async def reserve_place(client: Client, market_id: str, request: PlaceRequest) -> SessionView:

@@ -15,6 +15,7 @@ from temporalio.client import (
     SchedulePolicy,
     ScheduleSpec,
 )
+from temporalio.common import WorkflowIDConflictPolicy
 
 from contracts.trace_export import (
     WORKFLOW_TYPE,
@@ -55,10 +56,11 @@ async def ensure_trace_schedules(client: Client, settings: Settings, task_queue:
 
 async def start_trace_export(client: Client, task_queue: str,
                              request: TraceExportRequest) -> TraceExportView:
-    """Start the export's durable workflow (15-day clock) and answer its first view."""
+    """Start the export's durable workflow (15-day clock) and answer its first view; the
+    same export id again (a retried request) answers the export already started."""
     handle = await client.start_workflow(
         TraceExportWorkflow.run, request, id=workflow_id_for(request.export_id),
-        task_queue=task_queue)
+        task_queue=task_queue, id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING)
     return await handle.query(TraceExportWorkflow.view)
 
 

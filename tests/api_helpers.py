@@ -7,7 +7,10 @@ import dataclasses
 from typing import Any
 
 import httpx
+from sqlalchemy import delete
 
+from store.db import Database
+from store.exactly_once import IdempotencyKey
 from tests import factories
 
 
@@ -33,3 +36,17 @@ async def registered(client: httpx.AsyncClient, dossier_id: str, timeout: float 
             return detail
         assert asyncio.get_running_loop().time() < deadline, detail
         await asyncio.sleep(0.1)
+
+
+async def answer_not_final(database: Database, key: str, timeout: float = 15) -> None:
+    """As if the request under ``key`` had answered 5xx: once its answer is remembered,
+    forget it, so that a retry with the key runs again (what the middleware does with an
+    answer that is not final)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        with database.sessions.begin() as session:
+            if session.execute(delete(IdempotencyKey).where(
+                    IdempotencyKey.key == key, IdempotencyKey.status.is_not(None))).rowcount:
+                return
+        assert asyncio.get_running_loop().time() < deadline, f"{key} never answered"
+        await asyncio.sleep(0.05)

@@ -291,6 +291,10 @@ VI_CASES: dict[str, tuple[str, Callable[[Settings, PkiPaths, Path], AgoraClient]
             s, pki, clock=lambda: time.time() - 2 * s.vi_lifetime_seconds
         ),
     ),
+    "valid longer than the convention allows": (
+        operations.FAULT_INVALID_VI,
+        lambda s, pki, tmp: AgoraClient(dataclasses.replace(s, vi_lifetime_seconds=3 * 3600)),
+    ),
     "wrong audience": (
         operations.FAULT_INVALID_SERVICE,
         lambda s, pki, tmp: AgoraClient(dataclasses.replace(s, vi_audience="urn:autre:service")),

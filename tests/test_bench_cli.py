@@ -29,3 +29,15 @@ def test_bench_dependencies_are_an_extra_that_the_test_extra_includes() -> None:
     assert not [r for r in base if r.startswith(("psutil", "tqdm"))]
     assert any(r.startswith("psutil") and 'extra == "bench"' in r for r in requires)
     assert any(r.startswith("agora-flow[bench]") and 'extra == "test"' in r for r in requires)
+
+
+def test_the_sign_in_bench_loads_the_api_with_checked_bad_passwords() -> None:
+    """What ``agora-flow bench sign-in`` measures is real: the probe ran on an idle and on
+    a loaded API, and every bad sign-in of the storm was a password check (401, never the
+    throttle's 429). Its figures are printed, not asserted."""
+    from bench import sign_in
+
+    report = sign_in.run(samples=20, attackers=4)
+    assert report.idle_p50_ms > 0 and report.loaded_p50_ms > 0
+    assert report.attempts > 0 and set(report.statuses) == {401}
+    assert report.lines()[-1].startswith("RATIO loaded/idle p50:")

@@ -9,6 +9,7 @@ from collections import Counter
 import pytest
 
 from bench import chaos
+from bench import duplicates as chaos_duplicates
 from bench.cli import CHAOS_SCENARIOS
 from bench.dossiers import EXPECTED_EFFECTS, judge
 from contracts.dossier import RetryConfig
@@ -61,6 +62,15 @@ async def test_one_of_two_workers_killed_for_good() -> None:
     _assert_nothing_lost_nor_duplicated(report)
     [kill] = [action for action in report.actions if "SIGKILL" in action]
     assert "not restarted" in kill
+
+
+async def test_duplicate_submissions_make_no_duplicated_effect() -> None:
+    report = await chaos.run("duplicate-submissions", FAST)
+    _assert_nothing_lost_nor_duplicated(report)
+    # Copies were really sent both ways, and some were answered from a remembered key.
+    assert report.duplicates[chaos_duplicates.CONCURRENT] > 0
+    assert report.duplicates[chaos_duplicates.AFTER_TIMEOUT] > 0
+    assert report.replays > 0 and report.client_timeouts > 0
 
 
 def test_every_scenario_has_a_command() -> None:

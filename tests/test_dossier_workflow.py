@@ -199,3 +199,13 @@ async def test_cancel_before_entry_ends_the_workflow(
     assert result.state == "cancelled"
     cancellation = simulator.effects(dossier=view.agora_dossier_id, operation="ReingenierieDossier")
     assert len(cancellation) == 1
+
+
+def test_agora_request_ids_come_from_the_event_identity() -> None:
+    from workflows.dossier_requests import request_id_for
+
+    event_id = "0b7f6c1e-7a51-4c4f-9c2e-5f0d3c8a9e11"
+    assert request_id_for("dossier-D-1", 7, event_id) == "dossier-D-1:E0b7f6c1e7a514c4f9c2e5f0d3c8a9e11"
+    assert request_id_for("dossier-D-1", 9, event_id) == request_id_for("dossier-D-1", 7, event_id)
+    assert request_id_for("dossier-D-1", 7, "") == "dossier-D-1:7"  # no identity: the position
+    assert len(request_id_for("dossier-" + "X" * 60, 1, event_id)) == 64  # AGORA's idRequete limit

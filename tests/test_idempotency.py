@@ -6,17 +6,24 @@ from __future__ import annotations
 import asyncio
 import re
 import uuid
+from collections import Counter
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from temporalio.client import Client
 
+import temporal_client
 from agora import operations
 from agora.client import get_client
 from api import events
-from tests.api_helpers import create_payload, registered
+from api.app import create_app
+from settings import Settings
+from tests import factories
+from tests.api_helpers import answer_not_final, create_payload, registered
 from tests.fixtures_agora import SimulatorHandle, find_or_create_request
-from tests.fixtures_api import PASSWORD, ApiHandle
+from tests.fixtures_api import PASSWORD, ApiHandle, serve_in_thread
 
 pytestmark = pytest.mark.usefixtures("clean_simulator")
 
@@ -118,6 +125,8 @@ async def test_payment_resent_after_a_lost_answer_is_declared_once(
         assert (await client.post(url, json=data, headers=_key())).status_code == 200
     payments = faults.effects(operation="DeclarerRemuneration", dossier=agora_id)
     assert len(payments) == 2
+    # AGORA's request id carries the event's identity, not a position in the history.
+    assert all(re.search(r":E[0-9a-f]{32}$", p["request_id"]) for p in payments), payments
     timeline = [e for e in resent.json()["timeline"] if e["event"] == "pay"]
     assert len(timeline) == 1
 
@@ -196,3 +205,180 @@ async def test_a_form_submitted_twice_is_one_event(api: ApiHandle, simulator: Si
     assert {a.headers["location"] for a in [*answers, resubmitted]} == {
         f"/dossiers/{dossier_id}?fait=validate"}
     assert len(simulator.effects(operation="ValiderDossier", dossier=agora_id)) == 1
+
+
+async def test_each_event_of_a_lifecycle_sent_twice_and_resent_after_a_504_is_one_effect(
+        api: ApiHandle, faults: SimulatorHandle, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every event of a whole lifecycle: AGORA applies it but answers too late (the API
+    gives up: 504), the client had sent it twice at once, then resends with the same key
+    until it is answered. AGORA holds one effect per event."""
+    monkeypatch.setattr(events, "EVENT_WAIT_SECONDS", 1.0)
+    async with api.client("gestionnaire") as client:
+        payload, key = create_payload(), _key()
+        created = await asyncio.gather(*(client.post("/api/dossiers", json=payload, headers=key)
+                                         for _ in range(2)))
+        assert {a.status_code for a in created} == {201}, [a.text for a in created]
+        dossier_id = created[0].json()["dossier_id"]
+        agora_id = (await registered(client, dossier_id))["agora_dossier_id"]
+        statuses: set[int] = set()
+        for name, data in factories.LIFECYCLE:
+            faults.inject("timeout_after_apply", "*", count=1, delay_seconds=3)
+            key, url = _key(), f"/api/dossiers/{dossier_id}/events/{name}"
+            twice = await asyncio.gather(*(client.post(url, json=data, headers=key) for _ in range(2)))
+            statuses |= {a.status_code for a in twice}
+            answer = twice[0]
+            for _ in range(20):  # the client resends until AGORA's answer is in
+                if answer.status_code != 504:
+                    break
+                answer = await client.post(url, json=data, headers=key)
+            assert answer.status_code == 200, (name, answer.text)
+            again = await client.post(url, json=data, headers=key)
+            assert again.headers["idempotency-replayed"] == "true" and again.content == answer.content
+        assert 504 in statuses  # the lost answers did happen
+    effects = Counter(e["operation"] for e in faults.effects(dossier=agora_id))
+    assert effects == {"RechercherOuCreerDossier": 1, "ValiderDossier": 1, "EntrerEnFormation": 2,
+                       "DeclarerRemuneration": 2, "SortirDeFormation": 2, "SolderAction": 1}
+    request_ids = Counter(e["request_id"] for e in faults.effects(dossier=agora_id))
+    assert max(request_ids.values()) == 1
+
+
+async def test_a_key_is_remembered_by_another_api_process(api: ApiHandle) -> None:
+    """Keys live in the database: a second API (another process, or this one restarted)
+    over the same database answers the first one's answer again."""
+    # The second app cannot even reach Temporal: a replay needs only the database.
+    other = create_app(api.settings, _unreachable_temporal(api.settings))
+    base_url, server, thread = serve_in_thread(other)
+    try:
+        payload, key = create_payload(), _key()
+        async with api.client("gestionnaire") as client:
+            first = await client.post("/api/dossiers", json=payload, headers=key)
+        headers = {"Authorization": f"Bearer {api.token('gestionnaire')}", **key}
+        async with httpx.AsyncClient(base_url=base_url, timeout=30) as elsewhere:
+            again = await elsewhere.post("/api/dossiers", json=payload, headers=headers)
+            conflict = await elsewhere.post("/api/dossiers", json=create_payload(), headers=headers)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=5)
+        other.state.context.db.dispose()
+    assert first.status_code == 201
+    assert (again.status_code, again.content) == (201, first.content)
+    assert again.headers["idempotency-replayed"] == "true"
+    assert conflict.status_code == 422
+
+
+def _unreachable_temporal(settings: Settings):  # type: ignore[no-untyped-def]
+    async def connect() -> Client:
+        return await temporal_client.connect(settings, "127.0.0.1:1")
+
+    return connect
+
+
+def test_every_state_changing_form_carries_a_one_time_token() -> None:
+    """A double click or a resubmitted form is one event: every form that changes
+    something carries the ``once`` token. Signing in and out change nothing a retry could
+    duplicate; showing a NIR in clear is a read (each showing is journaled)."""
+    exempt = {"/connexion", "/deconnexion", "nir"}
+    templates = Path(__file__).parent.parent / "api" / "templates"
+    checked = 0
+    for template in templates.glob("*.html"):
+        for form in re.findall(r"<form\b[^>]*>.*?</form>", template.read_text(), re.DOTALL):
+            opening = form.split(">", 1)[0]
+            if 'method="post"' not in opening:
+                continue
+            action = re.search(r'action="([^"]*)"', opening).group(1)  # type: ignore[union-attr]
+            if action in exempt or action.rstrip("/").endswith("/nir"):
+                continue
+            checked += 1
+            assert 'name="once" value="{{ once_token() }}"' in form, (template.name, action)
+    assert checked >= 8
+
+
+async def test_a_market_payment_retried_after_its_answer_was_lost_is_recorded_once(api: ApiHandle) -> None:
+    """The first request's effect happened but its answer was not final (a 5xx: the key is
+    given back, as the middleware does); the retry with the same key is still the same
+    event — the market applies its identity once — and the same market for a creation."""
+    from tests.test_market_api import market_payload
+
+    async def answer_lost(key: dict[str, str]) -> None:
+        await answer_not_final(api.database, key["Idempotency-Key"])
+
+    async with api.client("marches") as manager:
+        key, payload = _key(), market_payload()
+        created = await manager.post("/api/markets", json=payload, headers=key)
+        await answer_lost(key)
+        recreated = await manager.post("/api/markets", json=payload, headers=key)
+        assert created.status_code == 201 and recreated.status_code == 201, recreated.text
+        market_id = created.json()["market_id"]
+        assert recreated.json()["market_id"] == market_id
+        for name, data in (("validate", {"notification_date": "2025-12-15"}),
+                           ("enter", {"start_date": "2026-01-05"})):
+            assert (await manager.post(f"/api/markets/{market_id}/events/{name}", json=data,
+                                       headers=_key())).status_code == 200
+        key, url = _key(), f"/api/markets/{market_id}/events/pay"
+        data = {"payment_date": "2026-01-10", "amount": "1000.00", "kind": "advance"}
+        first = await manager.post(url, json=data, headers=key)
+        await answer_lost(key)
+        retried = await manager.post(url, json=data, headers=key)
+        other = await manager.post(url, json={**data, "kind": "instalment"}, headers=_key())
+    assert first.status_code == 200 and retried.status_code == 200, retried.text
+    assert "idempotency-replayed" not in retried.headers  # run again, applied once
+    assert retried.json()["total_paid"] == "1000.00"
+    assert [t["event"] for t in retried.json()["timeline"]].count("pay") == 1
+    assert other.json()["total_paid"] == "2000.00"  # another key: another payment
+
+
+async def test_the_closing_event_resent_after_the_dossier_closed_answers_its_final_view(
+        api: ApiHandle, temporal_env: Any) -> None:
+    """A settled dossier's workflow has completed: the settlement resent (its answer lost)
+    answers the final view, not "unknown dossier"; any other event is a 409 naming the state."""
+    from contracts.dossier import DossierView, workflow_id_for
+
+    async with api.client("gestionnaire") as client:
+        dossier_id = (await client.post("/api/dossiers", json=create_payload())).json()["dossier_id"]
+        await registered(client, dossier_id)
+        for name, data in factories.LIFECYCLE:
+            key = _key()
+            answer = await client.post(f"/api/dossiers/{dossier_id}/events/{name}", json=data, headers=key)
+            assert answer.status_code == 200, answer.text
+        # The workflow has completed with the settled view.
+        handle = temporal_env.client.get_workflow_handle(workflow_id_for(dossier_id), result_type=DossierView)
+        assert (await handle.result()).state == "settled"
+        await answer_not_final(api.database, key["Idempotency-Key"])
+        resent = await client.post(f"/api/dossiers/{dossier_id}/events/settle",
+                                   json=factories.LIFECYCLE[-1][1], headers=key)
+        late_payment = await client.post(f"/api/dossiers/{dossier_id}/events/pay", json={
+            "payment_date": "2026-07-20", "amount": "10.00"}, headers=_key())
+    assert resent.status_code == 200, resent.text
+    assert resent.json()["state"] == "settled"
+    assert [t["event"] for t in resent.json()["timeline"]].count("settle") == 1
+    assert late_payment.status_code == 409, late_payment.text
+    assert late_payment.json()["detail"]["code"] == "IllegalEvent"
+    assert late_payment.json()["detail"]["state"] == "settled"
+
+
+async def test_a_market_settlement_resent_after_the_market_closed_answers_its_final_view(
+        api: ApiHandle, temporal_env: Any) -> None:
+    """A settled market's workflow has completed: the settlement resent (its answer lost)
+    answers the final view; any other event is a 409."""
+    from contracts.market import MarketView, workflow_id_for
+    from tests.test_market_api import market_payload
+
+    async with api.client("marches") as manager:
+        market_id = (await manager.post("/api/markets", json=market_payload())).json()["market_id"]
+        for name, data in (("validate", {"notification_date": "2025-12-15"}),
+                           ("enter", {"start_date": "2026-01-05"}),
+                           ("exit", {"end_date": "2026-06-30"})):
+            assert (await manager.post(f"/api/markets/{market_id}/events/{name}", json=data,
+                                       headers=_key())).status_code == 200
+        key, url = _key(), f"/api/markets/{market_id}/events/settle"
+        settled = await manager.post(url, json={"settlement_date": "2026-07-31"}, headers=key)
+        assert settled.status_code == 200, settled.text
+        handle = temporal_env.client.get_workflow_handle(workflow_id_for(market_id), result_type=MarketView)
+        assert (await handle.result()).facts.state == "settled"  # the workflow has completed
+        await answer_not_final(api.database, key["Idempotency-Key"])
+        resent = await manager.post(url, json={"settlement_date": "2026-07-31"}, headers=key)
+        late = await manager.post(f"/api/markets/{market_id}/events/pay", headers=_key(), json={
+            "payment_date": "2026-08-01", "amount": "10.00", "kind": "balance"})
+    assert resent.status_code == 200, resent.text
+    assert [t["event"] for t in resent.json()["timeline"]].count("settle") == 1
+    assert late.status_code == 409 and late.json()["detail"]["code"] == "IllegalEvent"

@@ -281,3 +281,20 @@ async def test_pages_show_the_cut_off_and_let_an_operator_act(stack: Stack) -> N
         resolved = await browser.post(f"/incidents/{ticket}/resolve", data={"csrf": csrf, "note": "ok"})
         assert resolved.status_code == 303
         assert "Résolu" in (await browser.get(f"/incidents/{ticket}")).text
+
+
+async def test_an_incident_opening_retried_after_a_lost_answer_is_one_incident(stack: Stack) -> None:
+    """The first answer was not final (its key given back, as after a 5xx): the retry with
+    the same Idempotency-Key opens no second incident and notifies the CDC once."""
+    key = {"Idempotency-Key": uuid.uuid4().hex}
+    body = {"severity": "minor", "description": f"Lenteurs ConsulterDossier {uuid.uuid4().hex[:6]}"}
+    async with stack.api.client("operateur") as http:
+        first = await http.post("/api/incidents", json=body, headers=key)
+        await api_helpers.answer_not_final(stack.api.database, key["Idempotency-Key"])
+        retried = await http.post("/api/incidents", json=body, headers=key)
+        other = await http.post("/api/incidents", json=body, headers={"Idempotency-Key": uuid.uuid4().hex})
+        listed = (await http.get("/api/incidents")).json()
+    assert first.status_code == 201 and retried.status_code == 201, retried.text
+    assert retried.json()["ticket"] == first.json()["ticket"]
+    assert other.json()["ticket"] != first.json()["ticket"]  # another key: another incident
+    assert [i["ticket"] for i in listed].count(first.json()["ticket"]) == 1

@@ -81,3 +81,30 @@ async def test_the_schedule_is_created_once(temporal_env: WorkflowEnvironment) -
         assert described.schedule.spec.intervals[0].every.total_seconds() == 3600
     finally:
         await handle.delete()
+
+
+async def test_a_failed_start_gives_the_place_and_the_person_back(
+        api: ApiHandle, temporal_env: WorkflowEnvironment, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The saga's compensation in the API: the place was reserved, then the dossier's start
+    failed (Temporal went away) — the place is released and the person may be created again."""
+    from temporalio.service import RPCError, RPCStatusCode
+
+    from api.dossiers import service
+
+    async with api.client("marches") as manager:
+        market_id = await create_market(manager)
+    payload = {**create_payload(), "market_id": market_id, "session_id": "S1"}
+    real_start = service.start_dossier
+
+    async def start_fails(*args: object, **kwargs: object) -> None:
+        raise RPCError("connexion perdue", RPCStatusCode.UNAVAILABLE, b"")
+
+    monkeypatch.setattr(service, "start_dossier", start_fails)
+    async with api.client("gestionnaire") as writer:
+        failed = await writer.post("/api/dossiers", json=payload)
+        assert failed.status_code == 503, failed.text
+        assert _used(await view_market(temporal_env.client, market_id), "S1") == 0
+        monkeypatch.setattr(service, "start_dossier", real_start)
+        again = await writer.post("/api/dossiers", json=payload)  # not a DossierExists
+    assert again.status_code == 201, again.text
+    assert _used(await view_market(temporal_env.client, market_id), "S1") == 1

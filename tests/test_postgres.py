@@ -25,9 +25,17 @@ from settings import Settings
 
 psycopg = pytest.importorskip("psycopg", reason="the psycopg driver is not installed")
 
-# Re-run the store and API tests here, with the database fixtures overridden below.
+# Re-run the store and API tests here, with the database fixtures overridden below; and
+# the tests of one effect per request, where the unique constraints decide between
+# concurrent requests.
 from tests.fixtures_api import api  # noqa: F401
 from tests.test_api import *
+from tests.test_idempotency import (  # noqa: F401
+    test_a_form_submitted_twice_is_one_event,
+    test_concurrent_creations_with_one_key_make_one_dossier,
+    test_same_key_same_body_answers_the_first_answer_again,
+    test_two_concurrent_creations_of_one_person_on_one_action_make_one_dossier,
+)
 from tests.test_store import (  # noqa: F401
     database,
     test_migrations_create_the_schema_and_the_roles,

@@ -157,3 +157,31 @@ def test_users_passwords_and_tokens(database: Database) -> None:
         assert user_for_token(session, token, "api").username == "camille"
         assert user_for_token(session, token, "session") is None
         assert user_for_token(session, token + "x", "api") is None
+
+
+def test_idempotency_keys_are_remembered_24_hours_then_forgotten(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from datetime import timedelta
+
+    from store.db import Database
+    from store.exactly_once import IdempotencyKey, claim_key, remember_answer
+    from store.models import utcnow
+
+    database = Database(f"sqlite:///{tmp_path / 'keys.sqlite3'}")
+    try:
+        with database.sessions.begin() as session:
+            assert claim_key(session, "u", "recent", "POST /api/x", "d1") is None
+            remember_answer(session, "u", "recent", 201, "application/json", b"{}")
+            assert claim_key(session, "v", "old", "POST /api/x", "d1") is None
+            remember_answer(session, "v", "old", 201, "application/json", b"{}")
+        with database.sessions.begin() as session:
+            for row in session.query(IdempotencyKey):
+                age = timedelta(hours=23) if row.key == "recent" else timedelta(hours=25)
+                row.created_at = utcnow() - age
+        with database.sessions.begin() as session:
+            remembered = claim_key(session, "u", "recent", "POST /api/x", "d1")
+            assert remembered is not None and remembered.status == 201  # 23 h: still a replay
+            # Any claim forgets what is older than a day, whoever's it was.
+            assert session.query(IdempotencyKey).filter_by(key="old").count() == 0
+            assert claim_key(session, "v", "old", "POST /api/x", "d2") is None  # taken anew
+    finally:
+        database.dispose()

@@ -46,7 +46,7 @@ with workflow.unsafe.imports_passed_through():
     from state_models.validators import ValidationError
     from workflows.agora_call import execute_agora, fault_of
     from workflows.agora_gate import AgoraGate
-    from workflows.dossier_requests import Ids, call_for, payment_id_for
+    from workflows.dossier_requests import Ids, call_for, payment_id_for, request_id_for
     from workflows.escalation import REFUSED, WAITING, EscalationClock
 
 
@@ -156,7 +156,8 @@ class DossierWorkflow:
             if self._facts.agora_dossier_id is None:
                 return await self._while_unregistered(request)
             plan = self._plan(request.event, request.acting_user,
-                              lifecycle.apply(self._facts, request.event, request.data))
+                              lifecycle.apply(self._facts, request.event, request.data),
+                              request.event_id)
             ids = Ids(plan.request_id, self._facts.agora_dossier_id,
                       payment_id_for(self._input.dossier_id, request.event_id, self._facts.payments))
             activity, call = call_for(request.event, ids, request.data, request.acting_user, plan)
@@ -247,10 +248,11 @@ class DossierWorkflow:
 
     # --- AGORA calls and their outcomes -------------------------------------------------
 
-    def _plan(self, event: str, acting_user: str | None, acknowledged: DossierFacts) -> OutcomePlan:
+    def _plan(self, event: str, acting_user: str | None, acknowledged: DossierFacts,
+              event_id: str = "") -> OutcomePlan:
         seq = len(self._history) + 1
         # Same on every retry of the call, different for each new call: AGORA dedupes on it.
-        request_id = f"{workflow.info().workflow_id}:{seq}"
+        request_id = request_id_for(workflow.info().workflow_id, seq, event_id)
         return OutcomePlan(self._input.dossier_id, seq, event, acting_user, request_id,
                            current=self._facts, acknowledged=acknowledged)
 

@@ -82,6 +82,16 @@ EVENT_CALLS: dict[str, tuple[Callable[..., Any], type, Build]] = {
 }
 
 
+def request_id_for(workflow_id: str, seq: int, event_id: str) -> str:
+    """AGORA recognises a request it already applied by this id (AGORA's idRequete, at
+    most 64 characters): derived from the event's identity when it has one, so that even
+    a declaration repeated by a resend is one effect at AGORA; else from the position in
+    the dossier's history (the registration, events sent without an identity)."""
+    if event_id:
+        return f"{workflow_id}:E{event_id.replace('-', '')}"[:64]
+    return f"{workflow_id}:{seq}"
+
+
 def payment_id_for(dossier_id: str, event_id: str, payments_so_far: int) -> str:
     """AGORA keys a payment on this id: derived from the event's identity, so a resend of
     the same event (after a lost answer) is the same payment. Events sent without an

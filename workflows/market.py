@@ -90,6 +90,7 @@ class MarketWorkflow:
         self._version = carried.version
         self._past_waits = carried.link_waits
         self._past_emails = carried.emails
+        self._applied_event_ids = set(carried.applied_event_ids)
         self._gate = AgoraGate(market.link)
         self._escalation = EscalationClock(market.market_id, market.escalation, kind=MARKET)
         # Events are applied one at a time, in the order they were accepted.
@@ -149,7 +150,8 @@ class MarketWorkflow:
 
     def _carried(self) -> MarketCarried:
         return MarketCarried(self._facts, self._dossiers, self._history, self._version,
-                             [*self._past_waits, *self._gate.waits()], self._emails())
+                             [*self._past_waits, *self._gate.waits()], self._emails(),
+                             sorted(self._applied_event_ids))
 
     def _emails(self) -> list[SentEmail]:
         return [*self._past_emails, *self._escalation.emails]
@@ -159,23 +161,35 @@ class MarketWorkflow:
     @workflow.update(name=UPDATE_APPLY_EVENT)
     async def apply_event(self, request: MarketEventRequest) -> MarketView:
         async with self._lock:
-            # Re-checked under the lock: another event may have moved the market meanwhile.
-            data = self._check(request)
-            entry = MarketHistoryEntry(seq=len(self._history) + 1, event=request.event,
-                                       at=workflow.now().isoformat(), acting_user=request.acting_user)
-            if request.event == "settle":
-                await self._settle_at_agora(entry, data)
-            self._facts = model.apply(self._facts, request.event, data)
-            self._escalation.stop()  # the market moved on
-            entry.state_after = self._facts.state
-            self._history.append(entry)
-            self._changed()
-            version = self._version
+            if request.event_id in self._applied_event_ids:
+                # A resend of an applied event: answered with the market as it is, not applied again.
+                version = self._version
+            else:
+                version = await self._apply_once(request)
         await self._until_projected(version)
         return self.view()
 
+    async def _apply_once(self, request: MarketEventRequest) -> int:
+        """Apply the event (under the lock); the version the projection must reach."""
+        # Re-checked under the lock: another event may have moved the market meanwhile.
+        data = self._check(request)
+        entry = MarketHistoryEntry(seq=len(self._history) + 1, event=request.event,
+                                   at=workflow.now().isoformat(), acting_user=request.acting_user)
+        if request.event == "settle":
+            await self._settle_at_agora(entry, data)
+        self._facts = model.apply(self._facts, request.event, data)
+        self._escalation.stop()  # the market moved on
+        entry.state_after = self._facts.state
+        self._history.append(entry)
+        if request.event_id:
+            self._applied_event_ids.add(request.event_id)
+        self._changed()
+        return self._version
+
     @apply_event.validator
     def _validate_event(self, request: MarketEventRequest) -> None:
+        if request.event_id in self._applied_event_ids:
+            return  # already applied: the handler answers the market as it is
         self._check(request)
 
     def _check(self, request: MarketEventRequest) -> dict:

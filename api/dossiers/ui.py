@@ -61,7 +61,7 @@ async def new_dossier_page(request: Request) -> Response:
 
 def _create_payload(form: dict[str, str]) -> dict[str, Any]:
     def section(names: tuple[str, ...]) -> dict[str, Any]:
-        return {n: form[n] for n in names if form.get(n, "").strip() != "" or n in ("nir", "siret")}
+        return {n: form.get(n, "") for n in names if form.get(n, "").strip() != "" or n in ("nir", "siret")}
 
     market = {n: form[n].strip() for n in ("market_id", "session_id") if form.get(n, "").strip()}
     return {"person": section(PERSON_FIELDS), "action": section(ACTION_FIELDS), **market}

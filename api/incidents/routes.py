@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field, StringConstraints
 from api.auth import check_csrf, context, may, requires
 from api.context import AppContext
 from api.dossiers.schemas import ErrorOut
+from api.idempotency import request_identity
 from api.pages import guarded, read_form, render, signed_in_user
 from contracts.agora_link import LinkState
 from contracts.incident import IncidentView
@@ -82,12 +83,12 @@ def _http_error(refused: LinkRefused, field: str = "body") -> HTTPException:
     return HTTPException(code, {"code": refused.kind, "message": refused.message})
 
 
-async def _open(ctx: AppContext, user: User, incident: IncidentCreate) -> IncidentView:
+async def _open(ctx: AppContext, user: User, incident: IncidentCreate, identity: str) -> IncidentView:
     return await link_commands.open_incident(
         await ctx.temporal(), ctx.settings.task_queue,
         NewIncident(severity=incident.severity, description=incident.description,
                     opened_by=user.username, ticket=incident.ticket,
-                    attachments=tuple(incident.attachments)),
+                    attachments=tuple(incident.attachments), request_id=identity),
         contacts=ctx.contacts, calendar=ctx.calendar,
         ticket_prefix=ctx.settings.incident_ticket_prefix, timings=ctx.incident_timings)
 
@@ -140,11 +141,12 @@ async def incidents(user: IncidentReader, ctx: Ctx) -> list[IncidentView]:
 
 @api.post("/incidents", status_code=status.HTTP_201_CREATED, response_model=IncidentView,
           responses={**ERRORS, 409: REFUSALS[409]})
-async def open_incident(body: IncidentCreate, user: IncidentWriter, ctx: Ctx) -> IncidentView:
+async def open_incident(request: Request, body: IncidentCreate, user: IncidentWriter,
+                        ctx: Ctx) -> IncidentView:
     """Open an incident: the CDC is notified at once; a critical/major one has an SLA of
     11 working hours, with reminder and escalation emails."""
     try:
-        return await _open(ctx, user, body)
+        return await _open(ctx, user, body, request_identity(request))
     except LinkRefused as refused:
         raise _http_error(refused) from refused
 
@@ -269,7 +271,7 @@ async def open_incident_page(request: Request) -> Response:
     try:
         body = IncidentCreate(severity=form["severity"], description=form["description"],
                               ticket=form.get("ticket", "").strip(), attachments=attachments)
-        view = await _open(context(request), user, body)
+        view = await _open(context(request), user, body, request_identity(request))
     except ValueError:
         return await _incidents_page(
             request, user, _Outcome("Le formulaire contient des erreurs.", 422), values=form,

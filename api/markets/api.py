@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, status
+from fastapi import APIRouter, Depends, Path, Query, Request, status
 
 from api.auth import context, requires
 from api.context import AppContext
 from api.dossiers.schemas import ErrorOut
+from api.idempotency import request_identity
 from api.markets.presenters import market_detail, market_summary
 from api.markets.schemas import (
     MarketCreate,
@@ -48,9 +49,9 @@ _EVENT_DOC = "\n".join(
              responses={**AUTH_ERRORS,
                         409: {"model": ErrorOut, "description": "Lot déjà enregistré"},
                         503: {"model": ErrorOut, "description": "Temporal indisponible"}})
-async def create(payload: MarketCreate, user: Writer, ctx: Ctx) -> MarketCreated:
+async def create(request: Request, payload: MarketCreate, user: Writer, ctx: Ctx) -> MarketCreated:
     """Register a market (one lot) and start its workflow."""
-    market_id = await create_market(ctx, user, payload)
+    market_id = await create_market(ctx, user, payload, request_identity(request))
     return MarketCreated(market_id=market_id, state="created")
 
 
@@ -90,9 +91,10 @@ async def read(market_id: MarketId, user: Reader, ctx: Ctx) -> MarketDetail:
     description="Apply a business event through the market's workflow. Fields per event:\n\n"
     + _EVENT_DOC,
 )
-async def send(market_id: MarketId, event: MarketEventName, user: Writer, ctx: Ctx,
+async def send(request: Request, market_id: MarketId, event: MarketEventName, user: Writer, ctx: Ctx,
                data: MarketEventData | None = None) -> MarketDetail:
     payload = data.model_dump(exclude_none=True) if data else {}
-    await apply_market_event(ctx, user, market_id, event, {k: str(v) for k, v in payload.items()})
+    await apply_market_event(ctx, user, market_id, event, {k: str(v) for k, v in payload.items()},
+                             request_identity(request))
     row, view = await load_market(ctx, market_id)
     return market_detail(row, view)

@@ -58,14 +58,16 @@ def check_create(payload: MarketCreate) -> model.MarketTerms:
         raise InvalidFields([(_loc(invalid.field), invalid.reason)]) from invalid
 
 
-async def create_market(ctx: AppContext, user: User, payload: MarketCreate) -> str:
+async def create_market(ctx: AppContext, user: User, payload: MarketCreate, identity: str = "") -> str:
+    """Register the market and start its workflow. ``identity`` (from the request's
+    idempotency key or form token) makes a retry the same market."""
     terms = check_create(payload)
+    market_id = f"M-{(uuid.UUID(identity) if identity else uuid.uuid4()).hex[:12].upper()}"
     with ctx.db.sessions() as session:
         existing = market_exists(session, terms.reference, terms.lot_number)
-    if existing:
+    if existing and existing != market_id:  # the same id: this request retried, answered again
         raise Refused(409, "MarketExists", f"Le lot {terms.lot_number} du marché {terms.reference} "
                       f"est déjà enregistré ({existing}).", {"market_id": existing})
-    market_id = f"M-{uuid.uuid4().hex[:12].upper()}"
     market = MarketInput(market_id=market_id, facts=model.MarketFacts(terms),
                          acting_user=user.username, retry=ctx.retry, link=ctx.link,
                          escalation=ctx.escalation_for(f"/marches/{market_id}", user.username))
@@ -75,10 +77,12 @@ async def create_market(ctx: AppContext, user: User, payload: MarketCreate) -> s
 
 
 async def apply_market_event(ctx: AppContext, user: User, market_id: str, event: str,
-                             data: dict[str, Any]) -> MarketView:
+                             data: dict[str, Any], event_id: str = "") -> MarketView:
     """The workflow's validator checks the data against the market's facts (422 naming the
-    field); it answers once the projection shows the event."""
-    request = MarketEventRequest(event=event, acting_user=user.username, data=data)
+    field); it answers once the projection shows the event. ``event_id`` is the request's
+    identity: the market applies it once, whatever the number of resends."""
+    request = MarketEventRequest(event=event, acting_user=user.username, data=data,
+                                 event_id=event_id or str(uuid.uuid4()))
     return await send(send_market_event(await ctx.temporal(), market_id, request))
 
 

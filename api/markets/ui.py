@@ -10,6 +10,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from api.auth import check_csrf, context, may
 from api.errors import InvalidFields, Refused
+from api.idempotency import request_identity
 from api.markets.presenters import market_detail
 from api.markets.schemas import MarketCreate
 from api.markets.service import apply_market_event, create_market, load_market
@@ -78,7 +79,8 @@ async def new_market(request: Request) -> Response:
     user = signed_in_user(request, "markets:write")
     form = await read_form(request)
     market_id, errors = await submit_creation(request, form, lambda: create_market(
-        context(request), user, MarketCreate.model_validate(_create_payload(form))), _form_field)
+        context(request), user, MarketCreate.model_validate(_create_payload(form)),
+        request_identity(request)), _form_field)
     if market_id:
         return RedirectResponse(f"/marches/{quote(market_id)}?fait=create", status_code=303)
     return render(request, "market_new.html", 422, user=user, values=form, errors=errors,
@@ -116,7 +118,8 @@ async def send_event(request: Request, market_id: str, event: str) -> Response:
     required, optional = model.EVENT_FIELDS[event]
     data = {name: form[name].strip() for name in required + optional if form.get(name, "").strip()}
     try:
-        await apply_market_event(context(request), user, market_id, event, data)
+        await apply_market_event(context(request), user, market_id, event, data,
+                                 request_identity(request))
     except InvalidFields as invalid:
         return await _market_page(request, user, market_id, 422, open_event=event, values=form,
                                   field_errors={loc[-1]: message for loc, message in invalid.errors},

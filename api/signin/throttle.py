@@ -13,6 +13,7 @@ from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 
 from api.context import AppContext
+from state_models.validators import mask_nirs
 from store.models import User
 from store.sign_in_log import FAILURE, LOCKOUT, SUCCESS, record, wait_seconds
 from store.users import authenticate
@@ -39,17 +40,19 @@ async def sign_in(ctx: AppContext, request: Request, username: str, password: st
 def sign_in_sync(ctx: AppContext, address: str, username: str, password: str) -> SignIn:
     settings = ctx.settings
     username = username.strip()[:64]
+    # What is recorded and logged of the name typed: a NIR typed there is masked.
+    typed = mask_nirs(username)
     with ctx.db.sessions.begin() as session:
-        wait = wait_seconds(session, username, address, settings.sign_in_free_failures,
+        wait = wait_seconds(session, typed, address, settings.sign_in_free_failures,
                             timedelta(seconds=settings.sign_in_window_seconds))
         if wait > 0:
-            record(session, username, address, LOCKOUT)
-            log.warning("sign-in locked out: user=%r address=%s wait=%.0fs", username, address, wait)
+            record(session, typed, address, LOCKOUT)
+            log.warning("sign-in locked out: user=%r address=%s wait=%.0fs", typed, address, wait)
             return SignIn(None, max(1, math.ceil(wait)))
         user = authenticate(session, username, password)
-        record(session, username, address, SUCCESS if user else FAILURE)
+        record(session, typed, address, SUCCESS if user else FAILURE)
         if user is None:
-            log.warning("sign-in failed: user=%r address=%s", username, address)
+            log.warning("sign-in failed: user=%r address=%s", typed, address)
             return SignIn(None)
         session.flush()  # a rehashed password is saved
         session.expunge(user)

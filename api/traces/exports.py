@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field, StringConstraints
 
 from api.auth import check_csrf, context, requires
 from api.context import AppContext
+from api.idempotency import request_identity
 from api.pages import guarded, read_form, render, signed_in_user
 from api.traces.routes import ERRORS, _source, trace_store
 from contracts.trace_export import DELIVERED, READY, TraceExportRequest, TraceExportView
@@ -42,7 +43,7 @@ class TraceExportIn(BaseModel):
     until: datetime | None = Field(None, description="Fin de période (instant ISO avec fuseau)")
 
 
-def _request(ctx: AppContext, body: TraceExportIn, user: User) -> TraceExportRequest:
+def _request(ctx: AppContext, body: TraceExportIn, user: User, identity: str) -> TraceExportRequest:
     if not (body.dossier_ids or body.vector_ids or body.since or body.until):
         raise HTTPException(422, [{"loc": ["body", "dossier_ids"], "type": "value_error",
                                    "msg": "indiquer des dossiers, des vecteurs ou une période"}])
@@ -50,7 +51,7 @@ def _request(ctx: AppContext, body: TraceExportIn, user: User) -> TraceExportReq
     officer = contacts.security_officer.email if contacts and contacts.security_officer else ""
     iso = (lambda v: v.astimezone(UTC).isoformat(timespec="microseconds") if v else None)
     return TraceExportRequest(
-        export_id=uuid.uuid4().hex[:12], requester=body.requester, reference=body.reference,
+        export_id=uuid.UUID(identity).hex[:12], requester=body.requester, reference=body.reference,
         recorded_by=user.username, requested_at=datetime.now(UTC).isoformat(),
         dossier_ids=body.dossier_ids, vector_ids=body.vector_ids,
         since=iso(body.since), until=iso(body.until), security_officer_email=officer,
@@ -61,7 +62,9 @@ def _request(ctx: AppContext, body: TraceExportIn, user: User) -> TraceExportReq
 
 async def request_export(request: Request, ctx: AppContext, body: TraceExportIn,
                          user: User) -> TraceExportView:
-    export = _request(ctx, body, user)
+    # The id comes from the request's idempotency key or form token: a retry of a request
+    # whose answer was lost is the same export, not a second one.
+    export = _request(ctx, body, user, request_identity(request))
     trace_store(request).journal(user.username, _source(request), "export.request",
                                  body.model_dump(mode="json"), [export.export_id])
     return await trace_commands.start_trace_export(await ctx.temporal(), ctx.settings.task_queue,
