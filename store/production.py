@@ -24,6 +24,7 @@ DEMO_USERS: dict[str, tuple[str, list[str]]] = {
     "operateur": ("Paul Opérateur", ["operator"]),
     "auditeur": ("Ange Auditeur", ["auditor"]),
     "admin": ("Marie Administratrice", ["administrator"]),
+    "dpd": ("Lucie Déléguée", ["dpo"]),
 }
 
 

@@ -75,6 +75,16 @@ TRACE_EXPORT = {
     "page_url": "http://127.0.0.1:8000/exports-traces",
     "partner_name": CONTACTS.partner_name,
 }
+SUBJECT_REQUEST = {
+    "request_id": "a1b2c3d4e5f6",
+    "kind": "droit d'accès",
+    "received_at": "2026-12-01T09:00:00+00:00",
+    "deadline": "2027-01-01T09:00:00+00:00",
+    "days_left": 14,
+    "extension_months": 0,
+    "page_url": "http://127.0.0.1:8000/demandes-rgpd/a1b2c3d4e5f6",
+    "partner_name": CONTACTS.partner_name,
+}
 CONTEXTS = {
     "cdc_notification": INCIDENT,
     "reminder": INCIDENT,
@@ -86,6 +96,8 @@ CONTEXTS = {
     "crisis_convocation": CUT_OFF,
     "trace_export_reminder": TRACE_EXPORT,
     "trace_export_escalation": TRACE_EXPORT,
+    "subject_request_reminder": SUBJECT_REQUEST,
+    "subject_request_escalation": SUBJECT_REQUEST,
 }
 
 
