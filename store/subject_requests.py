@@ -67,7 +67,8 @@ def erase_persons(session: Session, cipher: DataCipher, person_ids: list[int],
                                                        Person.erased_at.is_(None))):
         nirs.append(cipher.decrypt(person.nir_encrypted))
         person.nir_hash = f"erased-{person.id}"
-        person.nir_encrypted = b""
+        # A placeholder sealed like a NIR: every reader (pages, API) shows it, none breaks.
+        person.nir_encrypted = cipher.encrypt(ERASED)
         person.birth_name = person.first_names = ERASED
         person.usage_name = person.email = person.phone = None
         person.birth_date = ""

@@ -59,7 +59,7 @@ def test_migrations_create_the_schema_and_the_roles(database: Database) -> None:
             "user_roles", "auth_tokens", "nir_unmaskings"} <= tables
     with database.sessions() as session:
         assert set(session.scalars(select(Role.code))) == {
-            "dossier_manager", "market_manager", "operator", "auditor", "administrator"}
+            "dossier_manager", "market_manager", "operator", "auditor", "administrator", "dpo"}
     # Running them again is a no-op.
     Database(str(database.engine.url)).dispose()
 
@@ -80,7 +80,7 @@ def test_processes_starting_together_migrate_a_fresh_database_once(settings: Set
     database = Database(url)
     try:
         with database.sessions() as session:
-            assert len(list(session.scalars(select(Role.code)))) == 5
+            assert len(list(session.scalars(select(Role.code)))) == 6
     finally:
         database.dispose()
 
