@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from state_models.subject_requests import CLOSED_DOSSIER_STATES, retention_cutoff
 from state_models.validators import mask_nir
-from store.crypto import DataCipher
+from store.crypto import DataCipher, open_nir, seal_nir
 from store.models import Dossier, NirUnmasking, Person
 from store.trace_models import AuditRecord, TraceRecord
 
@@ -36,7 +36,7 @@ def find_persons(session: Session, cipher: DataCipher, *, nir: str | None = None
 
 
 def masked_nir(cipher: DataCipher, person: Person) -> str:
-    return mask_nir(cipher.decrypt(person.nir_encrypted))
+    return mask_nir(open_nir(cipher, person.nir_encrypted, person.nir_hash))
 
 
 def dossiers_of(session: Session, person_ids: list[int]) -> list[Dossier]:
@@ -65,10 +65,10 @@ def erase_persons(session: Session, cipher: DataCipher, person_ids: list[int],
     nirs = []
     for person in session.scalars(select(Person).where(Person.id.in_(person_ids),
                                                        Person.erased_at.is_(None))):
-        nirs.append(cipher.decrypt(person.nir_encrypted))
+        nirs.append(open_nir(cipher, person.nir_encrypted, person.nir_hash))
         person.nir_hash = f"erased-{person.id}"
         # A placeholder sealed like a NIR: every reader (pages, API) shows it, none breaks.
-        person.nir_encrypted = cipher.encrypt(ERASED)
+        person.nir_encrypted = seal_nir(cipher, ERASED, person.nir_hash)
         person.birth_name = person.first_names = ERASED
         person.usage_name = person.email = person.phone = None
         person.birth_date = ""
@@ -111,7 +111,7 @@ def gather(session: Session, cipher: DataCipher, person_ids: list[int],
     ) if dossier_ids else []
     return {
         "persons": [{
-            "nir": cipher.decrypt(p.nir_encrypted), "birth_name": p.birth_name,
+            "nir": open_nir(cipher, p.nir_encrypted, p.nir_hash), "birth_name": p.birth_name,
             "usage_name": p.usage_name, "first_names": p.first_names,
             "birth_date": p.birth_date, "sex": p.sex, "email": p.email, "phone": p.phone,
         } for p in persons],

@@ -17,7 +17,7 @@ from contracts.subject_request import RetentionRun
 from crypto.codec import open_keys
 from crypto.person_keys import PersonKeyErased
 from settings import Settings
-from store.crypto import cipher_for
+from store.crypto import cipher_for, open_nir
 from store.db import Database
 from store.models import Dossier, Person
 from store.writer import ProjectionWriter
@@ -58,7 +58,7 @@ async def test_closed_dossiers_past_retention_are_crypto_erased(
             keys.key(kids[expired])
         assert keys.key(kids[recent]) and keys.key(kids[still_open])
         with database.sessions() as session:
-            persons = {cipher.decrypt(p.nir_encrypted): p for p in session.query(Person)}
+            persons = {open_nir(cipher, p.nir_encrypted, p.nir_hash): p for p in session.query(Person)}
             assert expired not in persons  # its NIR is gone from the store too
             assert {recent, still_open} <= set(persons)
             erased = [p for p in persons.values() if p.erased_at is not None]
