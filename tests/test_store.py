@@ -101,6 +101,13 @@ def test_nir_is_encrypted_at_rest_and_found_by_keyed_hash(database: Database, se
         open_nir(other, raw.nir_encrypted, raw.nir_hash)
 
 
+def test_the_sqlite_database_is_readable_by_its_owner_only(tmp_path: Path) -> None:
+    path = tmp_path / "fresh" / "store.sqlite3"
+    Database(f"sqlite:///{path}").dispose()
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert all(p.stat().st_mode & 0o777 == 0o600 for p in path.parent.glob("store.sqlite3*"))
+
+
 def test_a_nir_copied_into_another_row_does_not_decrypt(database: Database,
                                                         settings: Settings) -> None:
     cipher = cipher_for(settings)
