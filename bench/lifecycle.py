@@ -32,6 +32,7 @@ from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.converter import PayloadConverter
 from tqdm import tqdm
 
+import temporal_client
 from agora.identity_vector import build_assertion
 from agora.pki import ensure_dev_pki, load_signing_identity
 from bench import round_trips
@@ -109,6 +110,8 @@ class LifecycleReport:
     notes: list[str] = field(default_factory=list)
     # The same lifecycles with the trace log off (SPEC §5 cost), and the traces written.
     untraced: Phase | None = None
+    # The same lifecycles with Temporal payloads not sealed: the codec's cost.
+    unsealed: Phase | None = None
     traces_written: int = 0
 
     @property
@@ -172,7 +175,20 @@ class LifecycleReport:
             f"AGORA calls = {per_1000:.2f} per 1000 calls; one signature {ms(self.signing_seconds)}"
             f", signing cost per call {signing_per_call * 1e6:.1f} µs"),
             *self.tracing_lines(),
+            *self.codec_lines(),
             *self.notes,
+        ]
+
+    def codec_lines(self) -> list[str]:
+        if self.unsealed is None:
+            return []
+        cost = 1 - self.product.per_second / self.unsealed.per_second
+        return [
+            (f"payloads unsealed: {self.unsealed.per_second:7.2f} dossiers/s "
+             f"({self.unsealed.seconds:.1f} s, {self.unsealed.failures} failed); worker "
+             f"{self.unsealed.cpu_ms(self.unsealed.worker_cpu_seconds)} CPU per lifecycle "
+             f"(sealed: {self.product.cpu_ms(self.product.worker_cpu_seconds)})"),
+            f"RATIO codec cost (1 - sealed/unsealed throughput): {cost:.1%}",
         ]
 
     def tracing_lines(self) -> list[str]:
@@ -271,6 +287,8 @@ async def _measure(stack: Stack, client: Client, agora: AgoraAdmin, dossiers: in
                                                  make(off_first + WARM_UP_DOSSIERS + i)),
                             simulator_meter)
     stack.stop_worker()
+    unsealed = await _unsealed_phase(stack, server_meter, simulator_meter,
+                                     off_first + WARM_UP_DOSSIERS + dossiers, dossiers, concurrency)
 
     bare_queue = f"{settings.task_queue}-bare"
     bare_meter = stack.start_bare_worker(bare_queue)
@@ -298,8 +316,37 @@ async def _measure(stack: Stack, client: Client, agora: AgoraAdmin, dossiers: in
         bare_round_trips=round_trip_samples, vi_signatures=signatures,
         agora_requests_seen=len(requests), signing_seconds=_signing_seconds(settings),
         lost=len(checked.lost), duplicated=checked.duplicated_effects + checked.duplicated_dossiers,
-        untraced=untraced, traces_written=traces_written,
+        untraced=untraced, traces_written=traces_written, unsealed=unsealed,
     )
+
+
+async def _unsealed_phase(stack: Stack, server_meter: ProcessMeter | None,
+                          simulator_meter: ProcessMeter | None, first: int, dossiers: int,
+                          concurrency: int) -> Phase:
+    """The product's lifecycles with payloads in clear (worker and driver alike), on a task
+    queue and link workflow of their own: the sealed link workflow of the earlier phases is
+    never handed to a worker that cannot read it."""
+    settings = stack.settings
+    stack.settings = dataclasses.replace(
+        settings, payload_encryption=False, task_queue=f"{settings.task_queue}-unsealed",
+        link_workflow_id=f"{settings.link_workflow_id}-unsealed")
+    # Other people (serials after the earlier phases'), gated by this phase's link workflow.
+    make = dossier_factory(stack.settings, uuid.uuid4().hex[:6], RetryConfig())
+    try:
+        plain = await temporal_client.connect(stack.settings)
+        meter = stack.start_worker()
+        await stack.wait_for_poller(plain, stack.settings.task_queue, meter.pid)
+        for i in range(WARM_UP_DOSSIERS):
+            await _lifecycle(plain, Driver(plain, stack.settings.task_queue), make(first + i))
+        load = Driver(plain, stack.settings.task_queue)
+        phase = await _phase("payloads unsealed", meter, server_meter, dossiers, concurrency,
+                             lambda i: _lifecycle(plain, load,
+                                                  make(first + WARM_UP_DOSSIERS + i)),
+                             simulator_meter)
+        stack.stop_worker()
+        return phase
+    finally:
+        stack.settings = settings
 
 
 async def _phase(label: str, meter: ProcessMeter, server: ProcessMeter | None, count: int,
