@@ -156,6 +156,8 @@ async def test_restriction_freezes_the_dossiers_until_lifted(api: ApiHandle) -> 
         assert refused.status_code == 409, refused.text
         assert refused.json()["detail"]["code"] == "ProcessingRestricted"
         assert "Traitement limité" in refused.json()["detail"]["message"]
+        detail = (await manager.get(f"/api/dossiers/{dossier_id}")).json()
+        assert detail["restricted"] == f"demande RGPD {request_id}"
         lifted = await dpo.post(f"{URL}/{request_id}/lift", json={"note": "exactitude vérifiée"})
         assert lifted.status_code == 200 and lifted.json()["state"] == "lifted"
         accepted = await manager.post(f"/api/dossiers/{dossier_id}/events/validate",

@@ -50,6 +50,7 @@ def detail_of(row: Dossier, view: DossierView | None, cipher: DataCipher) -> Dos
                   for t in row.timeline],
         link_waits=view.link_waits if view else [],
         emails=view.emails if view else [],
+        restricted=view.restricted if view else "",
     )
 
 
