@@ -291,20 +291,22 @@ async def _measure(stack: Stack, client: Client, agora: AgoraAdmin, dossiers: in
                                      off_first + WARM_UP_DOSSIERS + dossiers, dossiers, concurrency)
 
     bare_queue = f"{settings.task_queue}-bare"
+    # The bare worker reads payloads in clear: its driver must write them so.
+    plain = await temporal_client.connect(settings, sealed=False)
     bare_meter = stack.start_bare_worker(bare_queue)
-    await stack.wait_for_poller(client, bare_queue, bare_meter.pid)
+    await stack.wait_for_poller(plain, bare_queue, bare_meter.pid)
     bare = BareInput(activities=AGORA_CALLS_PER_LIFECYCLE)
     for _ in range(WARM_UP_DOSSIERS):
-        await _bare(client, bare_queue, bare, f"bare-warm-{uuid.uuid4().hex}")
-    round_trip_samples = await _round_trips(client, bare_queue)
+        await _bare(plain, bare_queue, bare, f"bare-warm-{uuid.uuid4().hex}")
+    round_trip_samples = await _round_trips(plain, bare_queue)
     ceiling = await _measured_bare_phase(
-        "bare workflows   ", "bare", bare_meter, server_meter, dossiers, concurrency, client,
+        "bare workflows   ", "bare", bare_meter, server_meter, dossiers, concurrency, plain,
         lambda c, wid: _bare(c, bare_queue, bare, wid))
     same = _same_shape_job(shape, converter, bare_queue)
     for _ in range(WARM_UP_DOSSIERS):
-        await same(client, f"same-warm-{uuid.uuid4().hex}")
+        await same(plain, f"same-warm-{uuid.uuid4().hex}")
     same_shape = await _measured_bare_phase(
-        "same-shape       ", "same", bare_meter, server_meter, dossiers, concurrency, client,
+        "same-shape       ", "same", bare_meter, server_meter, dossiers, concurrency, plain,
         same)
     stack.stop_worker("bare-worker")
 
