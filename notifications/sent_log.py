@@ -10,6 +10,7 @@ the repeat carries the same Message-ID, so receivers can discard it.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from contextlib import closing
 from dataclasses import dataclass
@@ -44,6 +45,8 @@ class SentLog:
     def __init__(self, path: Path) -> None:
         self._path = path
         path.parent.mkdir(parents=True, exist_ok=True)
+        # Readable by its owner only: subjects and recipients name dossiers and people.
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
         with closing(self._connect()) as db, db:
             db.execute(_SCHEMA)
 

@@ -224,3 +224,11 @@ def test_sla_deadline_for_the_cli_in_paris_time() -> None:
     assert format_deadline("2026-07-01T05:00:00+00:00", 12, calendar) == "2026-07-01T19:00:00+02:00"
     with pytest.raises(ValueError, match="offset"):
         format_deadline("2026-12-24T18:30:00", 11, calendar)
+
+
+def test_the_sent_mail_log_is_readable_by_its_owner_only(tmp_path: Path) -> None:
+    from notifications.sent_log import SentLog
+
+    path = tmp_path / "mail" / "sent-mail.sqlite3"
+    SentLog(path)
+    assert path.stat().st_mode & 0o777 == 0o600
