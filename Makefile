@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: dev test install lint
+.PHONY: dev test install lint bytecode
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,10 +15,16 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-dev: $(STAMP)
+# The project's modules compiled ahead (skipped when up to date): processes then load them
+# even where PYTHONDONTWRITEBYTECODE is set, and each workflow's sandbox, which imports its
+# workflow module anew, does not compile it from source again.
+bytecode: $(STAMP)
+	$(BIN)/python -m compileall -q -j 0 -x '/\.(venv|data|git)/' .
+
+dev: bytecode
 	$(BIN)/agora-flow dev
 
-test: $(STAMP)
+test: bytecode
 	scripts/ensure-system-packages
 	$(BIN)/pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 

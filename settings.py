@@ -174,10 +174,14 @@ def load() -> Settings:
     return Settings()
 
 
+# Fields read from a variable not named after them (the documented names).
+_VARIABLE_OF_FIELD = {"traces_enabled": "TRACES", "keys_folder": "KEYS_DIR"}
+
+
 def as_environment(settings: Settings) -> dict[str, str]:
     """The ``AGORA_FLOW_*`` variables that rebuild ``settings`` in a child process."""
     environment: dict[str, str] = {}
     for name, value in vars(settings).items():
         text = ",".join(value) if isinstance(value, tuple) else str(value)
-        environment[f"AGORA_FLOW_{name.upper()}"] = text
+        environment[f"AGORA_FLOW_{_VARIABLE_OF_FIELD.get(name, name.upper())}"] = text
     return environment

@@ -1,4 +1,5 @@
-"""One activity per AGORA operation: attach the acting user, call AGORA, map its answer,
+"""One activity per AGORA operation: attach the acting user and their own PAGM profiles
+(store/authorisations.py), call AGORA, map its answer,
 and for a dossier project the outcome (its timeline entry and state) in the same activity,
 so a business event costs one activity.
 
@@ -54,18 +55,24 @@ class AgoraActivities:
         # Imported here, when a worker builds its activities, so that workflow modules can
         # name these methods without loading the SOAP stack (zeep, lxml, signxml).
         from agora.client import get_client
+        from store.authorisations import ProfileDirectory
         from store.traces import trace_store_for
 
         traces = trace_store_for(settings) if settings.traces_enabled else None
         self._client = lambda: get_client(settings, traces)
         self._writer = writer
+        # The acting user's own PAGM profiles, read at each call (SPEC §3): looked up here
+        # rather than carried in the workflow, so Temporal payloads stay lean and a
+        # revocation applies to the next attempt.
+        self._profiles = ProfileDirectory(settings)
 
     def _send(self, request: Request, acting_user: str | None,
               plan: OutcomePlan | None) -> AgoraOutcome:
         if plan is not None and plan.dossier is not None:
             self._writer.dossier(plan.dossier)  # the row exists before AGORA is called
         try:
-            ack = self._client().send(request, acting_user, _exchange_context(plan))
+            ack = self._client().send(request, acting_user, _exchange_context(plan),
+                                      self._profiles.profiles_for(acting_user))
         except AgoraFault as fault:
             at = _now()
             if plan is not None:

@@ -160,14 +160,16 @@ class AgoraClient:
         }
 
     def send(self, request: messages.Request, acting_user: str | None = None,
-             context: ExchangeContext | None = None) -> messages.AgoraAck:
-        """A write (or the NIR/name check): AGORA's acknowledgement."""
+             context: ExchangeContext | None = None,
+             pagm: tuple[str, ...] | None = None) -> messages.AgoraAck:
+        """A write (or the NIR/name check): AGORA's acknowledgement. ``pagm``: the acting
+        user's own profiles for the identity vector (None: the application's)."""
         operation = operations.BY_SOAP_NAME[request.operation]
         is_nir_check = operation.soap_name == messages.CheckNirName.operation
         if not (operation.writes or is_nir_check):
             raise ValueError(f"{operation.soap_name} is a read: use read()")
         answer = self._call(operation.soap_name, request.to_agora(), acting_user,
-                            getattr(request, "request_id", None), context)
+                            getattr(request, "request_id", None), context, pagm)
         return messages.AgoraAck(
             agora_dossier_id=answer.get("agora_dossier_id") or "",
             status=answer.get("status") or "",
@@ -178,20 +180,22 @@ class AgoraClient:
 
     def read(
         self, operation: str, fields: dict[str, Any], acting_user: str | None = None,
-        context: ExchangeContext | None = None,
+        context: ExchangeContext | None = None, pagm: tuple[str, ...] | None = None,
     ) -> dict[str, Any]:
         """A read operation, English field names in and out (dates and amounts as text)."""
         if operations.BY_SOAP_NAME[operation].writes:
             raise ValueError(f"{operation} is a write: use send()")
         return self._call(operation, messages.to_french(fields), acting_user,
-                          fields.get("request_id"), context)
+                          fields.get("request_id"), context, pagm)
 
     def _call(
         self, operation: str, french_fields: dict[str, Any], acting_user: str | None,
         request_id: str | None = None, context: ExchangeContext | None = None,
+        pagm: tuple[str, ...] | None = None,
     ) -> dict[str, Any]:
         exchange = Exchange(operation, acting_user, request_id, context or ExchangeContext())
         token = wsse.acting_user.set(acting_user)
+        pagm_token = wsse.acting_pagm.set(pagm)
         vector_token = wsse.sent_vector_id.set(None)
         exchange_token = tracing.current_exchange.set(exchange)
         try:
@@ -216,6 +220,7 @@ class AgoraClient:
             tracing.current_exchange.reset(exchange_token)
             exchange.vector_id = wsse.sent_vector_id.get()
             wsse.sent_vector_id.reset(vector_token)
+            wsse.acting_pagm.reset(pagm_token)
             wsse.acting_user.reset(token)
         self._record(exchange, tracing.ACKNOWLEDGED)
         answer = zeep.helpers.serialize_object(result, dict)

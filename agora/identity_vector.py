@@ -79,8 +79,10 @@ def build_assertion(
     *,
     now: dt.datetime,
     not_before_margin_seconds: int = DEFAULT_NOT_BEFORE_MARGIN_SECONDS,
+    pagm: tuple[str, ...] | None = None,
 ) -> etree._Element:
-    """Build and sign one assertion; returns the signed ``saml2:Assertion`` element."""
+    """Build and sign one assertion; returns the signed ``saml2:Assertion`` element.
+    ``pagm``: the acting user's own profiles (None: the application's, from settings)."""
     assertion_id = f"_{uuid.uuid4().hex}"
     not_before = now - dt.timedelta(seconds=not_before_margin_seconds)
     not_on_or_after = now + dt.timedelta(seconds=settings.vi_lifetime_seconds)
@@ -123,7 +125,7 @@ def build_assertion(
     etree.SubElement(context, _saml("AuthnContextClassRef")).text = settings.vi_auth_level
 
     attributes = etree.SubElement(root, _saml("AttributeStatement"))
-    _attribute(attributes, PAGM_ATTRIBUTE, settings.vi_pagm)
+    _attribute(attributes, PAGM_ATTRIBUTE, settings.vi_pagm if pagm is None else pagm)
     _attribute(attributes, PARTNER_ATTRIBUTE, (settings.partner_id,))
     _attribute(attributes, APPLICATION_ATTRIBUTE, (settings.application_id,))
 
@@ -148,11 +150,13 @@ class IdentityVector:
     acting_user: str
     xml: bytes  # the signed assertion, serialised once
     not_on_or_after: float  # epoch seconds
+    pagm: tuple[str, ...] | None = None  # the profiles signed in (None: the application's)
 
 
 class IdentityVectorFactory:
-    """Hands out a signed VI per acting user, re-signing only when the cached
-    one has less than ``renew_margin_seconds`` of its lifetime left.
+    """Hands out a signed VI per acting user and PAGM profiles, re-signing only when the
+    cached one has less than ``renew_margin_seconds`` of its lifetime left (a user whose
+    profiles changed gets a new vector at once: the profiles are part of the cache key).
 
     Thread-safe: activities call it from a thread pool. ``signatures`` counts
     the signatures made (the benchmark reports it per 1000 calls).
@@ -180,21 +184,23 @@ class IdentityVectorFactory:
         self._not_before_margin = not_before_margin_seconds
         self._clock = clock
         self._on_signed = on_signed
-        self._cache: dict[str, IdentityVector] = {}
+        self._cache: dict[tuple[str, tuple[str, ...] | None], IdentityVector] = {}
         self._lock = threading.Lock()
         self.signatures = 0
 
-    def vector_for(self, acting_user: str | None) -> IdentityVector:
+    def vector_for(self, acting_user: str | None,
+                   pagm: tuple[str, ...] | None = None) -> IdentityVector:
         user = acting_user or ANONYMOUS_USER
+        key = (user, pagm)
         # One lock for lookup and signing: two threads needing the same user's VI
         # must not both sign it; signing takes ~2 ms, so contention stays low.
         with self._lock:
             now = self._clock()
-            cached = self._cache.get(user)
+            cached = self._cache.get(key)
             if cached is not None and cached.not_on_or_after - now > self._renew_margin:
                 return cached
-            vector = self._sign(user, now)
-            self._cache[user] = vector
+            vector = self._sign(user, now, pagm)
+            self._cache[key] = vector
             self.signatures += 1
         if self._on_signed is not None:
             try:
@@ -203,16 +209,17 @@ class IdentityVectorFactory:
                 # Not archived: forget it, so the next call signs (and archives) a new one
                 # instead of sending a vector the archive never saw.
                 with self._lock:
-                    if self._cache.get(user) is vector:
-                        del self._cache[user]
+                    if self._cache.get(key) is vector:
+                        del self._cache[key]
                 raise
         return vector
 
-    def assertion_for(self, acting_user: str | None) -> etree._Element:
+    def assertion_for(self, acting_user: str | None,
+                      pagm: tuple[str, ...] | None = None) -> etree._Element:
         """A fresh element (callers insert it into their own envelope)."""
-        return etree.fromstring(self.vector_for(acting_user).xml)
+        return etree.fromstring(self.vector_for(acting_user, pagm).xml)
 
-    def _sign(self, user: str, now: float) -> IdentityVector:
+    def _sign(self, user: str, now: float, pagm: tuple[str, ...] | None) -> IdentityVector:
         instant = dt.datetime.fromtimestamp(int(now), dt.UTC)
         signed = build_assertion(
             self._settings,
@@ -220,10 +227,12 @@ class IdentityVectorFactory:
             user,
             now=instant,
             not_before_margin_seconds=self._not_before_margin,
+            pagm=pagm,
         )
         return IdentityVector(
             assertion_id=signed.get("ID"),
             acting_user=user,
             xml=etree.tostring(signed),
             not_on_or_after=int(now) + self._settings.vi_lifetime_seconds,
+            pagm=pagm,
         )

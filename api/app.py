@@ -25,6 +25,7 @@ from api.signin import routes as signin
 from api.subject_requests import routes as subject_requests
 from api.traces import exports as trace_exports
 from api.traces import routes as traces
+from api.users import routes as users
 from contracts.agora_link import GateConfig
 from contracts.dossier import EscalationConfig, RetryConfig
 from contracts.incident import IncidentTimings
@@ -81,6 +82,7 @@ def create_app(settings: Settings, temporal_client_factory: TemporalClientFactor
     app.include_router(traces.api)
     app.include_router(trace_exports.api)
     app.include_router(subject_requests.api)
+    app.include_router(users.api)
     app.include_router(signin.pages)
     app.include_router(dossiers_ui.router)
     app.include_router(incidents.pages)
@@ -88,6 +90,7 @@ def create_app(settings: Settings, temporal_client_factory: TemporalClientFactor
     app.include_router(traces.pages)
     app.include_router(trace_exports.pages)
     app.include_router(subject_requests.pages)
+    app.include_router(users.pages)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_middleware(IdempotencyMiddleware)
 

@@ -47,6 +47,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "audit:read": frozenset({"auditor", "administrator"}),
     # Data-subject requests (SPEC §8): the data-protection officer's team only.
     "subject_requests:write": frozenset({"dpo"}),
+    # Roles and PAGM profiles of every account, their history, who holds which permission.
+    "users:admin": frozenset({"administrator"}),
 }
 
 bearer = OAuth2PasswordBearer(tokenUrl="/api/token", auto_error=False,

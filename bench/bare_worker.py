@@ -1,19 +1,22 @@
 """``python -m bench.bare_worker``: a worker for the bare workflow only, in its own process
-so that its CPU time and memory are measured like the product's worker."""
+so that its CPU time and memory are measured like the product's worker, and with the
+product's client (its data converter: payloads sealed as the driver seals them)."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 
-from temporalio.client import Client
 from temporalio.worker import Worker
 
+import temporal_client
 from bench.bare import BareWorkflow, noop
+from settings import Settings
 
 
 async def run(server: str, namespace: str, task_queue: str) -> None:
-    client = await Client.connect(server, namespace=namespace)
+    # The settings come from the stack's environment (keys folder, development mode).
+    client = await temporal_client.connect(Settings(), server, namespace)
     # Same activity slots as the product's worker (worker.build_worker).
     worker = Worker(client, task_queue=task_queue, workflows=[BareWorkflow], activities=[noop],
                     max_concurrent_activities=64)

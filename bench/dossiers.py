@@ -73,8 +73,8 @@ ACTION = TrainingAction(
 )
 
 
-def dossier_factory(settings: Settings, run_id: str, retry: RetryConfig
-                    ) -> Callable[[int], DossierInput]:
+def dossier_factory(settings: Settings, run_id: str, retry: RetryConfig,
+                    acting_users: tuple[str, ...] = ACTING_USERS) -> Callable[[int], DossierInput]:
     """Inputs as the API builds them: its retry policy, the link's gate, reminder clocks
     on the working-hour calendar (so payloads have their real size)."""
     year = datetime.now(UTC).year
@@ -83,7 +83,7 @@ def dossier_factory(settings: Settings, run_id: str, retry: RetryConfig
 
     def make(serial: int) -> DossierInput:
         return DossierInput(dossier_id=f"B-{run_id}-{serial:06d}", person=person(serial),
-                            action=ACTION, acting_user=ACTING_USERS[serial % len(ACTING_USERS)],
+                            action=ACTION, acting_user=acting_users[serial % len(acting_users)],
                             retry=retry, link=link, escalation=escalation)
 
     return make

@@ -10,6 +10,11 @@
 3. the 8-activity ceiling: N bare workflows each running as many no-op activities as a
    lifecycle makes AGORA calls (kept for continuity with earlier figures).
 
+The product with its trace log off is a fourth phase (what recording every exchange costs).
+The four phases run interleaved, in slices taken in turn on workers that all stay up, so that
+a load from outside the run (another process on the machine) weighs on each alike and the
+ratios stay comparable.
+
 Per-event latency (event sent → AGORA acknowledged → update returned) is measured
 at idle (one dossier at a time) and under the load; it is compared with the bare
 single-activity round trip (an update running one no-op activity). Temporal round trips
@@ -20,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import itertools
 import math
 import time
 import uuid
@@ -39,6 +45,7 @@ from bench import round_trips
 from bench.agora_admin import AgoraAdmin
 from bench.bare import SIGNAL_FINISH, UPDATE_STEP, BareInput, BareView, BareWorkflow
 from bench.dossiers import (
+    ACTING_USERS,
     AGORA_CALLS_PER_LIFECYCLE,
     CALLS_AT_START,
     LIFECYCLE,
@@ -57,6 +64,9 @@ IDLE_DOSSIERS = 10
 ROUND_TRIPS = 50
 SIGNING_SAMPLES = 30
 HISTORY_SAMPLES = 5  # workflows of each phase whose histories are counted
+UNTRACED_USERS = tuple(f"{user}.sans-trace" for user in ACTING_USERS)
+UNSEALED_USERS = tuple(f"{user}.en-clair" for user in ACTING_USERS)
+ROUNDS = 4  # slices of each phase, run in turn with the other phases' (see _interleaved)
 MB = 1024 * 1024
 
 
@@ -235,9 +245,37 @@ async def run(dossiers: int, concurrency: int, server: str | None = None) -> Lif
 async def _measure(stack: Stack, client: Client, agora: AgoraAdmin, dossiers: int,
                    concurrency: int) -> LifecycleReport:
     settings = stack.settings
+    run_id = uuid.uuid4().hex[:6]
+    # Four workers side by side, each on its own task queue: the product, the product with
+    # its trace log off (what recording every exchange costs), the product with its payloads
+    # in clear (what the codec costs) and the bare engine.
     meter = stack.start_worker()
-    await stack.wait_for_poller(client, settings.task_queue, meter.pid)
-    make = dossier_factory(settings, uuid.uuid4().hex[:6], RetryConfig())
+    untraced_queue = f"{settings.task_queue}-untraced"
+    stack.settings = dataclasses.replace(settings, traces_enabled=False, task_queue=untraced_queue)
+    untraced_meter = stack.start_worker("worker-untraced")
+    # The product with payloads in clear (worker and driver alike): what the codec costs. Its
+    # own link workflow too: a worker that cannot read sealed payloads never gets a sealed one.
+    unsealed_queue = f"{settings.task_queue}-unsealed"
+    unsealed_settings = dataclasses.replace(
+        settings, payload_encryption=False, task_queue=unsealed_queue,
+        link_workflow_id=f"{settings.link_workflow_id}-unsealed")
+    stack.settings = unsealed_settings
+    unsealed_meter = stack.start_worker("worker-unsealed")
+    stack.settings = settings
+    plain = await temporal_client.connect(unsealed_settings)
+    await stack.wait_for_poller(plain, unsealed_queue, unsealed_meter.pid)
+    bare_queue = f"{settings.task_queue}-bare"
+    bare_meter = stack.start_bare_worker(bare_queue)
+    for queue, worker in ((settings.task_queue, meter), (untraced_queue, untraced_meter),
+                          (bare_queue, bare_meter)):
+        await stack.wait_for_poller(client, queue, worker.pid)
+    make = dossier_factory(settings, run_id, RetryConfig())
+    # Its own ids, persons and users (AGORA's records of its requests are told apart by them).
+    make_untraced = dossier_factory(settings, f"{run_id}u", RetryConfig(), UNTRACED_USERS)
+    make_unsealed = dossier_factory(unsealed_settings, f"{run_id}c", RetryConfig(), UNSEALED_USERS)
+    first = WARM_UP_DOSSIERS + IDLE_DOSSIERS
+    untraced_first = first + dossiers
+    unsealed_first = untraced_first + WARM_UP_DOSSIERS + dossiers
     converter = client.data_converter.payload_converter
     server_meter = stack.meter("temporal")
     simulator_meter = stack.meter("simulator")
@@ -248,67 +286,59 @@ async def _measure(stack: Stack, client: Client, agora: AgoraAdmin, dossiers: in
     for i in range(WARM_UP_DOSSIERS):
         await _lifecycle(client, Driver(client, settings.task_queue), make(i),
                          views.append if i == 0 else _ignore)
+        await _lifecycle(client, Driver(client, untraced_queue), make_untraced(untraced_first + i))
+        await _lifecycle(plain, Driver(plain, unsealed_queue), make_unsealed(unsealed_first + i))
     shape = Shape(input_bytes=_size(converter, make(0)),
                   view_bytes=[_size(converter, view) for view in views])
     idle = Driver(client, settings.task_queue)
     for i in range(IDLE_DOSSIERS):
         await _lifecycle(client, idle, make(WARM_UP_DOSSIERS + i))
-
-    calls_before = await agora.calls_received()
-    counter = CallCounter()
-    counted = counter.client(client)
-    load = Driver(counted, settings.task_queue)
-    first = WARM_UP_DOSSIERS + IDLE_DOSSIERS
-    product = await _phase("product lifecycles", meter, server_meter, dossiers, concurrency,
-                           lambda i: _lifecycle(counted, load, make(first + i)),
-                           simulator_meter)
-    agora_calls = await agora.calls_received() - calls_before
-    ids = [make(first + i).dossier_id for i in range(dossiers)]
-    checked = await audit(client, agora, ids, timeout_seconds=60)
-    product.round_trips = await round_trips.from_histories(
-        client, [workflow_id_for(i) for i in ids[:HISTORY_SAMPLES]], counter.calls, dossiers)
-    requests = await agora.requests()
-    signatures = len({r["assertion_id"] for r in requests if r["assertion_id"]})
-    stack.stop_worker()
-    traces_written = _traces_written(settings)
-
-    # The same run with the trace log off: what recording every exchange costs.
-    stack.settings = dataclasses.replace(settings, traces_enabled=False)
-    untraced_meter = stack.start_worker()
-    await stack.wait_for_poller(client, settings.task_queue, untraced_meter.pid)
-    stack.settings = settings
-    off_first = first + dossiers
-    for i in range(WARM_UP_DOSSIERS):
-        await _lifecycle(client, Driver(client, settings.task_queue), make(off_first + i))
-    off_load = Driver(client, settings.task_queue)
-    untraced = await _phase("tracing off      ", untraced_meter, server_meter, dossiers,
-                            concurrency,
-                            lambda i: _lifecycle(client, off_load,
-                                                 make(off_first + WARM_UP_DOSSIERS + i)),
-                            simulator_meter)
-    stack.stop_worker()
-    unsealed = await _unsealed_phase(stack, server_meter, simulator_meter,
-                                     off_first + WARM_UP_DOSSIERS + dossiers, dossiers, concurrency)
-
-    bare_queue = f"{settings.task_queue}-bare"
-    # The bare worker reads payloads in clear: its driver must write them so.
-    plain = await temporal_client.connect(settings, sealed=False)
-    bare_meter = stack.start_bare_worker(bare_queue)
-    await stack.wait_for_poller(plain, bare_queue, bare_meter.pid)
     bare = BareInput(activities=AGORA_CALLS_PER_LIFECYCLE)
-    for _ in range(WARM_UP_DOSSIERS):
-        await _bare(plain, bare_queue, bare, f"bare-warm-{uuid.uuid4().hex}")
-    round_trip_samples = await _round_trips(plain, bare_queue)
-    ceiling = await _measured_bare_phase(
-        "bare workflows   ", "bare", bare_meter, server_meter, dossiers, concurrency, plain,
-        lambda c, wid: _bare(c, bare_queue, bare, wid))
     same = _same_shape_job(shape, converter, bare_queue)
     for _ in range(WARM_UP_DOSSIERS):
-        await same(plain, f"same-warm-{uuid.uuid4().hex}")
-    same_shape = await _measured_bare_phase(
-        "same-shape       ", "same", bare_meter, server_meter, dossiers, concurrency, plain,
-        same)
-    stack.stop_worker("bare-worker")
+        await _bare(client, bare_queue, bare, f"bare-warm-{uuid.uuid4().hex}")
+        await same(client, f"same-warm-{uuid.uuid4().hex}")
+    round_trip_samples = await _round_trips(client, bare_queue)
+
+    counters = [CallCounter() for _ in range(5)]  # the driver's calls, per contender
+    load = Driver(counters[0].client(client), settings.task_queue)
+    off_load = Driver(counters[1].client(client), untraced_queue)
+    same_client, bare_client = counters[2].client(client), counters[3].client(client)
+    plain_load = Driver(counters[4].client(plain), unsealed_queue)
+    bare_ids = [f"bare-{run_id}-{i}" for i in range(dossiers)]
+    same_ids = [f"same-{run_id}-{i}" for i in range(dossiers)]
+    contenders = [
+        Contender(meter, counters[0],
+                  lambda i: _lifecycle(client, load, make(first + i))),
+        Contender(untraced_meter, counters[1],
+                  lambda i: _lifecycle(client, off_load, make_untraced(untraced_first + WARM_UP_DOSSIERS + i))),
+        Contender(bare_meter, counters[2], lambda i: same(same_client, same_ids[i])),
+        Contender(bare_meter, counters[3], lambda i: _bare(bare_client, bare_queue, bare, bare_ids[i])),
+        Contender(unsealed_meter, counters[4],
+                  lambda i: _lifecycle(plain, plain_load,
+                                       make_unsealed(unsealed_first + WARM_UP_DOSSIERS + i))),
+    ]
+    product, untraced, same_shape, ceiling, unsealed = await _interleaved(
+        contenders, dossiers, concurrency, server_meter, simulator_meter)
+
+    ids = [make(first + i).dossier_id for i in range(dossiers)]
+    checked = await audit(client, agora, ids, timeout_seconds=60)
+    product.round_trips = await _round_trips_of(
+        client, contenders[0], [workflow_id_for(i) for i in ids[:HISTORY_SAMPLES]], dossiers)
+    same_shape.round_trips = await _round_trips_of(client, contenders[2],
+                                                   same_ids[:HISTORY_SAMPLES], dossiers)
+    ceiling.round_trips = await _round_trips_of(client, contenders[3], bare_ids[:HISTORY_SAMPLES],
+                                                dossiers)
+    # The traced product's requests (warm-up, idle and measured lifecycles), by their user.
+    requests = [r for r in await agora.requests()
+                if r["acting_user"] not in UNTRACED_USERS + UNSEALED_USERS]
+    measured = {workflow_id_for(i) for i in ids}
+    # Each measured lifecycle's requests carry its workflow id, but for its NIR check.
+    agora_calls = dossiers + sum(1 for r in requests
+                                 if (r["request_id"] or "").split(":", 1)[0] in measured)
+    signatures = len({r["assertion_id"] for r in requests if r["assertion_id"]})
+    for name in ("worker", "worker-untraced", "worker-unsealed", "bare-worker"):
+        stack.stop_worker(name)
 
     return LifecycleReport(
         dossiers=dossiers, concurrency=concurrency, server=settings.temporal_address,
@@ -318,71 +348,70 @@ async def _measure(stack: Stack, client: Client, agora: AgoraAdmin, dossiers: in
         bare_round_trips=round_trip_samples, vi_signatures=signatures,
         agora_requests_seen=len(requests), signing_seconds=_signing_seconds(settings),
         lost=len(checked.lost), duplicated=checked.duplicated_effects + checked.duplicated_dossiers,
-        untraced=untraced, traces_written=traces_written, unsealed=unsealed,
+        untraced=untraced, traces_written=_traces_written(settings), unsealed=unsealed,
     )
 
 
-async def _unsealed_phase(stack: Stack, server_meter: ProcessMeter | None,
-                          simulator_meter: ProcessMeter | None, first: int, dossiers: int,
-                          concurrency: int) -> Phase:
-    """The product's lifecycles with payloads in clear (worker and driver alike), on a task
-    queue and link workflow of their own: the sealed link workflow of the earlier phases is
-    never handed to a worker that cannot read it."""
-    settings = stack.settings
-    stack.settings = dataclasses.replace(
-        settings, payload_encryption=False, task_queue=f"{settings.task_queue}-unsealed",
-        link_workflow_id=f"{settings.link_workflow_id}-unsealed")
-    # Other people (serials after the earlier phases'), gated by this phase's link workflow.
-    make = dossier_factory(stack.settings, uuid.uuid4().hex[:6], RetryConfig())
-    try:
-        plain = await temporal_client.connect(stack.settings)
-        meter = stack.start_worker()
-        await stack.wait_for_poller(plain, stack.settings.task_queue, meter.pid)
-        for i in range(WARM_UP_DOSSIERS):
-            await _lifecycle(plain, Driver(plain, stack.settings.task_queue), make(first + i))
-        load = Driver(plain, stack.settings.task_queue)
-        phase = await _phase("payloads unsealed", meter, server_meter, dossiers, concurrency,
-                             lambda i: _lifecycle(plain, load,
-                                                  make(first + WARM_UP_DOSSIERS + i)),
-                             simulator_meter)
-        stack.stop_worker()
-        return phase
-    finally:
-        stack.settings = settings
+@dataclass
+class Contender:
+    """One of the measured kinds of workflow: its worker and how to run its i-th one."""
+
+    meter: ProcessMeter
+    counter: CallCounter  # counts the calls of the client its job drives
+    job: Callable[[int], Awaitable[object]]
 
 
-async def _phase(label: str, meter: ProcessMeter, server: ProcessMeter | None, count: int,
+async def _interleaved(contenders: list[Contender], count: int, concurrency: int,
+                       server: ProcessMeter | None,
+                       simulator: ProcessMeter | None) -> list[Phase]:
+    """Each contender runs ``count`` workflows, in ``ROUNDS`` slices taken in turn (A B C D
+    A B C D…), so that whatever else loads the machine weighs on all of them alike; a
+    contender's time and CPU are summed over its own slices."""
+    phases = [Phase(0, 0.0, 0.0, 0, server_cpu_seconds=0.0 if server else None,
+                    simulator_cpu_seconds=0.0 if simulator else None) for _ in contenders]
+    bounds = [round(count * r / ROUNDS) for r in range(ROUNDS + 1)]
+    with tqdm(total=count * len(contenders), desc="interleaved", unit="wf", smoothing=0.1) as bar:
+        for low, high in itertools.pairwise(bounds):
+            for contender, phase in zip(contenders, phases, strict=True):
+                _add(phase, await _phase(contender.meter, server, high - low, concurrency,
+                                         lambda i, job=contender.job, o=low: job(o + i),
+                                         simulator, on_done=lambda: bar.update(1)))
+    for contender, phase in zip(contenders, phases, strict=True):
+        phase.worker_peak_rss_bytes = contender.meter.peak_rss_bytes()
+    return phases
+
+
+def _add(total: Phase, part: Phase) -> None:
+    total.workflows += part.workflows
+    total.seconds += part.seconds
+    total.worker_cpu_seconds += part.worker_cpu_seconds
+    total.failures += part.failures
+    if total.server_cpu_seconds is not None:
+        total.server_cpu_seconds += part.server_cpu_seconds or 0.0
+    if total.simulator_cpu_seconds is not None:
+        total.simulator_cpu_seconds += part.simulator_cpu_seconds or 0.0
+
+
+async def _phase(meter: ProcessMeter, server: ProcessMeter | None, count: int,
                  concurrency: int, job: Callable[[int], Awaitable[object]],
-                 simulator: ProcessMeter | None = None) -> Phase:
+                 simulator: ProcessMeter | None = None,
+                 on_done: Callable[[], None] = lambda: None) -> Phase:
     before = [m.cpu_seconds() if m else 0.0 for m in (meter, server, simulator)]
-    with tqdm(total=count, desc=label, unit="wf", smoothing=0.1) as bar:
-        started = time.perf_counter()
-        failures = await asyncio.wait_for(
-            run_bounded(count, job, concurrency, on_done=lambda: bar.update(1)),
-            phase_timeout(count))
-        seconds = time.perf_counter() - started
+    started = time.perf_counter()
+    failures = await asyncio.wait_for(run_bounded(count, job, concurrency, on_done=on_done),
+                                      phase_timeout(count))
+    seconds = time.perf_counter() - started
     for failure in failures[:3]:
         tqdm.write(f"  failed: {failure!r}")
     spent = [m.cpu_seconds() - b if m else None
              for m, b in zip((meter, server, simulator), before, strict=True)]
-    return Phase(count, seconds, spent[0] or 0.0, meter.peak_rss_bytes(), len(failures),
+    return Phase(count, seconds, spent[0] or 0.0, 0, len(failures),
                  server_cpu_seconds=spent[1], simulator_cpu_seconds=spent[2])
 
 
-async def _measured_bare_phase(label: str, prefix: str, meter: ProcessMeter,
-                               server: ProcessMeter | None, count: int, concurrency: int,
-                               client: Client,
-                               job: Callable[[Client, str], Awaitable[object]]) -> Phase:
-    """A bare phase whose driver calls are counted and whose first histories are read."""
-    counter = CallCounter()
-    counted = counter.client(client)
-    run_id = uuid.uuid4().hex[:8]
-    ids = [f"{prefix}-{run_id}-{i}" for i in range(count)]
-    phase = await _phase(label, meter, server, count, concurrency,
-                         lambda i: job(counted, ids[i]))
-    phase.round_trips = await round_trips.from_histories(client, ids[:HISTORY_SAMPLES],
-                                                         counter.calls, count)
-    return phase
+async def _round_trips_of(client: Client, contender: Contender, sample_ids: list[str],
+                          count: int) -> RoundTrips:
+    return await round_trips.from_histories(client, sample_ids, contender.counter.calls, count)
 
 
 async def _lifecycle(client: Client, driver: Driver, dossier,

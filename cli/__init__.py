@@ -111,11 +111,13 @@ def build_parser() -> argparse.ArgumentParser:
     from cli.keys import add_commands as add_keys_commands
     from cli.link import add_commands as add_link_commands
     from cli.traces import add_commands as add_trace_commands
+    from cli.users import add_commands as add_user_commands
 
     add_link_commands(commands)
     add_check_config_commands(commands)
     add_keys_commands(commands)
     add_trace_commands(commands)
+    add_user_commands(commands)
     add_bench_commands(commands)
     return parser
 

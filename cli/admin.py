@@ -23,7 +23,9 @@ def create_admin(settings: Settings, username: str, password: str | None = None)
     database = Database(settings.effective_database_url)
     try:
         with database.sessions.begin() as session:
-            create_user(session, username, password, ["administrator"])
+            create_user(session, username, password, ["administrator"],
+                        reason="premier administrateur (agora-flow create-admin)",
+                        partner=settings.partner_id)
     except IntegrityError:
         raise SystemExit(f"L'utilisateur {username} existe déjà.") from None
     finally:
@@ -38,7 +40,9 @@ def ensure_demo_users(settings: Settings) -> str:
         with database.sessions.begin() as session:
             for username, (name, roles) in DEMO_USERS.items():
                 if find_user(session, username) is None:
-                    create_user(session, username, DEMO_PASSWORD, roles, display_name=name)
+                    create_user(session, username, DEMO_PASSWORD, roles, display_name=name,
+                                reason="utilisateur de démonstration",
+                                partner=settings.partner_id)
     finally:
         database.dispose()
     return f"demo sign-in: {', '.join(DEMO_USERS)} / password '{DEMO_PASSWORD}'"

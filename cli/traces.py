@@ -39,8 +39,8 @@ def _verify(args: argparse.Namespace, settings: Settings) -> None:
             print(f"ÉCHEC {problem.chain} n° {problem.seq} ({problem.kind}) : {problem.message}",
                   file=sys.stderr)
         raise SystemExit(1)
-    print("Journal des échanges, archive des vecteurs et journal d'audit intègres ; "
-          "points de contrôle signés valides.")
+    print("Journal des échanges, archive des vecteurs, journal d'audit et historique des "
+          "habilitations intègres ; points de contrôle signés valides.")
 
 
 def _checkpoint(args: argparse.Namespace, settings: Settings) -> None:

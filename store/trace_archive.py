@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from store.models import UtcDateTime
 from store.trace_models import (
     AuditRecord,
+    AuthorisationRecord,
     ChainHead,
     Checkpoint,
     LegalHold,
@@ -30,7 +31,8 @@ from store.trace_models import (
 
 FORMAT = "agora-flow-trace-archive"
 VERSION = 1
-TABLES = (TraceRecord, VectorRecord, AuditRecord, ChainHead, Checkpoint, LegalHold)
+TABLES = (TraceRecord, VectorRecord, AuditRecord, AuthorisationRecord, ChainHead, Checkpoint,
+          LegalHold)
 _BATCH = 2000
 
 

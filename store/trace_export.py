@@ -1,5 +1,7 @@
-"""A trace export (SPEC §5): the exchanges asked for, each with its identity vector, as XML
-valid against ``schemas/trace-export.xsd``; a manifest of the files' SHA-256 and the log's
+"""A trace export (SPEC §5): the exchanges asked for, each with its identity vector, and the
+authorisation history of the users they name (SPEC §3), as XML valid against
+``schemas/trace-export.xsd``; the audit report for the security officer as a PDF
+(store/audit_report.py); a manifest of the files' SHA-256 and the log's
 chain heads; the manifest's signature by the Region's key and the signing certificate.
 
 Envelopes are exported exactly as sent and received (not masked): the export is evidence
@@ -24,13 +26,15 @@ from sqlalchemy import or_, select
 from agora.pki import SigningIdentity
 from contracts.trace_export import TraceExportFiles, TraceExportRequest
 from settings import Settings
+from store import audit_report
+from store.authorisations import history
 from store.trace_models import ChainHead, TraceRecord, VectorRecord
-from store.traces import TraceStore, now_iso
+from store.traces import TraceStore, now_iso, trusted_ca
 
 NS = "urn:agora-flow:traces:export:1"
 XSD_PATH = Path(__file__).parent / "schemas" / "trace-export.xsd"
-EXCHANGES_FILE, MANIFEST_FILE, SIGNATURE_FILE, CERTIFICATE_FILE = (
-    "traces.xml", "manifest.json", "manifest.sig", "region.cert.pem")
+EXCHANGES_FILE, MANIFEST_FILE, SIGNATURE_FILE, CERTIFICATE_FILE, REPORT_FILE = (
+    "traces.xml", "manifest.json", "manifest.sig", "region.cert.pem", "rapport-audit.pdf")
 
 
 @cache
@@ -92,6 +96,10 @@ def produce(store: TraceStore, identity: SigningIdentity, settings: Settings,
         vector_ids = sorted({r.vector_id for r in rows if r.vector_id} | set(request.vector_ids))
         vectors = list(session.scalars(select(VectorRecord).where(
             VectorRecord.assertion_id.in_(vector_ids)).order_by(VectorRecord.seq)))
+        # Who held which PAGM when (SPEC §3): the history of every user named in the export.
+        users = sorted({r.acting_user for r in rows if r.acting_user}
+                       | {v.subject for v in vectors})
+        changes = history(session, users)
         heads = {h.chain: {"seq": h.seq, "digest": h.digest}
                  for h in session.scalars(select(ChainHead))}
 
@@ -126,13 +134,27 @@ def produce(store: TraceStore, identity: SigningIdentity, settings: Settings,
         content = store.unseal(vector.sealed)
         if content is not None:
             _el(element, "Assertion", base64.b64encode(content["assertion"].encode()).decode())
+    for change in changes:
+        element = _el(root, "AuthorisationChange", user=change.username, at=change.at,
+                      actor=change.actor, source=change.source, action=change.action,
+                      role=change.role, seq=str(change.seq), digest=change.digest)
+        for profile in change.profiles_before.splitlines():
+            _el(element, "ProfileBefore", profile)
+        for profile in change.profiles_after.splitlines():
+            _el(element, "ProfileAfter", profile)
+        _el(element, "Reason", change.reason)
     schema().assertValid(root)
 
     xml = etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
     _write_private(folder / EXCHANGES_FILE, xml)
     _write_private(folder / CERTIFICATE_FILE, identity.cert_pem)
+    with store.reading() as session:
+        _write_private(folder / REPORT_FILE, audit_report.build(
+            session, request, partner=settings.partner_id, produced_at=root.get("producedAt"),
+            rows=rows, vectors=vectors, changes=changes,
+            xml_digest=hashlib.sha256(xml).hexdigest(), trusted_ca=trusted_ca(settings)))
     digests = {name: hashlib.sha256((folder / name).read_bytes()).hexdigest()
-               for name in (EXCHANGES_FILE, CERTIFICATE_FILE)}
+               for name in (EXCHANGES_FILE, CERTIFICATE_FILE, REPORT_FILE)}
     manifest = json.dumps({"export_id": request.export_id, "reference": request.reference,
                            "requester": request.requester, "files": digests,
                            "chain_heads": heads, "schema": "urn:agora-flow:traces:export:1"},
@@ -143,6 +165,7 @@ def produce(store: TraceStore, identity: SigningIdentity, settings: Settings,
     digests[MANIFEST_FILE] = hashlib.sha256(manifest).hexdigest()
     store.journal(request.recorded_by, "worker", "export.produce",
                   {"export_id": request.export_id, "reference": request.reference},
-                  [r.seq for r in rows] + [f"vi:{v.assertion_id}" for v in vectors])
+                  [r.seq for r in rows] + [f"vi:{v.assertion_id}" for v in vectors]
+                  + [f"hab:{c.seq}" for c in changes])
     return TraceExportFiles(folder=str(folder), digests=digests, exchanges=len(rows),
                             vectors=len(vectors))

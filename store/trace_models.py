@@ -122,3 +122,18 @@ class LegalHold(Base):
     released_by: Mapped[str | None] = mapped_column(String(64))
     released_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     release_reason: Mapped[str | None] = mapped_column(Text)
+
+
+class AuthorisationRecord(_Chained, Base):
+    """One grant, change or revocation of a user's role or PAGM profiles (SPEC §3): who
+    (``actor``, from ``source``), when, why, and the role's profiles before and after."""
+
+    __tablename__ = "authorisation_history"
+    username: Mapped[str] = mapped_column(String(64), index=True)  # whose authorisations
+    actor: Mapped[str] = mapped_column(String(64))
+    source: Mapped[str] = mapped_column(String(64))  # client address, or "cli"
+    action: Mapped[str] = mapped_column(String(16))  # role_granted, role_revoked, pagm_changed
+    role: Mapped[str] = mapped_column(String(32))
+    profiles_before: Mapped[str] = mapped_column(Text)  # one per line
+    profiles_after: Mapped[str] = mapped_column(Text)
+    reason: Mapped[str] = mapped_column(Text)

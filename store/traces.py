@@ -30,12 +30,16 @@ from sqlalchemy.orm import Session
 
 from agora.pki import SigningIdentity, ensure_dev_pki, load_signing_identity
 from agora.tracing import Exchange, VectorFacts
+from contracts.dossier import workflow_id_for as dossier_workflow_id
+from crypto.codec import open_keys
+from crypto.person_keys import PersonKeyErased, PersonKeys, open_sealed, seal
 from settings import Settings
 from state_models.validators import mask_nir
 from store.crypto import DataCipher, cipher_for
 from store.db import Database
 from store.trace_models import (
     AuditRecord,
+    AuthorisationRecord,
     ChainHead,
     Checkpoint,
     LegalHold,
@@ -45,18 +49,31 @@ from store.trace_models import (
 
 GENESIS = "0" * 64
 TRACES, VECTORS, AUDIT = "traces", "vectors", "audit"
-MODELS: dict[str, type[TraceRecord | VectorRecord | AuditRecord]] = {
-    TRACES: TraceRecord, VECTORS: VectorRecord, AUDIT: AuditRecord}
+AUTHORISATIONS = "authorisations"  # each user's roles and PAGM granted, changed, revoked
+MODELS: dict[str, type[TraceRecord | VectorRecord | AuditRecord | AuthorisationRecord]] = {
+    TRACES: TraceRecord, VECTORS: VectorRecord, AUDIT: AuditRecord,
+    AUTHORISATIONS: AuthorisationRecord}
 CHAIN_LABELS = {TRACES: "journal des échanges", VECTORS: "archive des vecteurs d'identification",
-                AUDIT: "journal d'audit"}
+                AUDIT: "journal d'audit", AUTHORISATIONS: "historique des habilitations"}
+# The logs whose personal data is sealed (column ``sealed``); the others are clear text.
+SEALED_CHAINS = frozenset({TRACES, VECTORS})
 # The fields each log's content digest covers (the sealed bytes through their SHA-256).
 CONTENT_FIELDS = {
     TRACES: ("at", "received_at", "operation", "dossier_id", "market_id", "acting_user",
              "request_id", "vector_id", "attempt", "http_status", "outcome", "fault_code"),
     VECTORS: ("at", "assertion_id", "subject", "pagm", "not_before", "not_on_or_after"),
     AUDIT: ("at", "username", "source", "action", "query", "records"),
+    AUTHORISATIONS: ("at", "username", "actor", "source", "action", "role", "profiles_before",
+                     "profiles_after", "reason"),
 }
 _APPEND_RETRIES = 5
+# First byte of a content sealed under a person's data key (followed by its key id and "|");
+# the data key's own ciphertexts start with 0x01 (store/crypto.py).
+_PERSON_SEALED = b"\x02"
+# Who placed a hold an incident placed itself (followed by its ticket), and the end of the
+# window of an incident still open.
+INCIDENT_HOLDER = "incident:"
+OPEN_END = "9999-12-31T23:59:59.999999+00:00"
 
 
 def now_iso() -> str:
@@ -80,7 +97,7 @@ def _canonical(value: Any) -> bytes:
 
 def content_digest(chain: str, row: Any) -> str:
     content = {name: getattr(row, name) for name in CONTENT_FIELDS[chain]}
-    if chain != AUDIT:
+    if chain in SEALED_CHAINS:
         sealed = row.sealed
         content["sealed"] = hashlib.sha256(sealed).hexdigest() if sealed is not None else None
     return hashlib.sha256(_canonical(content)).hexdigest()
@@ -109,7 +126,7 @@ def _sign(identity: SigningIdentity, payload: bytes) -> str:
     return base64.b64encode(signature).decode()
 
 
-def _signature_valid(cp: Checkpoint, trusted_ca: x509.Certificate | None) -> bool:
+def signature_valid(cp: Checkpoint, trusted_ca: x509.Certificate | None) -> bool:
     try:
         cert = x509.load_pem_x509_certificate(cp.certificate.encode())
         if trusted_ca is not None:
@@ -125,7 +142,7 @@ def _signature_valid(cp: Checkpoint, trusted_ca: x509.Certificate | None) -> boo
 # --- appending -----------------------------------------------------------------------
 
 
-def _append(session: Session, chain: str, row: Any) -> Any:
+def append(session: Session, chain: str, row: Any) -> Any:
     """Chain ``row`` after the log's head; the head row serialises concurrent writers."""
     head = session.get(ChainHead, chain, with_for_update=True)
     if head is None:
@@ -149,6 +166,7 @@ class TraceStore:
         self._database = database
         self._open = threading.Lock()
         self._writer = threading.Lock()  # one appender per process; the head row across processes
+        self._person_keys: PersonKeys | None = None
 
     @property
     def database(self) -> Database:
@@ -173,11 +191,38 @@ class TraceStore:
                     raise
         raise AssertionError("unreachable")
 
-    def _seal(self, value: dict[str, Any]) -> bytes:
-        return self.cipher.encrypt(json.dumps(value))
+    @property
+    def person_keys(self) -> PersonKeys:
+        """Opened on first use: verifying, moving or purging the log needs no key."""
+        with self._open:
+            if self._person_keys is None:
+                self._person_keys = open_keys(self._settings)
+            return self._person_keys
+
+    def _seal(self, value: dict[str, Any], dossier_id: str | None = None) -> bytes:
+        """A dossier's exchange under its person's data key (the key its workflow is sealed
+        under), so erasing that key erases these envelopes too; anything else under the
+        data key."""
+        plaintext = json.dumps(value)
+        if dossier_id is None:
+            return self.cipher.encrypt(plaintext)
+        keys = self.person_keys
+        kid = keys.for_workflow(dossier_workflow_id(dossier_id))
+        return (_PERSON_SEALED + kid.encode() + b"|"
+                + seal(keys.key(kid), plaintext.encode(), _PERSON_SEALED + kid.encode()))
 
     def unseal(self, sealed: bytes | None) -> dict[str, Any] | None:
-        return None if sealed is None else json.loads(self.cipher.decrypt(sealed))
+        """The content; None once purged, or once its person's key was erased."""
+        if sealed is None:
+            return None
+        if sealed[:1] != _PERSON_SEALED:
+            return json.loads(self.cipher.decrypt(sealed))
+        kid, _, box = sealed[1:].partition(b"|")
+        try:
+            key = self.person_keys.key(kid.decode())
+        except PersonKeyErased:
+            return None
+        return json.loads(open_sealed(key, box, _PERSON_SEALED + kid))
 
     # The AGORA client's sink (agora/tracing.TraceSink).
     def record_exchange(self, exchange: Exchange) -> None:
@@ -185,9 +230,9 @@ class TraceStore:
             "request": base64.b64encode(exchange.request_envelope).decode(),
             "response": base64.b64encode(exchange.response_envelope).decode(),
             "message": exchange.message,
-        })
+        }, exchange.context.dossier_id)
         context = exchange.context
-        self._write(lambda session: _append(session, TRACES, TraceRecord(
+        self._write(lambda session: append(session, TRACES, TraceRecord(
             at=exchange.sent_at, received_at=exchange.received_at, operation=exchange.operation,
             dossier_id=context.dossier_id, market_id=context.market_id,
             acting_user=exchange.acting_user, request_id=exchange.request_id,
@@ -200,7 +245,7 @@ class TraceStore:
             known = session.scalar(select(VectorRecord.seq).where(
                 VectorRecord.assertion_id == facts.assertion_id))
             if known is None:  # archived once
-                _append(session, VECTORS, VectorRecord(
+                append(session, VECTORS, VectorRecord(
                     at=facts.issued_at, assertion_id=facts.assertion_id, subject=facts.subject,
                     pagm="\n".join(facts.pagm), not_before=facts.not_before,
                     not_on_or_after=facts.not_on_or_after,
@@ -210,7 +255,7 @@ class TraceStore:
     def journal(self, username: str, source: str, action: str, query: dict[str, Any],
                 records: list[Any]) -> None:
         """One consultation in the audit journal (SPEC §5): written before the answer leaves."""
-        self._write(lambda session: _append(session, AUDIT, AuditRecord(
+        self._write(lambda session: append(session, AUDIT, AuditRecord(
             at=now_iso(), username=username, source=source or "", action=action,
             query=json.dumps(query, sort_keys=True, ensure_ascii=False),
             records=json.dumps(records), redacted_at=None)))
@@ -288,6 +333,40 @@ class TraceStore:
                              placed_by=placed_by)
             session.add(hold)
             session.flush()
+            return hold.id
+
+    def hold_for_incident(self, ticket: str, starts_at: str, ends_at: str | None,
+                          dossier_ids: list[str]) -> int:
+        """The incident's own hold, placed once (``ends_at`` None: open while the incident
+        is) and, on later calls, its window closed and its dossiers added — unless someone
+        released it already. Journaled as placed by the incident."""
+        placed_by = f"{INCIDENT_HOLDER}{ticket}"[:64]
+        with self._writer, self.database.sessions.begin() as session:
+            hold = session.scalars(select(LegalHold).where(
+                LegalHold.reference == ticket, LegalHold.placed_by == placed_by)).first()
+            action = "hold.place"
+            if hold is None:
+                hold = LegalHold(reference=ticket, placed_by=placed_by,
+                                 reason=f"incident {ticket} : traces de sa fenêtre et de ses dossiers",
+                                 starts_at=instant(starts_at),
+                                 ends_at=instant(ends_at) if ends_at else OPEN_END,
+                                 dossier_ids=json.dumps(sorted(set(dossier_ids))))
+                session.add(hold)
+                session.flush()
+            elif hold.released_at is None:
+                action = "hold.window"
+                if ends_at:
+                    hold.ends_at = instant(ends_at)
+                hold.dossier_ids = json.dumps(sorted(set(json.loads(hold.dossier_ids))
+                                                     | set(dossier_ids)))
+            else:
+                return hold.id
+            query = {"ticket": ticket, "since": hold.starts_at, "until": hold.ends_at,
+                     "dossier_ids": json.loads(hold.dossier_ids)}
+            append(session, AUDIT, AuditRecord(
+                at=now_iso(), username=placed_by, source="worker", action=action,
+                query=json.dumps(query, sort_keys=True, ensure_ascii=False),
+                records=json.dumps([hold.id]), redacted_at=None))
             return hold.id
 
     def release_hold(self, hold_id: int, released_by: str, reason: str) -> None:
@@ -398,7 +477,7 @@ def _verify_chain(session: Session, chain: str, trusted_ca: x509.Certificate | N
     checkpoints = session.scalars(select(Checkpoint).where(Checkpoint.chain == chain)
                                   .order_by(Checkpoint.id)).all()
     for cp in checkpoints:
-        if not _signature_valid(cp, trusted_ca):
+        if not signature_valid(cp, trusted_ca):
             return problem(cp.seq, "signature",
                            f"le point de contrôle n° {cp.id} n'a pas une signature valide")
     purges = [cp for cp in checkpoints if cp.kind == "purge"]

@@ -11,6 +11,9 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from contracts.authorisations import role_defaults
+from settings import Settings
+from store.authorisations import change_authorisations
 from store.models import AuthToken, Role, User, utcnow
 
 _hasher = PasswordHasher()
@@ -23,15 +26,22 @@ class UnknownRole(ValueError):
 
 
 def create_user(session: Session, username: str, password: str, roles: list[str],
-                display_name: str | None = None) -> User:
+                display_name: str | None = None, *, granted_by: str = "système",
+                reason: str = "création du compte", source: str = "cli",
+                partner: str | None = None) -> User:
+    """A new account; its roles are granted with their default PAGM profiles, each grant
+    recorded in the authorisation history (by ``granted_by``, for ``reason``)."""
     known = {role.code: role for role in session.scalars(select(Role))}
     missing = [code for code in roles if code not in known]
     if missing:
         raise UnknownRole(f"unknown role(s): {', '.join(missing)} (known: {', '.join(sorted(known))})")
     user = User(username=username, display_name=display_name or username,
-                password_hash=_hasher.hash(password), roles=[known[code] for code in roles])
+                password_hash=_hasher.hash(password), roles=[])
     session.add(user)
     session.flush()
+    partner = partner or Settings().partner_id
+    change_authorisations(session, user, {code: role_defaults(code, partner) for code in roles},
+                          actor=granted_by, reason=reason, source=source, partner=partner)
     return user
 
 

@@ -25,6 +25,7 @@ from contracts.trace_export import (
 from contracts.traces import CHECKPOINT_SCHEDULE_ID, PURGE_SCHEDULE_ID, TraceMaintenance
 from settings import Settings
 from workflows.trace_export import TraceExportWorkflow
+from workflows.trace_maintenance import TraceMaintenanceWorkflow
 
 DAY = timedelta(days=1)
 
@@ -43,7 +44,7 @@ async def ensure_trace_schedules(client: Client, settings: Settings, task_queue:
         try:
             await client.create_schedule(schedule_id, Schedule(
                 action=ScheduleActionStartWorkflow(
-                    "TraceMaintenanceWorkflow", job, id=f"{schedule_id}-run",
+                    TraceMaintenanceWorkflow.run, job, id=f"{schedule_id}-run",
                     task_queue=task_queue),
                 spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=DAY, offset=offset)]),
                 policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP)))

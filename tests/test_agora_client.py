@@ -248,8 +248,9 @@ def test_retry_after_forms() -> None:
 
 # ------------------------------------------------------- identity vector
 class _TamperingFactory(IdentityVectorFactory):
-    def vector_for(self, acting_user: str | None) -> IdentityVector:
-        vector = super().vector_for(acting_user)
+    def vector_for(self, acting_user: str | None,
+                   pagm: tuple[str, ...] | None = None) -> IdentityVector:
+        vector = super().vector_for(acting_user, pagm)
         assertion = etree.fromstring(vector.xml)
         assertion.find(f"{{{SAML_NS}}}Subject/{{{SAML_NS}}}NameID").text = "directeur"
         return dataclasses.replace(vector, xml=etree.tostring(assertion))

@@ -23,6 +23,7 @@ from temporalio.worker import Worker
 from activities.agora_calls import AgoraActivities
 from activities.agora_link_guard import AgoraLinkGuard
 from activities.notify import NotifyActivities
+from activities.traces import TraceActivities
 from agora.messages import AgoraAck, FindOrCreateDossier
 from contracts.agora_calls import BUSINESS_FAULT, FindOrCreateDossierCall
 from contracts.agora_link import (
@@ -162,7 +163,7 @@ async def link(
             task_queue=task_queue,
             workflows=[AgoraLinkWorkflow, IncidentWorkflow, GatedCallWorkflow],
             activities=[*AgoraActivities(agora_settings, ProjectionWriter(agora_settings)).all(),
-                        *notify.all()],
+                        *notify.all(), *TraceActivities(agora_settings).all()],
             activity_executor=executor,
             interceptors=[AgoraLinkGuard(temporal_client, link_id, state_cache_seconds=0)],
         ):

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import dataclasses
+import json
 import uuid
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
@@ -15,11 +17,14 @@ from pathlib import Path
 
 import pytest
 import pytest_asyncio
+from sqlalchemy import select
 from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.worker import Worker
 
 from activities.notify import NotifyActivities
+from activities.traces import TraceActivities
 from contracts.incident import (
+    AttachedFailure,
     IncidentAction,
     IncidentInput,
     IncidentTimings,
@@ -29,6 +34,8 @@ from contracts.incident import (
 from notifications.contacts import load_contacts
 from settings import Settings
 from state_models.calendar import WorkingCalendar
+from store.trace_models import AuditRecord, LegalHold
+from store.traces import OPEN_END, TraceStore, instant
 from tests.fixtures_smtp import SmtpServer
 from workflows.incident import IncidentWorkflow
 
@@ -40,13 +47,21 @@ REGION = CONTACTS.region_contact.email
 
 @pytest_asyncio.fixture
 async def incident_worker(
-    temporal_client: Client, task_queue: str, smtp_server: SmtpServer, tmp_path: Path
+    temporal_client: Client, task_queue: str, smtp_server: SmtpServer, tmp_path: Path,
+    agora_settings: Settings,
 ) -> AsyncIterator[None]:
     notify = NotifyActivities(Settings(), smtp_server.config, tmp_path / "sent.sqlite3")
+    traces = TraceActivities(hold_settings(agora_settings, tmp_path))
     with concurrent.futures.ThreadPoolExecutor(max_workers=4) as executor:
         async with Worker(temporal_client, task_queue=task_queue, workflows=[IncidentWorkflow],
-                          activities=notify.all(), activity_executor=executor):
+                          activities=[*notify.all(), *traces.all()], activity_executor=executor):
             yield
+
+
+def hold_settings(agora_settings: Settings, tmp_path: Path) -> Settings:
+    """Where the incidents' legal holds go: a trace log of this test's own."""
+    return dataclasses.replace(agora_settings,
+                               database_url=f"sqlite:///{tmp_path / 'traces.sqlite3'}")
 
 
 def incident(severity: str = "critical_major", detected_at: datetime | None = None,
@@ -216,3 +231,40 @@ async def test_the_deadline_is_11_working_hours_by_the_calendar_and_minor_has_no
     for handle in (critical, minor):
         await handle.execute_update(IncidentWorkflow.resolve, IncidentAction("region.it"))
         await handle.result()
+
+
+@pytest.mark.usefixtures("incident_worker")
+async def test_an_incident_holds_the_traces_of_its_window_and_dossiers_until_released(
+    temporal_client: Client, task_queue: str, smtp_server: SmtpServer, agora_settings: Settings,
+    tmp_path: Path,
+) -> None:
+    store = TraceStore(hold_settings(agora_settings, tmp_path))
+    detected = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+    data = incident(severity="minor", detected_at=detected)
+    handle = await start(temporal_client, task_queue, data)
+
+    def holds() -> list[LegalHold]:
+        with store.reading() as session:
+            return list(session.scalars(select(LegalHold)))
+
+    for _ in range(100):
+        if holds():
+            break
+        await asyncio.sleep(0.05)
+    [placed] = holds()
+    assert placed.reference == data.ticket and placed.ends_at == OPEN_END
+    assert placed.starts_at == instant("2026-03-01T09:00:00+00:00")  # a day before detection
+
+    await handle.signal(IncidentWorkflow.attach_failure, AttachedFailure(
+        "2026-03-02T09:05:00+00:00", "ValiderDossier", "HTTP 503", workflow_id="dossier-D-503"))
+    await handle.execute_update(IncidentWorkflow.resolve, IncidentAction("cdc.support"))
+    await handle.result()
+    [closed] = holds()
+    assert closed.id == placed.id and closed.ends_at != OPEN_END and closed.released_at is None
+    assert json.loads(closed.dossier_ids) == ["D-503"]
+    store.release_hold(closed.id, "auditeur", "enquête close")
+    with store.reading() as session:
+        actions = [(a.action, a.username) for a in session.scalars(
+            select(AuditRecord).order_by(AuditRecord.seq))]
+    assert actions == [("hold.place", f"incident:{data.ticket}"),
+                       ("hold.window", f"incident:{data.ticket}")]

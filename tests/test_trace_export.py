@@ -21,8 +21,10 @@ from temporalio.client import Client
 import worker as agora_worker
 from contracts.trace_export import DELIVERED, READY, TraceExportRequest
 from settings import Settings
+from store.authorisations import change_authorisations
 from store.trace_export import schema
 from store.traces import TraceStore
+from store.users import create_user
 from temporal_client.traces import deliver_trace_export, start_trace_export, trace_export_view
 from tests.fixtures_smtp import SmtpServer
 from tests.test_traces import _fill
@@ -37,7 +39,15 @@ async def test_export_is_signed_valid_and_chased_until_delivered(
     settings = dataclasses.replace(agora_settings, data_dir=agora_settings.data_dir,
                                    database_url=f"sqlite:///{tmp_path / 'traces.sqlite3'}",
                                    smtp_port=smtp_server.config.port)
-    _fill(TraceStore(settings))  # D-0: exchanges 1, 3, 5; D-1: 2, 4
+    store = TraceStore(settings)
+    _fill(store)  # D-0: exchanges 1, 3, 5; D-1: 2, 4, by "agent"; a search by "auditeur" saw 2, 4
+    with store.database.sessions.begin() as session:
+        agent = create_user(session, "agent", "un mot de passe long", ["dossier_manager"],
+                            granted_by="admin.region", reason="arrivée", partner="REGION-CORSE")
+        change_authorisations(session, agent, {"dossier_manager": ["AGORA_LECTURE;REGION-CORSE"]},
+                              actor="admin.region", reason="audit en cours", source="10.0.0.1",
+                              partner="REGION-CORSE")
+        create_user(session, "autre", "un mot de passe long", ["auditor"], partner="REGION-CORSE")
     request = TraceExportRequest(
         export_id=uuid.uuid4().hex[:12], requester="CDC", reference="REQ-2026-01",
         recorded_by="auditeur", requested_at="2026-02-01T00:00:00+00:00", dossier_ids=["D-1"],
@@ -69,6 +79,17 @@ async def test_export_is_signed_valid_and_chased_until_delivered(
         manifest = (folder / "manifest.json").read_bytes()
         files = json.loads(manifest)["files"]
         assert files["traces.xml"] == hashlib.sha256((folder / "traces.xml").read_bytes()).hexdigest()
+        changes = [(c.get("user"), c.get("action"), c.findtext(f"{NS}Reason"))
+                   for c in document.iter(f"{NS}AuthorisationChange")]
+        assert changes == [("agent", "role_granted", "arrivée"),
+                           ("agent", "pagm_changed", "audit en cours")]  # not "autre"
+        report = (folder / "rapport-audit.pdf").read_bytes()
+        assert files["rapport-audit.pdf"] == hashlib.sha256(report).hexdigest()
+        _assert_pdf(report)
+        for shown in (b"REQ-2026-01", "du 2026-01-02T10:00:00+00:00 au 2026-01-04".encode("cp1252"),
+                      b"auditeur depuis 127.0.0.1 : traces.search", b"PAGM modifi",
+                      b"audit en cours", b"conformes."):
+            assert shown in report, shown
         cert = x509.load_pem_x509_certificate((folder / "region.cert.pem").read_bytes())
         cert.public_key().verify(base64.b64decode((folder / "manifest.sig").read_text()),  # type: ignore[union-attr, call-arg]
                                  manifest, padding.PKCS1v15(), hashes.SHA256())
@@ -79,3 +100,15 @@ async def test_export_is_signed_valid_and_chased_until_delivered(
                                                          f"trace-export-{request.export_id}")
         result = await handle.result()
         assert result.state == DELIVERED and result.error == "délai de 15 jours dépassé"
+
+
+def _assert_pdf(data: bytes) -> None:
+    """A PDF whose cross-reference table points at each of its objects."""
+    assert data.startswith(b"%PDF-1.4") and data.rstrip().endswith(b"%%EOF")
+    start = int(data.rsplit(b"startxref", 1)[1].split()[0])
+    table = data[start:].split(b"trailer", 1)[0].split(b"\n")
+    count = int(table[1].split()[1])
+    offsets = [int(row.split()[0]) for row in table[3:3 + count - 1]]
+    assert len(offsets) == count - 1 >= 6
+    for number, offset in enumerate(offsets, start=1):
+        assert data[offset:].startswith(f"{number} 0 obj".encode()), number

@@ -83,6 +83,25 @@ def test_each_exchange_and_each_vector_is_recorded_with_its_envelopes(
     assert shown["response"].strip().startswith("<")
 
 
+def test_a_dossier_s_exchanges_are_sealed_under_its_person_s_key_and_erased_with_it(
+        trace_settings: Settings, store: TraceStore, clean_simulator: SimulatorHandle) -> None:
+    from contracts.dossier import workflow_id_for
+
+    keys = store.person_keys
+    kid = keys.bind_workflow(workflow_id_for("D-ERASE"), keys.for_person(valid_nir(41)))
+    client = AgoraClient(trace_settings, traces=store)
+    client.send(find_or_create_request(41), "agent.corse", ExchangeContext(dossier_id="D-ERASE"))
+    client.send(find_or_create_request(42), "agent.corse", ExchangeContext(market_id="M-1"))
+    erased, other = _traces(store)
+    assert erased.sealed.startswith(b"\x02" + kid.encode() + b"|")  # under the person's key
+    assert not other.sealed.startswith(b"\x02")  # no dossier: the data key
+    assert "Assertion" in store.envelopes(erased)["request"]
+    keys.erase(kid)
+    assert store.envelopes(erased) == {"request": "", "response": "", "message": ""}
+    assert "Assertion" in store.envelopes(other)["request"]
+    assert _problems(store, trace_settings) == []  # the chain covers the sealed bytes
+
+
 def test_an_exchange_whose_trace_cannot_be_written_fails_the_call(
         trace_settings: Settings, clean_simulator: SimulatorHandle) -> None:
     class Broken(TraceStore):
@@ -293,7 +312,10 @@ def test_content_blanked_outside_a_purge_is_caught(store: TraceStore,
 def test_export_and_import_keep_the_chain_verifiable(
         store: TraceStore, trace_settings: Settings, tmp_path: Path) -> None:
     from store.trace_archive import export_archive, import_archive
+    from store.users import create_user
     _fill(store)
+    with store.database.sessions.begin() as session:  # the authorisation history moves too
+        create_user(session, "camille", "un mot de passe long", ["auditor"], partner="REGION-CORSE")
     store.checkpoint(region_identity(trace_settings))
     archive = tmp_path / "traces.jsonl"
     with store.reading() as session:
@@ -303,7 +325,7 @@ def test_export_and_import_keep_the_chain_verifiable(
         trace_settings, database_url=f"sqlite:///{tmp_path / f'{uuid.uuid4().hex}.sqlite3'}"))
     with target.database.sessions.begin() as session:
         counts = import_archive(session, archive)
-    assert counts["agora_traces"] == 5
+    assert counts["agora_traces"] == 5 and counts["authorisation_history"] == 1
     assert _problems(target, trace_settings) == []
     assert target.envelopes(_traces(target)[0])["response"].strip() == "<ok/>"
     # An edited archive does not verify once imported.
@@ -345,7 +367,7 @@ async def test_schedules_are_created_once_and_a_run_signs_checkpoints(
                 if made:
                     break
                 await asyncio.sleep(0.1)
-            assert {cp.chain for cp in made} == {"traces", "vectors", "audit"}
+            assert {cp.chain for cp in made} == {"traces", "vectors", "audit", "authorisations"}
             assert _problems(store, trace_settings) == []
         finally:
             for schedule_id in ids:

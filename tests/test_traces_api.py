@@ -91,7 +91,8 @@ async def test_a_trace_request_is_exported_downloaded_and_journaled(api: ApiHand
             await asyncio.sleep(0.1)
         assert archive.status_code == 200
         names = zipfile.ZipFile(io.BytesIO(archive.content)).namelist()
-        assert sorted(names) == ["manifest.json", "manifest.sig", "region.cert.pem", "traces.xml"]
+        assert sorted(names) == ["manifest.json", "manifest.sig", "rapport-audit.pdf",
+                                 "region.cert.pem", "traces.xml"]
         listed = (await auditor.get("/api/trace-exports")).json()
         mine = next(v for v in listed if v["request"]["export_id"] == export_id)
         assert mine["state"] == "delivered" and mine["delivered_by"] == "auditeur"

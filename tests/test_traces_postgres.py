@@ -12,8 +12,10 @@ from sqlalchemy import update
 
 from cli import main as cli_main
 from settings import Settings
+from store.authorisations import history
 from store.trace_models import TraceRecord
 from store.traces import TraceStore, region_identity
+from store.users import create_user
 from tests.test_postgres import _new_database, pg_server  # noqa: F401
 from tests.test_traces import _fill
 
@@ -27,6 +29,8 @@ def test_sqlite_log_moved_to_postgresql_still_verifies(
     settings = dataclasses.replace(agora_settings, database_url=sqlite_url)
     store = TraceStore(settings)
     _fill(store)
+    with store.database.sessions.begin() as session:  # the authorisation history moves too
+        create_user(session, "camille", "un mot de passe long", ["auditor"], partner="REGION-CORSE")
     store.checkpoint(region_identity(settings))
     monkeypatch.setenv("AGORA_FLOW_DATA_DIR", str(settings.data_dir))
     archive = str(tmp_path / "traces.jsonl")
@@ -36,6 +40,8 @@ def test_sqlite_log_moved_to_postgresql_still_verifies(
     cli_main(["traces", "import-archive", archive, "--database-url", postgres_url])
     cli_main(["traces", "verify", "--database-url", postgres_url])
     assert "intègres" in capsys.readouterr().out
+    with TraceStore(dataclasses.replace(settings, database_url=postgres_url)).reading() as session:
+        assert [r.username for r in history(session)] == ["camille"]
     with pytest.raises(SystemExit):  # an import never merges into a log already there
         cli_main(["traces", "import-archive", archive, "--database-url", postgres_url])
 

@@ -15,13 +15,16 @@ from dataclasses import asdict
 from datetime import datetime, timedelta
 
 from temporalio import workflow
+from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
     # Imported by name so the sandbox registers the module: the payload converter
     # resolves the input's nested dataclass hints (Contacts → Contact) through
     # the sandbox's sys.modules, which lacks modules only imported transitively.
     import notifications.contacts  # noqa: F401
+    from activities.traces import TraceActivities
     from contracts.agora_link import SIGNAL_INCIDENT_CLOSED
+    from contracts.dossier import WORKFLOW_ID_PREFIX as DOSSIER_PREFIX
     from contracts.incident import (
         QUERY_VIEW,
         SIGNAL_ATTACH_FAILURE,
@@ -35,6 +38,7 @@ with workflow.unsafe.imports_passed_through():
         IncidentView,
     )
     from contracts.notify import EmailRequest, SentEmail
+    from contracts.traces import INCIDENT_HOLD_LOOKBACK_SECONDS, IncidentHold
     from state_models import incident as lifecycle
     from state_models.calendar import add_working_hours
     from workflows.notify_call import send_email
@@ -43,6 +47,9 @@ with workflow.unsafe.imports_passed_through():
 ESCALATION_NO_ACK = "escalation"
 REMINDER = "reminder"
 DEADLINE_PASSED = "deadline_passed"
+
+# The version of this workflow that holds its traces (workflow.patched).
+HOLD_PATCH = "incident-legal-hold"
 
 # States in which the CDC has not answered yet / the SLA is not met yet.
 _UNANSWERED = frozenset({"detected", "notified"})
@@ -63,19 +70,41 @@ class IncidentWorkflow:
         self._sent_steps: set[str] = set()
         self._attached = 0
         self._last_failure: AttachedFailure | None = None
+        # The dossiers whose failures were attached: their traces are held with the window's.
+        self._dossiers: set[str] = set()
         # Bumped by every update so the timer loop recomputes its next due instant.
         self._revision = 0
 
     @workflow.run
     async def run(self, incident: IncidentInput) -> IncidentView:
         await self._notify_cdc()
+        # Incidents started before legal holds existed replay without them.
+        holds = workflow.patched(HOLD_PATCH)
+        if holds:
+            await self._hold_traces(ends_at=None)
         if self._deadline is not None:
             await self._follow_sla()
         await workflow.wait_condition(
             lambda: self._state == "resolved" and workflow.all_handlers_finished()
         )
+        if holds:
+            await self._hold_traces(ends_at=workflow.now().isoformat())
         await self._tell_link()
         return self.view()
+
+    # --- the legal hold on the incident's traces (SPEC §5) -----------------------------
+
+    async def _hold_traces(self, ends_at: str | None) -> None:
+        """Hold the traces of the incident's window (from a day before its detection, open
+        until it is resolved) and of the dossiers its failures concern, until an authorised
+        person releases the hold with a reason."""
+        starts = self._detected - timedelta(seconds=INCIDENT_HOLD_LOOKBACK_SECONDS)
+        await workflow.execute_activity_method(
+            TraceActivities.hold_incident_traces,
+            IncidentHold(self._input.ticket, starts.isoformat(), ends_at, sorted(self._dossiers)),
+            start_to_close_timeout=timedelta(minutes=1),
+            retry_policy=RetryPolicy(maximum_interval=timedelta(minutes=5)),
+            summary=f"gel des traces {self._input.ticket}")
 
     # --- the notification ---------------------------------------------------------------
 
@@ -192,6 +221,8 @@ class IncidentWorkflow:
     def attach_failure(self, failure: AttachedFailure) -> None:
         self._attached += 1
         self._last_failure = failure
+        if failure.workflow_id.startswith(DOSSIER_PREFIX):
+            self._dossiers.add(failure.workflow_id.removeprefix(DOSSIER_PREFIX))
 
     # --- views and emails -------------------------------------------------------------
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine
 
+import store.authorisation_models  # each user's PAGM per role
 import store.market_models
 import store.trace_models  # noqa: F401  (and the trace log)
 from store import exactly_once, sign_in_log  # noqa: F401  (idempotency keys, claims, sign-ins)

@@ -49,6 +49,7 @@ from contracts.dossier import (
 )
 from contracts.dossier import workflow_id_for as dossier_workflow_id
 from contracts.incident import (
+    AttachedFailure,
     IncidentAction,
     IncidentInput,
     IncidentTimings,
@@ -321,6 +322,25 @@ class Recorder:
         await handle.result()
         await self.save("incident-escalated", "no acknowledgement, escalated, resolved", handle)
 
+    async def incident_holds_its_traces(self) -> None:
+        """A minor incident holds its traces from the start; a failure of a dossier is
+        attached; at resolution the hold's window closes with that dossier."""
+        ticket = "INC-REPLAY-HOLD"
+        handle = await self.client.start_workflow(
+            IncidentWorkflow.run,
+            IncidentInput(ticket=ticket, severity="minor", kind="agora_slow",
+                          description="Réponses lentes de ValiderDossier.",
+                          detected_at=datetime.now(UTC).isoformat(), contacts=CONTACTS,
+                          calendar=WorkingCalendar(), opened_by="agent.dupont"),
+            id=incident_workflow_id(ticket), task_queue=TASK_QUEUE)
+        await eventually(lambda: handle.query(IncidentWorkflow.view), lambda v: len(v.emails) == 1)
+        await handle.signal(IncidentWorkflow.attach_failure, AttachedFailure(
+            datetime.now(UTC).isoformat(), "ValiderDossier", "HTTP 503",
+            workflow_id="dossier-D-REPLAY-HOLD"))
+        await handle.execute_update(IncidentWorkflow.resolve, IncidentAction("cdc.support", "note"))
+        await handle.result()
+        await self.save("incident-holds-its-traces", "legal hold placed, window closed", handle)
+
     async def link_cut_off_and_reconnected(self) -> None:
         """The link is cut off; a dossier's registration waits; the crisis cell's two
         approvers reconnect it and the dossier goes on. Then a burst of 503s opens an
@@ -453,7 +473,8 @@ class Recorder:
 
 
 SCENARIOS = ("dossier_lifecycle", "dossier_escalated", "dossier_reengineered",
-             "market_continued_as_new", "incident_escalated", "link_cut_off_and_reconnected",
+             "market_continued_as_new", "incident_escalated", "incident_holds_its_traces",
+             "link_cut_off_and_reconnected",
              "orphan_place_reconciled", "trace_maintenance", "trace_export_late_then_delivered",
              "subject_requests")
 
