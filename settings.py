@@ -147,6 +147,14 @@ class Settings:
     traces_enabled: bool = field(default_factory=lambda: _env("TRACES", "on").lower() not in ("off", "false", "0"))
     trace_retention_days: int = field(
         default_factory=lambda: int(_env("TRACE_RETENTION_DAYS", "365")))
+    # Temporal payloads sealed by the codec: on, except to measure the codec's cost (bench
+    # lifecycle); production refuses it off (agora-flow check-config).
+    payload_encryption: bool = field(default_factory=lambda: _env(
+        "PAYLOAD_ENCRYPTION", "on").lower() not in ("off", "false", "0"))
+    # Personal data of closed dossiers (settled or cancelled) are crypto-erased this many days
+    # after the dossier closed: ten years, the retention of public funding records (SPEC §8).
+    personal_data_retention_days: int = field(
+        default_factory=lambda: int(_env("PERSONAL_DATA_RETENTION_DAYS", "3650")))
 
     @property
     def pki_dir(self) -> Path:

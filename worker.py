@@ -19,6 +19,7 @@ from activities.agora_link_guard import AgoraLinkGuard
 from activities.notify import NotifyActivities
 from activities.projections import ProjectionActivities
 from activities.reconcile import ReconcileActivities
+from activities.subject_requests import SubjectRequestActivities
 from activities.trace_export import TraceExportActivities
 from activities.traces import TraceActivities
 from settings import Settings
@@ -28,12 +29,15 @@ from store.writer import ProjectionWriter
 from temporal_client.link import ensure_link_workflow, link_config_from_environment
 from temporal_client.markets import release_orphan_places
 from temporal_client.schedules import ensure_reconcile_schedule
+from temporal_client.subject_requests import ensure_retention_schedule, rectify_dossier
 from temporal_client.traces import ensure_trace_schedules
 from workflows.agora_link import AgoraLinkWorkflow
 from workflows.dossier import DossierWorkflow
 from workflows.incident import IncidentWorkflow
 from workflows.market import MarketWorkflow
+from workflows.personal_data_retention import PersonalDataRetentionWorkflow
 from workflows.reconcile import ReconcileWorkflow
+from workflows.subject_request import SubjectRequestWorkflow
 from workflows.trace_export import TraceExportWorkflow
 from workflows.trace_maintenance import TraceMaintenanceWorkflow
 
@@ -56,7 +60,8 @@ def workflow_runner() -> SandboxedWorkflowRunner:
 
 
 WORKFLOWS = [DossierWorkflow, MarketWorkflow, AgoraLinkWorkflow, IncidentWorkflow,
-             ReconcileWorkflow, TraceMaintenanceWorkflow, TraceExportWorkflow]
+             ReconcileWorkflow, TraceMaintenanceWorkflow, TraceExportWorkflow,
+             SubjectRequestWorkflow, PersonalDataRetentionWorkflow]
 
 
 def build_worker(
@@ -74,6 +79,7 @@ def build_worker(
         *ReconcileActivities(lambda request: release_orphan_places(client, request)).all(),
         *TraceActivities(settings).all(),
         *TraceExportActivities(settings).all(),
+        *SubjectRequestActivities(settings, lambda request: rectify_dossier(client, request)).all(),
     ]
     return Worker(
         client,
@@ -105,6 +111,8 @@ async def run(settings: Settings) -> None:
     await ensure_reconcile_schedule(client, settings.task_queue, settings.reconcile_every_seconds,
                                     settings.reconcile_grace_seconds)
     await ensure_trace_schedules(client, settings, settings.task_queue)
+    await ensure_retention_schedule(client, settings.task_queue,
+                                    settings.personal_data_retention_days)
     log.info("worker polling task queue %s on %s", settings.task_queue, settings.temporal_address)
     await worker.run()
 

@@ -78,6 +78,11 @@ def to_french(value: Any) -> Any:
     return value
 
 
+def element_name(field: str) -> str:
+    """AGORA's element name for one of our field names (a correction names the element)."""
+    return FRENCH_NAMES.get(field, field)
+
+
 def to_english(value: Any) -> Any:
     if isinstance(value, dict):
         return {ENGLISH_NAMES.get(k, k): to_english(v) for k, v in value.items()}

@@ -22,6 +22,7 @@ from api.incidents import routes as incidents
 from api.markets import api as markets_api
 from api.markets import ui as markets_ui
 from api.signin import routes as signin
+from api.subject_requests import routes as subject_requests
 from api.traces import exports as trace_exports
 from api.traces import routes as traces
 from api.users import routes as users
@@ -80,6 +81,7 @@ def create_app(settings: Settings, temporal_client_factory: TemporalClientFactor
     app.include_router(markets_api.router)
     app.include_router(traces.api)
     app.include_router(trace_exports.api)
+    app.include_router(subject_requests.api)
     app.include_router(users.api)
     app.include_router(signin.pages)
     app.include_router(dossiers_ui.router)
@@ -87,6 +89,7 @@ def create_app(settings: Settings, temporal_client_factory: TemporalClientFactor
     app.include_router(markets_ui.router)
     app.include_router(traces.pages)
     app.include_router(trace_exports.pages)
+    app.include_router(subject_requests.pages)
     app.include_router(users.pages)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_middleware(IdempotencyMiddleware)

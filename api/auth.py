@@ -45,6 +45,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     # journaled, and the journal is read by the security officer and administrators.
     "traces:read": frozenset({"auditor"}),
     "audit:read": frozenset({"auditor", "administrator"}),
+    # Data-subject requests (SPEC §8): the data-protection officer's team only.
+    "subject_requests:write": frozenset({"dpo"}),
     # Roles and PAGM profiles of every account, their history, who holds which permission.
     "users:admin": frozenset({"administrator"}),
 }

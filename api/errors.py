@@ -13,6 +13,8 @@ _CONFLICTS: dict[str, tuple[str, ...]] = {
     "IllegalEvent": ("state", "allowed_events"),
     "MarketHasOpenDossiers": ("open_dossiers", "unsettled_dossiers"),
     "PlaceRefused": ("session_id",),
+    # The person's data restricted by a data-subject request (GDPR art. 18).
+    "ProcessingRestricted": ("reason",),
 }
 _UNKNOWN = ("UnknownDossier", "UnknownMarket")
 

@@ -83,6 +83,7 @@ ROLES = {
     "operator": "Opérateur",
     "auditor": "Auditeur",
     "administrator": "Administrateur",
+    "dpo": "Délégué à la protection des données",
 }
 
 

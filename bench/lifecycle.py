@@ -38,6 +38,7 @@ from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.converter import PayloadConverter
 from tqdm import tqdm
 
+import temporal_client
 from agora.identity_vector import build_assertion
 from agora.pki import ensure_dev_pki, load_signing_identity
 from bench import round_trips
@@ -64,6 +65,7 @@ ROUND_TRIPS = 50
 SIGNING_SAMPLES = 30
 HISTORY_SAMPLES = 5  # workflows of each phase whose histories are counted
 UNTRACED_USERS = tuple(f"{user}.sans-trace" for user in ACTING_USERS)
+UNSEALED_USERS = tuple(f"{user}.en-clair" for user in ACTING_USERS)
 ROUNDS = 4  # slices of each phase, run in turn with the other phases' (see _interleaved)
 MB = 1024 * 1024
 
@@ -118,6 +120,8 @@ class LifecycleReport:
     notes: list[str] = field(default_factory=list)
     # The same lifecycles with the trace log off (SPEC §5 cost), and the traces written.
     untraced: Phase | None = None
+    # The same lifecycles with Temporal payloads not sealed: the codec's cost.
+    unsealed: Phase | None = None
     traces_written: int = 0
 
     @property
@@ -181,7 +185,22 @@ class LifecycleReport:
             f"AGORA calls = {per_1000:.2f} per 1000 calls; one signature {ms(self.signing_seconds)}"
             f", signing cost per call {signing_per_call * 1e6:.1f} µs"),
             *self.tracing_lines(),
+            *self.codec_lines(),
             *self.notes,
+        ]
+
+    def codec_lines(self) -> list[str]:
+        """Against the tracing-off contender: the two differ only by the codec."""
+        if self.unsealed is None or self.untraced is None:
+            return []
+        sealed = self.untraced
+        cost = 1 - sealed.per_second / self.unsealed.per_second
+        return [
+            (f"payloads unsealed (tracing off): {self.unsealed.per_second:7.2f} dossiers/s "
+             f"({self.unsealed.seconds:.1f} s, {self.unsealed.failures} failed); worker "
+             f"{self.unsealed.cpu_ms(self.unsealed.worker_cpu_seconds)} CPU per lifecycle "
+             f"(sealed, tracing off: {sealed.cpu_ms(sealed.worker_cpu_seconds)})"),
+            f"RATIO codec cost (1 - sealed/unsealed throughput, tracing off): {cost:.1%}",
         ]
 
     def tracing_lines(self) -> list[str]:
@@ -229,13 +248,25 @@ async def _measure(stack: Stack, client: Client, agora: AgoraAdmin, dossiers: in
                    concurrency: int) -> LifecycleReport:
     settings = stack.settings
     run_id = uuid.uuid4().hex[:6]
-    # Three workers side by side, each on its own task queue: the product, the product with
-    # its trace log off (what recording every exchange costs) and the bare engine.
+    # Four workers side by side, each on its own task queue: the product, the product with
+    # its trace log off (what recording every exchange costs), the product with its payloads
+    # in clear (what the codec costs) and the bare engine.
     meter = stack.start_worker()
     untraced_queue = f"{settings.task_queue}-untraced"
     stack.settings = dataclasses.replace(settings, traces_enabled=False, task_queue=untraced_queue)
     untraced_meter = stack.start_worker("worker-untraced")
+    # The product with its trace log off and its payloads in clear (worker and driver alike):
+    # against the untraced one, what the codec costs. Its own link workflow too: a worker that
+    # cannot read sealed payloads never gets a sealed one.
+    unsealed_queue = f"{settings.task_queue}-unsealed"
+    unsealed_settings = dataclasses.replace(
+        settings, payload_encryption=False, traces_enabled=False, task_queue=unsealed_queue,
+        link_workflow_id=f"{settings.link_workflow_id}-unsealed")
+    stack.settings = unsealed_settings
+    unsealed_meter = stack.start_worker("worker-unsealed")
     stack.settings = settings
+    plain = await temporal_client.connect(unsealed_settings)
+    await stack.wait_for_poller(plain, unsealed_queue, unsealed_meter.pid)
     bare_queue = f"{settings.task_queue}-bare"
     bare_meter = stack.start_bare_worker(bare_queue)
     for queue, worker in ((settings.task_queue, meter), (untraced_queue, untraced_meter),
@@ -244,8 +275,10 @@ async def _measure(stack: Stack, client: Client, agora: AgoraAdmin, dossiers: in
     make = dossier_factory(settings, run_id, RetryConfig())
     # Its own ids, persons and users (AGORA's records of its requests are told apart by them).
     make_untraced = dossier_factory(settings, f"{run_id}u", RetryConfig(), UNTRACED_USERS)
+    make_unsealed = dossier_factory(unsealed_settings, f"{run_id}c", RetryConfig(), UNSEALED_USERS)
     first = WARM_UP_DOSSIERS + IDLE_DOSSIERS
     untraced_first = first + dossiers
+    unsealed_first = untraced_first + WARM_UP_DOSSIERS + dossiers
     converter = client.data_converter.payload_converter
     server_meter = stack.meter("temporal")
     simulator_meter = stack.meter("simulator")
@@ -257,6 +290,7 @@ async def _measure(stack: Stack, client: Client, agora: AgoraAdmin, dossiers: in
         await _lifecycle(client, Driver(client, settings.task_queue), make(i),
                          views.append if i == 0 else _ignore)
         await _lifecycle(client, Driver(client, untraced_queue), make_untraced(untraced_first + i))
+        await _lifecycle(plain, Driver(plain, unsealed_queue), make_unsealed(unsealed_first + i))
     shape = Shape(input_bytes=_size(converter, make(0)),
                   view_bytes=[_size(converter, view) for view in views])
     idle = Driver(client, settings.task_queue)
@@ -269,10 +303,11 @@ async def _measure(stack: Stack, client: Client, agora: AgoraAdmin, dossiers: in
         await same(client, f"same-warm-{uuid.uuid4().hex}")
     round_trip_samples = await _round_trips(client, bare_queue)
 
-    counters = [CallCounter() for _ in range(4)]  # the driver's calls, per contender
+    counters = [CallCounter() for _ in range(5)]  # the driver's calls, per contender
     load = Driver(counters[0].client(client), settings.task_queue)
     off_load = Driver(counters[1].client(client), untraced_queue)
     same_client, bare_client = counters[2].client(client), counters[3].client(client)
+    plain_load = Driver(counters[4].client(plain), unsealed_queue)
     bare_ids = [f"bare-{run_id}-{i}" for i in range(dossiers)]
     same_ids = [f"same-{run_id}-{i}" for i in range(dossiers)]
     contenders = [
@@ -282,8 +317,11 @@ async def _measure(stack: Stack, client: Client, agora: AgoraAdmin, dossiers: in
                   lambda i: _lifecycle(client, off_load, make_untraced(untraced_first + WARM_UP_DOSSIERS + i))),
         Contender(bare_meter, counters[2], lambda i: same(same_client, same_ids[i])),
         Contender(bare_meter, counters[3], lambda i: _bare(bare_client, bare_queue, bare, bare_ids[i])),
+        Contender(unsealed_meter, counters[4],
+                  lambda i: _lifecycle(plain, plain_load,
+                                       make_unsealed(unsealed_first + WARM_UP_DOSSIERS + i))),
     ]
-    product, untraced, same_shape, ceiling = await _interleaved(
+    product, untraced, same_shape, ceiling, unsealed = await _interleaved(
         contenders, dossiers, concurrency, server_meter, simulator_meter)
 
     ids = [make(first + i).dossier_id for i in range(dossiers)]
@@ -295,13 +333,14 @@ async def _measure(stack: Stack, client: Client, agora: AgoraAdmin, dossiers: in
     ceiling.round_trips = await _round_trips_of(client, contenders[3], bare_ids[:HISTORY_SAMPLES],
                                                 dossiers)
     # The traced product's requests (warm-up, idle and measured lifecycles), by their user.
-    requests = [r for r in await agora.requests() if r["acting_user"] not in UNTRACED_USERS]
+    requests = [r for r in await agora.requests()
+                if r["acting_user"] not in UNTRACED_USERS + UNSEALED_USERS]
     measured = {workflow_id_for(i) for i in ids}
     # Each measured lifecycle's requests carry its workflow id, but for its NIR check.
     agora_calls = dossiers + sum(1 for r in requests
                                  if (r["request_id"] or "").split(":", 1)[0] in measured)
     signatures = len({r["assertion_id"] for r in requests if r["assertion_id"]})
-    for name in ("worker", "worker-untraced", "bare-worker"):
+    for name in ("worker", "worker-untraced", "worker-unsealed", "bare-worker"):
         stack.stop_worker(name)
 
     return LifecycleReport(
@@ -312,7 +351,7 @@ async def _measure(stack: Stack, client: Client, agora: AgoraAdmin, dossiers: in
         bare_round_trips=round_trip_samples, vi_signatures=signatures,
         agora_requests_seen=len(requests), signing_seconds=_signing_seconds(settings),
         lost=len(checked.lost), duplicated=checked.duplicated_effects + checked.duplicated_dossiers,
-        untraced=untraced, traces_written=_traces_written(settings),
+        untraced=untraced, traces_written=_traces_written(settings), unsealed=unsealed,
     )
 
 

@@ -16,7 +16,8 @@ WRITE_RIGHT = "AGORA_FINANCEUR"
 
 # The roles whose permissions write dossiers or markets (api/auth.py: dossiers:write,
 # markets:write), hence AGORA; tests/test_authorisations.py keeps the two lists in step.
-AGORA_WRITER_ROLES: frozenset[str] = frozenset({"dossier_manager", "market_manager"})
+# The DPO's team writes to AGORA only to carry out rectifications (ReingenierieDossier).
+AGORA_WRITER_ROLES: frozenset[str] = frozenset({"dossier_manager", "market_manager", "dpo"})
 
 
 def is_read_only(role: str) -> bool:

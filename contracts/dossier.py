@@ -5,7 +5,7 @@ JSON-friendly dataclasses only: the default Temporal converter carries them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
@@ -137,3 +137,23 @@ class DossierView:
     link_waits: list[LinkWait] = field(default_factory=list)
     # Reminder and escalation emails this dossier sent.
     emails: list[SentEmail] = field(default_factory=list)
+    # Why the person's data are restricted (GDPR art. 18): no event is accepted meanwhile.
+    restricted: str = ""
+
+
+def with_corrections(dossier: DossierInput, corrections: list[dict[str, str]]) -> DossierInput:
+    """The dossier's data with a re-engineering's corrections (name, value) applied to its
+    person or its training action: a new value, ``dossier`` is unchanged."""
+    person, action = dossier.person, dossier.action
+    for correction in corrections:
+        name, value = correction["name"], correction["value"]
+        for target in ("person", "action"):
+            current = person if target == "person" else action
+            if hasattr(current, name):
+                old = getattr(current, name)
+                typed: Any = int(value) if isinstance(old, int) else value
+                if target == "person":
+                    person = replace(person, **{name: typed})
+                else:
+                    action = replace(action, **{name: typed})
+    return replace(dossier, person=person, action=action)

@@ -45,6 +45,8 @@ class OutcomePlan:
     dossier: DossierInput | None = None
     # False for a call whose acknowledgement adds no entry (the NIR check before find-or-create).
     entry_on_ack: bool = True
+    # A re-engineering's corrected data: written to the dossier's row once AGORA acknowledges.
+    corrected: DossierInput | None = None
 
     def facts_if_acknowledged(self, ack: AgoraAck) -> DossierFacts:
         if self.event == REGISTRATION:
@@ -69,7 +71,7 @@ class OutcomePlan:
         facts = self.facts_if_acknowledged(ack)
         entry = (self.entry(operation, outcome_of(ack), at, facts.state, ack=ack)
                  if self.entry_on_ack else None)
-        return DossierStep(self.dossier_id, facts, entry)
+        return DossierStep(self.dossier_id, facts, entry, self.corrected)
 
     def refused_step(self, operation: str, code: str, message: str, at: str) -> DossierStep:
         facts = self.facts_if_refused(code, message)

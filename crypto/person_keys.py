@@ -148,6 +148,19 @@ class PersonKeys:
             return kid
         return self.bind_workflow(workflow_id, self._new_key())
 
+    def of_person(self, nir: str) -> str | None:
+        """The key id of the person with this NIR, if they have one (never creates one)."""
+        index = self._subject_file(nir)
+        return index.read_text().strip() if index.exists() else None
+
+    def erase_person(self, nir: str) -> bool:
+        """Crypto-erasure of a person: their data key destroyed, and the index naming it (a
+        keyed hash of their NIR) removed. False if they had no key left."""
+        kid = self.of_person(nir)
+        destroyed = self.erase(kid) if kid else False
+        self._subject_file(nir).unlink(missing_ok=True)
+        return destroyed
+
     def erase(self, kid: str) -> bool:
         """Destroy the data key ``kid`` (crypto-erasure); False if it was already gone."""
         path = self._key_file(kid)

@@ -47,6 +47,8 @@ class Contacts:
     head_of_service: Contact | None = None
     # The Region's security officer (RSSI): trace exports are due to them (SPEC §5).
     security_officer: Contact | None = None
+    # The data-protection officer's team: data-subject requests are due to them (SPEC §8).
+    dpo: Contact | None = None
     # Who manages dossiers, by user name ("*": everyone else), for per-dossier reminders.
     dossier_managers: dict[str, str] = field(default_factory=dict)
 
@@ -69,6 +71,7 @@ def parse_contacts(data: dict) -> Contacts:
         ),
         head_of_service=Contact(**head) if head else None,
         security_officer=Contact(**data["security_officer"]) if data.get("security_officer") else None,
+        dpo=Contact(**data["dpo"]) if data.get("dpo") else None,
         dossier_managers=dict(data.get("dossier_managers", {})),
     )
     if contacts.crisis_cell.required_approvals > len(contacts.crisis_cell.approvers):

@@ -31,6 +31,8 @@ EMAILS: tuple[str, ...] = (
     "crisis_convocation",
     "trace_export_reminder",
     "trace_export_escalation",
+    "subject_request_reminder",
+    "subject_request_escalation",
 )
 
 _DAYS = ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche")

@@ -10,6 +10,7 @@ the repeat carries the same Message-ID, so receivers can discard it.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from contextlib import closing
 from dataclasses import dataclass
@@ -44,6 +45,8 @@ class SentLog:
     def __init__(self, path: Path) -> None:
         self._path = path
         path.parent.mkdir(parents=True, exist_ok=True)
+        # Readable by its owner only: subjects and recipients name dossiers and people.
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
         with closing(self._connect()) as db, db:
             db.execute(_SCHEMA)
 
@@ -83,3 +86,16 @@ class SentLog:
             keys = [r[0] for r in db.execute(
                 "SELECT idempotency_key FROM sent_mail WHERE status = 'sent' ORDER BY sent_at")]
         return [record for key in keys if (record := self.already_sent(key))]
+
+    def naming(self, fragments: list[str]) -> list[SentRecord]:
+        """Emails sent whose idempotency key names one of ``fragments`` (a dossier id): what
+        was written about a person, for their access request (GDPR art. 15)."""
+        if not fragments:
+            return []
+        clause = " OR ".join("instr(idempotency_key, ?) > 0" for _ in fragments)
+        with closing(self._connect()) as db:
+            rows = db.execute(
+                "SELECT idempotency_key, message_id, template, recipients, subject, incident_id,"
+                f" sent_at FROM sent_mail WHERE status = 'sent' AND ({clause}) ORDER BY sent_at",
+                fragments).fetchall()
+        return [SentRecord(r[0], r[1], r[2], r[3].split(", "), r[4], r[5], r[6]) for r in rows]

@@ -24,6 +24,8 @@ KEY_ENV = "AGORA_FLOW_DATA_KEY"
 KEY_FILE = "data-key.b64"
 # Version byte in front of each ciphertext, so a key rotation can tell old from new.
 _VERSION = b"\x01"
+# Bound to its row: the associated data names the table, column and row key.
+_ROW_BOUND = b"\x02"
 _NONCE_BYTES = 12
 
 
@@ -56,17 +58,24 @@ class DataCipher:
     def _derived(self, label: str) -> bytes:
         return hmac.new(self.key, label.encode(), hashlib.sha256).digest()
 
-    def encrypt(self, plaintext: str) -> bytes:
+    def encrypt(self, plaintext: str, row: str | None = None) -> bytes:
+        """Sealed; bound to ``row`` (associated data) when given, so that the value copied
+        into another row no longer decrypts there."""
         nonce = secrets.token_bytes(_NONCE_BYTES)
-        return _VERSION + nonce + AESGCM(self._derived("nir-encryption")).encrypt(
-            nonce, plaintext.encode(), _VERSION
-        )
+        version = _VERSION if row is None else _ROW_BOUND
+        return version + nonce + AESGCM(self._derived("nir-encryption")).encrypt(
+            nonce, plaintext.encode(), _associated(version, row))
 
-    def decrypt(self, blob: bytes) -> str:
-        if blob[:1] != _VERSION:
+    def decrypt(self, blob: bytes, row: str | None = None) -> str:
+        """Opens what ``encrypt`` sealed; a row-bound value needs the same ``row``
+        (cryptography's InvalidTag otherwise). Values sealed before rows were bound still
+        open."""
+        version = blob[:1]
+        if version not in (_VERSION, _ROW_BOUND):
             raise ValueError("unknown ciphertext version")
         nonce, sealed = blob[1 : 1 + _NONCE_BYTES], blob[1 + _NONCE_BYTES :]
-        return AESGCM(self._derived("nir-encryption")).decrypt(nonce, sealed, _VERSION).decode()
+        return AESGCM(self._derived("nir-encryption")).decrypt(
+            nonce, sealed, _associated(version, row)).decode()
 
     def lookup_hash(self, nir: str) -> str:
         """Keyed hash of a normalised NIR: equal NIRs match, the hash alone reveals nothing."""
@@ -74,6 +83,27 @@ class DataCipher:
 
     def session_secret(self) -> bytes:
         return self._derived("session-signing")
+
+
+def _associated(version: bytes, row: str | None) -> bytes:
+    if version == _ROW_BOUND:
+        if not row:
+            raise ValueError("a row-bound value needs its row")
+        return version + row.encode()
+    return version
+
+
+def nir_row(nir_hash: str) -> str:
+    """The associated data of a person's NIR: its table, column and row key."""
+    return f"persons.nir_encrypted:{nir_hash}"
+
+
+def seal_nir(cipher: DataCipher, nir: str, nir_hash: str) -> bytes:
+    return cipher.encrypt(nir, nir_row(nir_hash))
+
+
+def open_nir(cipher: DataCipher, nir_encrypted: bytes, nir_hash: str) -> str:
+    return cipher.decrypt(nir_encrypted, nir_row(nir_hash))
 
 
 def cipher_for(settings: Settings) -> DataCipher:

@@ -30,6 +30,8 @@ ROLES: dict[str, str] = {
     "operator": "Opérateur",
     "auditor": "Auditeur (officier de sécurité)",
     "administrator": "Administrateur",
+    # The data-protection officer's team: data-subject requests (SPEC §8).
+    "dpo": "Délégué à la protection des données",
 }
 
 
@@ -116,6 +118,8 @@ class Person(Base):
     sex: Mapped[str] = mapped_column(String(1))
     email: Mapped[str | None] = mapped_column(String(320))
     phone: Mapped[str | None] = mapped_column(String(32))
+    # Set once the person's data were crypto-erased (a data-subject request or retention).
+    erased_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
 class TrainingOrganisation(Base):

@@ -24,6 +24,7 @@ DEMO_USERS: dict[str, tuple[str, list[str]]] = {
     "operateur": ("Paul Opérateur", ["operator"]),
     "auditeur": ("Ange Auditeur", ["auditor"]),
     "admin": ("Marie Administratrice", ["administrator"]),
+    "dpd": ("Lucie Déléguée", ["dpo"]),
 }
 
 
@@ -51,6 +52,10 @@ def problems(settings: Settings, database: Database | None = None) -> list[Probl
         found.append(Problem(
             "les points d'administration du simulateur AGORA sont activés (AGORA_FLOW_SIMULATOR_ADMIN)",
             "the AGORA simulator's admin endpoints are enabled (AGORA_FLOW_SIMULATOR_ADMIN)"))
+    if not settings.payload_encryption:
+        found.append(Problem(
+            "les données des workflows Temporal ne sont pas chiffrées (AGORA_FLOW_PAYLOAD_ENCRYPTION)",
+            "Temporal payloads are not encrypted (AGORA_FLOW_PAYLOAD_ENCRYPTION)"))
     demo = demo_users(database) if database is not None else []
     if demo:
         found.append(Problem(

@@ -17,7 +17,7 @@ from agora.messages import Person as PersonData
 from agora.messages import TrainingAction
 from contracts.dossier import DossierInput
 from contracts.projection import DossierStep
-from store.crypto import DataCipher
+from store.crypto import DataCipher, seal_nir
 from store.models import Dossier, Person, TimelineEntry, TrainingOrganisation, utcnow
 
 
@@ -44,7 +44,7 @@ def upsert_person(session: Session, cipher: DataCipher, data: PersonData) -> Per
     }
     _insert_ignore(
         session, Person,
-        {"nir_hash": nir_hash, "nir_encrypted": cipher.encrypt(data.nir), **identity},
+        {"nir_hash": nir_hash, "nir_encrypted": seal_nir(cipher, data.nir, nir_hash), **identity},
         ["nir_hash"],
     )
     person = session.scalars(select(Person).where(Person.nir_hash == nir_hash)).one()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -61,7 +62,10 @@ def _decode(column: Any, value: Any) -> Any:
 
 def export_archive(session: Session, path: Path) -> dict[str, int]:
     counts: dict[str, int] = {}
-    with path.open("w", encoding="utf-8") as out:
+    # Readable by its owner only: it carries the sealed envelopes and the journal.
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        os.fchmod(out.fileno(), 0o600)
         out.write(json.dumps({"format": FORMAT, "version": VERSION}) + "\n")
         for model in TABLES:
             table = model.__table__

@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import os
 from functools import cache
 from pathlib import Path
 
@@ -48,6 +49,15 @@ def _el(parent: etree._Element, name: str, text: object = None, **attributes: st
     return element
 
 
+def _write_private(path: Path, data: bytes) -> None:
+    """Readable by its owner only (the export holds envelopes with NIRs), also when a retry
+    rewrites a file an earlier attempt created."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as out:
+        os.fchmod(out.fileno(), 0o600)
+        out.write(data)
+
+
 def export_folder(settings: Settings, export_id: str) -> Path:
     return settings.data_dir / "trace-exports" / export_id
 
@@ -55,7 +65,7 @@ def export_folder(settings: Settings, export_id: str) -> Path:
 def produce(store: TraceStore, identity: SigningIdentity, settings: Settings,
             request: TraceExportRequest) -> TraceExportFiles:
     folder = export_folder(settings, request.export_id)
-    folder.mkdir(parents=True, exist_ok=True)
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     root = etree.Element(f"{{{NS}}}ExportTraces", nsmap={"te": NS}, exportId=request.export_id,
                          reference=request.reference, requester=request.requester,
                          partner=settings.partner_id, producedAt=now_iso())
@@ -136,10 +146,10 @@ def produce(store: TraceStore, identity: SigningIdentity, settings: Settings,
     schema().assertValid(root)
 
     xml = etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
-    (folder / EXCHANGES_FILE).write_bytes(xml)
-    (folder / CERTIFICATE_FILE).write_bytes(identity.cert_pem)
+    _write_private(folder / EXCHANGES_FILE, xml)
+    _write_private(folder / CERTIFICATE_FILE, identity.cert_pem)
     with store.reading() as session:
-        (folder / REPORT_FILE).write_bytes(audit_report.build(
+        _write_private(folder / REPORT_FILE, audit_report.build(
             session, request, partner=settings.partner_id, produced_at=root.get("producedAt"),
             rows=rows, vectors=vectors, changes=changes,
             xml_digest=hashlib.sha256(xml).hexdigest(), trusted_ca=trusted_ca(settings)))
@@ -149,9 +159,9 @@ def produce(store: TraceStore, identity: SigningIdentity, settings: Settings,
                            "requester": request.requester, "files": digests,
                            "chain_heads": heads, "schema": "urn:agora-flow:traces:export:1"},
                           indent=2, sort_keys=True).encode()
-    (folder / MANIFEST_FILE).write_bytes(manifest)
+    _write_private(folder / MANIFEST_FILE, manifest)
     signature = identity.private_key.sign(manifest, padding.PKCS1v15(), hashes.SHA256())
-    (folder / SIGNATURE_FILE).write_text(base64.b64encode(signature).decode())
+    _write_private(folder / SIGNATURE_FILE, base64.b64encode(signature))
     digests[MANIFEST_FILE] = hashlib.sha256(manifest).hexdigest()
     store.journal(request.recorded_by, "worker", "export.produce",
                   {"export_id": request.export_id, "reference": request.reference},

@@ -7,7 +7,15 @@ namespace=${2:?NAMESPACE}
 here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"
 temporal=${TEMPORAL:-$here/.venv/bin/temporal}
-"$temporal" operator namespace create --address "$address" --namespace "$namespace" || true
+# Closed workflows' histories are kept this long, then deleted by Temporal (see README,
+# "Retention"): long enough for operators to look into a recent run, far shorter than the
+# personal-data retention (AGORA_FLOW_PERSONAL_DATA_RETENTION_DAYS), so no history outlives
+# the data it carries. Set on creation, and again on an existing namespace.
+retention=${AGORA_FLOW_TEMPORAL_RETENTION:-30d}
+"$temporal" operator namespace create --address "$address" --namespace "$namespace" \
+  --retention "$retention" || true
+"$temporal" operator namespace update --address "$address" --namespace "$namespace" \
+  --retention "$retention"
 # The list lives in contracts/search_attributes.py; print it as Name=Type pairs.
 "$here/.venv/bin/python" - <<'PY' | while IFS='=' read -r name type; do
 import sys

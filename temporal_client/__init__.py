@@ -37,7 +37,9 @@ def product_data_converter(settings: Settings) -> DataConverter:
 async def connect(settings: Settings, target: str | None = None, namespace: str | None = None,
                   *, sealed: bool = True) -> Client:
     """A client of the product's Temporal namespace (``target`` and ``namespace`` override
-    the settings). ``sealed=False`` only for measuring the codec's cost (bench)."""
+    the settings). ``sealed=False``, or ``AGORA_FLOW_PAYLOAD_ENCRYPTION=off``, only for
+    measuring the codec's cost (bench)."""
+    sealed = sealed and settings.payload_encryption
     return await Client.connect(
         target or settings.temporal_address, namespace=namespace or settings.temporal_namespace,
         data_converter=product_data_converter(settings) if sealed else DataConverter.default)

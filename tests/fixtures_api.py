@@ -38,6 +38,7 @@ USERS: dict[str, list[str]] = {
     "operateur": ["operator"],
     "auditeur": ["auditor"],
     "admin": ["administrator"],
+    "dpd": ["dpo"],
 }
 
 

@@ -42,7 +42,8 @@ APPLICATION = ("APPLI_FINANCEUR;REGION-CORSE",)
 
 
 def test_the_roles_that_write_to_agora_are_those_with_a_write_permission() -> None:
-    writers = PERMISSIONS["dossiers:write"] | PERMISSIONS["markets:write"]
+    writers = (PERMISSIONS["dossiers:write"] | PERMISSIONS["markets:write"]
+               | PERMISSIONS["subject_requests:write"])  # rectifications reach AGORA
     assert AGORA_WRITER_ROLES == writers
     assert WRITE_RIGHTS == {"AGORA_FINANCEUR"} and KNOWN_RIGHTS == {"AGORA_FINANCEUR", "AGORA_LECTURE"}
 

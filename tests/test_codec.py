@@ -154,3 +154,12 @@ def test_the_codec_is_a_serialization_context_user(settings: Settings) -> None:
     codec = product_data_converter(settings).payload_codec
     assert isinstance(codec, EncryptionCodec)
     assert codec.with_context(context("dossier-X")).workflow_id == "dossier-X"
+
+
+def test_unsealed_payloads_are_a_production_problem(settings: Settings) -> None:
+    from store.production import problems
+
+    assert settings.payload_encryption
+    assert not [p for p in problems(settings) if "PAYLOAD_ENCRYPTION" in p.english]
+    unsealed = dataclasses.replace(settings, payload_encryption=False)
+    assert [p for p in problems(unsealed) if "PAYLOAD_ENCRYPTION" in p.english]

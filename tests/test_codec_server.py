@@ -134,3 +134,19 @@ def test_the_dev_server_points_temporal_web_at_the_codec_endpoint(tmp_path) -> N
         server.terminate()
         server.wait(timeout=10)
     assert shown["Codec"]["Endpoint"] == f"{settings.public_url}/codec"
+
+
+def test_a_correction_of_an_identity_field_is_masked_too() -> None:
+    from types import SimpleNamespace
+
+    from api.codec.routes import _Masker
+
+    reader = SimpleNamespace(role_codes={"operator"})
+    masker = _Masker(None, reader)  # type: ignore[arg-type]  # an operator never journals
+    payload = {"corrections": [{"name": "first_names", "value": "Anna Maria"},
+                               {"name": "title", "value": "Soudure TIG"}],
+               "reason": "rectification RGPD", "message": "prénom Anna Maria refusé"}
+    masker.collect(payload)
+    masked = masker.mask(payload)
+    assert "Anna Maria" not in json.dumps(masked, ensure_ascii=False)
+    assert masked["corrections"][1]["value"] == "Soudure TIG"

@@ -75,6 +75,16 @@ TRACE_EXPORT = {
     "page_url": "http://127.0.0.1:8000/exports-traces",
     "partner_name": CONTACTS.partner_name,
 }
+SUBJECT_REQUEST = {
+    "request_id": "a1b2c3d4e5f6",
+    "kind": "droit d'accès",
+    "received_at": "2026-12-01T09:00:00+00:00",
+    "deadline": "2027-01-01T09:00:00+00:00",
+    "days_left": 14,
+    "extension_months": 0,
+    "page_url": "http://127.0.0.1:8000/demandes-rgpd/a1b2c3d4e5f6",
+    "partner_name": CONTACTS.partner_name,
+}
 CONTEXTS = {
     "cdc_notification": INCIDENT,
     "reminder": INCIDENT,
@@ -86,6 +96,8 @@ CONTEXTS = {
     "crisis_convocation": CUT_OFF,
     "trace_export_reminder": TRACE_EXPORT,
     "trace_export_escalation": TRACE_EXPORT,
+    "subject_request_reminder": SUBJECT_REQUEST,
+    "subject_request_escalation": SUBJECT_REQUEST,
 }
 
 
@@ -212,3 +224,11 @@ def test_sla_deadline_for_the_cli_in_paris_time() -> None:
     assert format_deadline("2026-07-01T05:00:00+00:00", 12, calendar) == "2026-07-01T19:00:00+02:00"
     with pytest.raises(ValueError, match="offset"):
         format_deadline("2026-12-24T18:30:00", 11, calendar)
+
+
+def test_the_sent_mail_log_is_readable_by_its_owner_only(tmp_path: Path) -> None:
+    from notifications.sent_log import SentLog
+
+    path = tmp_path / "mail" / "sent-mail.sqlite3"
+    SentLog(path)
+    assert path.stat().st_mode & 0o777 == 0o600

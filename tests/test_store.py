@@ -19,7 +19,7 @@ from contracts.dossier import HistoryEntry
 from contracts.projection import DossierStep
 from settings import Settings
 from state_models.dossier import DossierFacts
-from store.crypto import DataCipher, cipher_for
+from store.crypto import DataCipher, cipher_for, open_nir
 from store.db import Database
 from store.models import Dossier, Person, Role, TimelineEntry
 from store.users import authenticate, create_user, issue_token, user_for_token
@@ -59,7 +59,7 @@ def test_migrations_create_the_schema_and_the_roles(database: Database) -> None:
             "user_roles", "auth_tokens", "nir_unmaskings"} <= tables
     with database.sessions() as session:
         assert set(session.scalars(select(Role.code))) == {
-            "dossier_manager", "market_manager", "operator", "auditor", "administrator"}
+            "dossier_manager", "market_manager", "operator", "auditor", "administrator", "dpo"}
     # Running them again is a no-op.
     Database(str(database.engine.url)).dispose()
 
@@ -80,7 +80,7 @@ def test_processes_starting_together_migrate_a_fresh_database_once(settings: Set
     database = Database(url)
     try:
         with database.sessions() as session:
-            assert len(list(session.scalars(select(Role.code)))) == 5
+            assert len(list(session.scalars(select(Role.code)))) == 6
     finally:
         database.dispose()
 
@@ -93,12 +93,43 @@ def test_nir_is_encrypted_at_rest_and_found_by_keyed_hash(database: Database, se
         raw = connection.execute(text("SELECT nir_encrypted, nir_hash FROM persons")).one()
     assert dossier.person.nir.encode() not in raw.nir_encrypted
     assert dossier.person.nir not in raw.nir_hash
-    assert cipher.decrypt(raw.nir_encrypted) == dossier.person.nir
+    assert open_nir(cipher, raw.nir_encrypted, raw.nir_hash) == dossier.person.nir
     assert raw.nir_hash == cipher.lookup_hash(dossier.person.nir)
     other = DataCipher(b"\x00" * 32)
     assert other.lookup_hash(dossier.person.nir) != raw.nir_hash
     with pytest.raises(InvalidTag):
-        other.decrypt(raw.nir_encrypted)
+        open_nir(other, raw.nir_encrypted, raw.nir_hash)
+
+
+def test_the_sqlite_database_is_readable_by_its_owner_only(tmp_path: Path) -> None:
+    path = tmp_path / "fresh" / "store.sqlite3"
+    Database(f"sqlite:///{path}").dispose()
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert all(p.stat().st_mode & 0o777 == 0o600 for p in path.parent.glob("store.sqlite3*"))
+
+
+def test_a_nir_copied_into_another_row_does_not_decrypt(database: Database,
+                                                        settings: Settings) -> None:
+    cipher = cipher_for(settings)
+    first, second = factories.dossier(FAST_RETRY), factories.dossier(FAST_RETRY)
+    writer = ProjectionWriter(settings)
+    writer.dossier(first)
+    writer.dossier(second)
+    with database.engine.begin() as connection:
+        rows = connection.execute(text("SELECT id, nir_encrypted, nir_hash FROM persons "
+                                       "ORDER BY id")).all()
+        # An attacker with write access swaps the first person's NIR into the second row.
+        connection.execute(text("UPDATE persons SET nir_encrypted = :blob WHERE id = :id"),
+                           {"blob": rows[-2].nir_encrypted, "id": rows[-1].id})
+    with database.engine.connect() as connection:
+        moved = connection.execute(text("SELECT nir_encrypted, nir_hash FROM persons "
+                                        "WHERE id = :id"), {"id": rows[-1].id}).one()
+    with pytest.raises(InvalidTag):
+        open_nir(cipher, moved.nir_encrypted, moved.nir_hash)
+    assert open_nir(cipher, rows[-2].nir_encrypted, rows[-2].nir_hash) == first.person.nir
+    # Values sealed before rows were bound still open.
+    legacy = cipher.encrypt(first.person.nir)
+    assert cipher.decrypt(legacy) == first.person.nir
 
 
 def test_projection_is_idempotent_and_never_rewinds(database: Database, settings: Settings) -> None:

@@ -68,6 +68,9 @@ async def test_export_is_signed_valid_and_chased_until_delivered(
         assert "REQ-2026-01" in reminder.subject and "15 jours" in reminder.text
 
         folder = Path(view.files.folder)  # type: ignore[union-attr]
+        # Envelopes quote NIRs: the export is readable by its owner only.
+        assert folder.stat().st_mode & 0o777 == 0o700
+        assert {p.stat().st_mode & 0o777 for p in folder.iterdir()} == {0o600}
         document = etree.parse(str(folder / "traces.xml"))
         assert schema().validate(document)
         assert [e.get("seq") for e in document.iter(f"{NS}Exchange")] == ["2", "4"]

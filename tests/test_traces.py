@@ -320,6 +320,7 @@ def test_export_and_import_keep_the_chain_verifiable(
     archive = tmp_path / "traces.jsonl"
     with store.reading() as session:
         export_archive(session, archive)
+    assert archive.stat().st_mode & 0o777 == 0o600
     target = TraceStore(dataclasses.replace(
         trace_settings, database_url=f"sqlite:///{tmp_path / f'{uuid.uuid4().hex}.sqlite3'}"))
     with target.database.sessions.begin() as session:

@@ -35,11 +35,13 @@ with workflow.unsafe.imports_passed_through():
         DossierView,
         EventRequest,
         HistoryEntry,
+        with_corrections,
     )
     from contracts.market import SIGNAL_DOSSIER_CHANGED, DossierReport
     from contracts.market import workflow_id_for as market_workflow_id
     from contracts.projection import REGISTRATION, AgoraOutcome, DossierStep, OutcomePlan
     from contracts.search_attributes import DOSSIER_STATE
+    from contracts.subject_request import RESTRICTED
     from state_models import dossier as lifecycle
     from state_models.dossier import DossierFacts
     from state_models.dossier_events import validate_event_data
@@ -69,6 +71,8 @@ class DossierWorkflow:
         # ("" when applied). A resend of a known event is answered, never applied again.
         self._events: dict[str, str | None] = {}
         self._event_refusals: dict[str, ApplicationError] = {}
+        # The person's data restricted (GDPR art. 18, a data-subject request): events refused.
+        self._restricted = ""
 
     @workflow.run
     async def run(self, dossier: DossierInput) -> DossierView:
@@ -158,6 +162,11 @@ class DossierWorkflow:
             plan = self._plan(request.event, request.acting_user,
                               lifecycle.apply(self._facts, request.event, request.data),
                               request.event_id)
+            if request.event == "reengineer":
+                # Once AGORA acknowledges, the row and this workflow's copy carry the
+                # corrected values (later calls send them).
+                plan = replace(plan, corrected=with_corrections(self._input,
+                                                                request.data["corrections"]))
             ids = Ids(plan.request_id, self._facts.agora_dossier_id,
                       payment_id_for(self._input.dossier_id, request.event_id, self._facts.payments))
             activity, call = call_for(request.event, ids, request.data, request.acting_user, plan)
@@ -171,6 +180,8 @@ class DossierWorkflow:
                     type=BUSINESS_FAULT,
                 ) from failure
             await self._acknowledged(plan, call.request.operation, outcome)
+            if plan.corrected is not None:
+                self._input = plan.corrected
             return self.view()
 
     @apply_event.validator
@@ -182,6 +193,15 @@ class DossierWorkflow:
     @workflow.signal
     def link_reopened(self) -> None:
         self._gate.reopened()
+
+    @workflow.signal
+    def restrict(self, reason: str) -> None:
+        """A data-subject request restricted the person's data: no event until lifted."""
+        self._restricted = reason or "limitation du traitement (RGPD art. 18)"
+
+    @workflow.signal
+    def lift_restriction(self) -> None:
+        self._restricted = ""
 
     @workflow.query
     def view(self) -> DossierView:
@@ -197,11 +217,18 @@ class DossierWorkflow:
             registration_fault=facts.registration_fault,
             link_waits=self._gate.waits(),
             emails=list(self._escalation.emails),
+            restricted=self._restricted,
         )
 
     def _check(self, request: EventRequest) -> None:
         """Refuse an event the lifecycle does not allow now, or whose data is invalid against
-        the dossier's facts, or not normalised (clients send the normalised data)."""
+        the dossier's facts, or not normalised (clients send the normalised data), or sent
+        while the person's data are restricted."""
+        if self._restricted and request.event != "reengineer":
+            # A rectification is what a restriction waits for (art. 18.1.a): it goes through.
+            raise ApplicationError(
+                f"Traitement limité (RGPD art. 18) : {self._restricted}",
+                {"reason": self._restricted}, type=RESTRICTED, non_retryable=True)
         try:
             lifecycle.check(self._facts, request.event)
         except lifecycle.IllegalTransition as illegal:
@@ -232,12 +259,7 @@ class DossierWorkflow:
             self._write(DossierStep(self._input.dossier_id, self._facts, entry))
             await self._state_changed()
             return self.view()
-        for correction in request.data["corrections"]:
-            for target in (self._input.person, self._input.action):
-                if hasattr(target, correction["name"]):
-                    current = getattr(target, correction["name"])
-                    value = correction["value"]
-                    setattr(target, correction["name"], int(value) if isinstance(current, int) else value)
+        self._input = with_corrections(self._input, request.data["corrections"])
         await self._register()
         if self._facts.registration_refused:
             raise ApplicationError(

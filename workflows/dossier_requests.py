@@ -24,6 +24,7 @@ with workflow.unsafe.imports_passed_through():
         Request,
         SettleAction,
         ValidateDossier,
+        element_name,
     )
     from contracts.agora_calls import (
         DeclarePaymentCall,
@@ -77,7 +78,7 @@ EVENT_CALLS: dict[str, tuple[Callable[..., Any], type, Build]] = {
                                               [Correction(STATUS_CORRECTION, CANCELLED_STATUS)])),
     "reengineer": (AgoraActivities.reengineer_dossier, ReengineerDossierCall,
                    lambda i, d: ReengineerDossier(i.request_id, i.agora_dossier_id, d["reason"],
-                                                  [Correction(c["name"], c["value"])
+                                                  [Correction(element_name(c["name"]), c["value"])
                                                    for c in d["corrections"]])),
 }
 

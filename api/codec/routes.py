@@ -88,6 +88,9 @@ class _Masker:
     def collect(self, value: Any, dossier_id: str | None = None) -> None:
         if isinstance(value, dict):
             dossier_id = value.get("dossier_id") if isinstance(value.get("dossier_id"), str) else dossier_id
+            # A correction (re-engineering, rectification) names the field it changes.
+            if value.get("name") in IDENTITY_FIELDS and isinstance(value.get("value"), str):
+                value = {**value, value["name"]: value["value"]}
             for key, item in value.items():
                 if not (isinstance(item, str) and item and key in IDENTITY_FIELDS | {"nir"}):
                     self.collect(item, dossier_id)

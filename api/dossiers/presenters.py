@@ -12,7 +12,7 @@ from api.dossiers.schemas import (
 )
 from contracts.dossier import DossierView
 from state_models.validators import mask_nir
-from store.crypto import DataCipher
+from store.crypto import DataCipher, open_nir
 from store.models import Dossier
 
 
@@ -37,7 +37,7 @@ def detail_of(row: Dossier, view: DossierView | None, cipher: DataCipher) -> Dos
         entry_date=view.entry_date if view else row.entry_date,
         manager=row.manager,
         allowed_events=view.allowed_events if view else [],
-        person=PersonOut(nir_masked=mask_nir(cipher.decrypt(p.nir_encrypted)), birth_name=p.birth_name, usage_name=p.usage_name,
+        person=PersonOut(nir_masked=mask_nir(open_nir(cipher, p.nir_encrypted, p.nir_hash)), birth_name=p.birth_name, usage_name=p.usage_name,
                          first_names=p.first_names, birth_date=p.birth_date, sex=p.sex,
                          email=p.email, phone=p.phone),
         action=ActionOut(siret=row.siret, action_id=row.action_id, title=row.title,
@@ -50,6 +50,7 @@ def detail_of(row: Dossier, view: DossierView | None, cipher: DataCipher) -> Dos
                   for t in row.timeline],
         link_waits=view.link_waits if view else [],
         emails=view.emails if view else [],
+        restricted=view.restricted if view else "",
     )
 
 

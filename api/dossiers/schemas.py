@@ -189,6 +189,8 @@ class DossierDetail(BaseModel):
                                           "a cut-off of the link, and why")
     emails: list[SentEmail] = Field(
         default_factory=list, description="Reminder and escalation emails about this dossier")
+    restricted: str = Field("", description="Why the person's data are restricted (GDPR art. 18, "
+                                            "a data-subject request): no event until lifted")
 
 
 class NirOut(BaseModel):

@@ -19,6 +19,7 @@ import dataclasses
 import json
 import logging
 import os
+import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
@@ -57,6 +58,13 @@ from contracts.incident import workflow_id_for as incident_workflow_id
 from contracts.market import MarketEventRequest, MarketInput, PlaceRequest
 from contracts.market import workflow_id_for as market_workflow_id
 from contracts.reconcile import ReconcileRequest
+from contracts.subject_request import (
+    DpoAction,
+    Extension,
+    RetentionRun,
+    SubjectRequest,
+)
+from contracts.subject_request import workflow_id_for as subject_request_workflow_id
 from contracts.trace_export import READY, TraceExportRequest
 from contracts.trace_export import workflow_id_for as trace_export_workflow_id
 from contracts.traces import TraceMaintenance
@@ -74,11 +82,19 @@ from temporal_client.markets import (
     send_market_event,
     view_market,
 )
+from temporal_client.subject_requests import (
+    carry_out,
+    extend,
+    lift,
+    start_subject_request,
+    subject_request_view,
+)
 from temporal_client.traces import deliver_trace_export, start_trace_export, trace_export_view
 from tests.factories import LIFECYCLE, MARKET_LIFECYCLE
 from tests.fixtures_agora import SimulatorHandle, start_simulator
 from tests.fixtures_smtp import start_smtp_server
 from workflows.incident import IncidentWorkflow
+from workflows.personal_data_retention import PersonalDataRetentionWorkflow
 from workflows.reconcile import ReconcileWorkflow
 from workflows.trace_maintenance import TraceMaintenanceWorkflow
 
@@ -147,10 +163,33 @@ async def refused(call: Awaitable[object], kind: str) -> None:
 
 
 class Recorder:
-    def __init__(self, client: Client, simulator: SimulatorHandle) -> None:
+    def __init__(self, client: Client, simulator: SimulatorHandle, settings: Settings) -> None:
         self.client = client
         self.simulator = simulator
+        self.settings = settings
         self.saved: list[dict[str, str]] = []
+
+    def person_ids(self, nir: str) -> list[int]:
+        from store.crypto import cipher_for
+        from store.db import Database
+        from store.subject_requests import find_persons
+
+        database = Database(self.settings.effective_database_url)
+        try:
+            with database.sessions() as session:
+                return [p.id for p in find_persons(session, cipher_for(self.settings), nir=nir)]
+        finally:
+            database.dispose()
+
+    def subject_request(self, request_id: str, kind: str, nir: str, dossier_ids: list[str],
+                        day_seconds: float = 3600.0, **changes: object) -> SubjectRequest:
+        now = datetime.now(UTC).isoformat()
+        return dataclasses.replace(SubjectRequest(
+            request_id=request_id, kind=kind, requester="la personne, par courrier",
+            identity_check="copie de pièce d'identité", received_at=now, recorded_by="dpd",
+            recorded_at=now, found_by="nir", person_ids=self.person_ids(nir),
+            dossier_ids=dossier_ids, dpo_email="dpd@example.org", escalation_emails=[HEAD],
+            partner_name=CONTACTS.partner_name, day_seconds=day_seconds), **changes)
 
     async def save(self, name: str, scenario: str, handle: WorkflowHandle) -> None:
         """Writes every run of ``handle``'s workflow, first to last (``name``, ``name.run2``…)."""
@@ -377,6 +416,68 @@ class Recorder:
         await self.save("trace-export-delivered", "produced, reminded, escalated, delivered",
                         handle)
 
+    async def subject_requests(self) -> None:
+        """An access request left unanswered (days shrunk: both reminders, the escalation),
+        then answered; a rectification sent to AGORA through a registered dossier; a
+        restriction placed then lifted; an erasure refused (a settled, funded dossier)."""
+        d = dossier("D-REPLAY-RGPD", 4)
+        await create_dossier(self.client, d, TASK_QUEUE)
+        nir = d.person.nir
+        access = self.subject_request("R-REPLAY-ACCESS", "access", nir, [d.dossier_id],
+                                      day_seconds=0.05)
+        await start_subject_request(self.client, TASK_QUEUE, access)
+        await eventually(lambda: subject_request_view(self.client, access.request_id),
+                         lambda v: "escalation" in v.emails)
+        await carry_out(self.client, access.request_id, DpoAction("dpd", "remise par courrier"))
+        await self.save("subject-request-access-late", "reminded, escalated, answered",
+                        self.handle(subject_request_workflow_id(access.request_id)))
+
+        rectification = self.subject_request(
+            "R-REPLAY-RECTIFY", "rectification", nir, [d.dossier_id],
+            corrections={"first_names": "Maria Lucia Anna", "email": "m.santoni@example.org"})
+        await start_subject_request(self.client, TASK_QUEUE, rectification)
+        await extend(self.client, rectification.request_id,
+                     Extension("dpd", 1, "vérification auprès de l'organisme"))
+        view = await carry_out(self.client, rectification.request_id, DpoAction("dpd"))
+        assert [o.outcome for o in view.dossiers] == ["acknowledged"], view.dossiers
+        await self.save("subject-request-rectified", "extended, rectified through AGORA",
+                        self.handle(subject_request_workflow_id(rectification.request_id)))
+
+        restriction = self.subject_request("R-REPLAY-RESTRICT", "restriction", nir, [d.dossier_id])
+        await start_subject_request(self.client, TASK_QUEUE, restriction)
+        await carry_out(self.client, restriction.request_id, DpoAction("dpd"))
+        await refused(send_event(self.client, d.dossier_id, event(*LIFECYCLE[0])),
+                      "ProcessingRestricted")
+        await lift(self.client, restriction.request_id, DpoAction("dpd", "exactitude vérifiée"))
+        await self.handle(subject_request_workflow_id(restriction.request_id)).result()
+        await self.save("subject-request-restriction-lifted", "restricted, event refused, lifted",
+                        self.handle(subject_request_workflow_id(restriction.request_id)))
+        for step in LIFECYCLE:
+            await send_event(self.client, d.dossier_id, event(*step))
+        await self.save("dossier-rectified-restricted",
+                        "rectified by a subject request, restricted, lifted, settled",
+                        self.handle(dossier_workflow_id(d.dossier_id)))
+
+        erasure = self.subject_request("R-REPLAY-ERASE", "erasure", nir, [d.dossier_id])
+        await start_subject_request(self.client, TASK_QUEUE, erasure)
+        view = await carry_out(self.client, erasure.request_id, DpoAction("dpd"))
+        assert view.state == "refused", view
+        await self.save("subject-request-erasure-refused", "erasure refused: public funding",
+                        self.handle(subject_request_workflow_id(erasure.request_id)))
+
+        handle = await self.client.start_workflow(
+            PersonalDataRetentionWorkflow.run, RetentionRun(retention_days=3650),
+            id="personal-data-retention-replay", task_queue=TASK_QUEUE)
+        await handle.result()
+        await self.save("personal-data-retention", "daily retention run", handle)
+
+
+SCENARIOS = ("dossier_lifecycle", "dossier_escalated", "dossier_reengineered",
+             "market_continued_as_new", "incident_escalated", "incident_holds_its_traces",
+             "link_cut_off_and_reconnected",
+             "orphan_place_reconciled", "trace_maintenance", "trace_export_late_then_delivered",
+             "subject_requests")
+
 
 def link_config() -> LinkConfig:
     return LinkConfig(
@@ -390,7 +491,9 @@ def link_config() -> LinkConfig:
     )
 
 
-async def record() -> list[dict[str, str]]:
+async def record(only: tuple[str, ...] = ()) -> list[dict[str, str]]:
+    """Every scenario (earlier recordings removed), or ``only`` those named: their files
+    are added to (or replace theirs in) the index, the others' recordings are kept."""
     with tempfile.TemporaryDirectory(prefix="agora-replay-") as folder:
         smtp = start_smtp_server()
         base = dataclasses.replace(Settings(), data_dir=Path(folder), database_url="",
@@ -410,20 +513,22 @@ async def record() -> list[dict[str, str]]:
         try:
             async with agora_worker.build_worker(env.client, settings):
                 await ensure_link_workflow(env.client, TASK_QUEUE, link_config(), LINK_ID)
-                recorder = Recorder(env.client, simulator)
-                for old in HERE.glob("*.json"):
-                    old.unlink()
-                for scenario in (recorder.dossier_lifecycle, recorder.dossier_escalated,
-                                 recorder.dossier_reengineered, recorder.market_continued_as_new,
-                                 recorder.incident_escalated, recorder.incident_holds_its_traces,
-                                 recorder.link_cut_off_and_reconnected,
-                                 recorder.orphan_place_reconciled, recorder.trace_maintenance,
-                                 recorder.trace_export_late_then_delivered):
+                recorder = Recorder(env.client, simulator, settings)
+                kept: list[dict[str, str]] = []
+                if only:
+                    kept = json.loads(INDEX.read_text(encoding="utf-8"))
+                else:
+                    for old in HERE.glob("*.json"):
+                        old.unlink()
+                for name in only or SCENARIOS:
+                    scenario = getattr(recorder, name)
                     simulator.clear_faults()
                     began = time.monotonic()
                     await scenario()
-                    print(f"{scenario.__name__}: {time.monotonic() - began:.1f} s", flush=True)
-                INDEX.write_text(json.dumps(recorder.saved, indent=2, ensure_ascii=False) + "\n",
+                    print(f"{name}: {time.monotonic() - began:.1f} s", flush=True)
+                files = {entry["file"] for entry in recorder.saved}
+                index = [e for e in kept if e["file"] not in files] + recorder.saved
+                INDEX.write_text(json.dumps(index, indent=2, ensure_ascii=False) + "\n",
                                  encoding="utf-8")
                 return recorder.saved
         finally:
@@ -438,7 +543,11 @@ def main() -> None:
     # The scenarios' refused calls are expected: not their tracebacks.
     logging.basicConfig(level=logging.ERROR)
     started = time.monotonic()
-    saved = asyncio.run(record())
+    only = tuple(sys.argv[1:])
+    unknown = [name for name in only if name not in SCENARIOS]
+    if unknown:
+        raise SystemExit(f"unknown scenario(s) {', '.join(unknown)}; known: {', '.join(SCENARIOS)}")
+    saved = asyncio.run(record(only))
     for entry in saved:
         print(f"{entry['file']:45} {entry['workflow_type']:20} {entry['scenario']}")
     print(f"{len(saved)} histories in {HERE} ({time.monotonic() - started:.0f} s)")
