@@ -10,10 +10,11 @@
 3. the 8-activity ceiling: N bare workflows each running as many no-op activities as a
    lifecycle makes AGORA calls (kept for continuity with earlier figures).
 
-The product with its trace log off is a fourth phase (what recording every exchange costs).
-The four phases run interleaved, in slices taken in turn on workers that all stay up, so that
-a load from outside the run (another process on the machine) weighs on each alike and the
-ratios stay comparable.
+Two more phases run the product with its trace log off (what recording every exchange
+costs), and with its trace log off and its payloads in clear (what sealing them costs). The
+phases run interleaved, in slices taken in turn on workers that all stay up, so that a load
+from outside the run (another process on the machine) weighs on each alike and the ratios
+stay comparable.
 
 Per-event latency (event sent → AGORA acknowledged → update returned) is measured
 at idle (one dossier at a time) and under the load; it is compared with the bare
