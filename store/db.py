@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -86,6 +87,22 @@ def _lock_in_transaction(connection: Connection) -> None:
     """PostgreSQL: a transaction-scoped advisory lock, released with the migration's commit."""
     if connection.dialect.name == "postgresql":
         connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK_KEY})
+
+
+_sqlite_writers: dict[str, threading.RLock] = {}
+_sqlite_writers_guard = threading.Lock()
+
+
+def sqlite_writer(engine: Engine) -> threading.RLock | None:
+    """SQLite: the lock every writer of this database file in this process takes around its
+    transaction (projections, trace log, …). SQLite has one writer at a time; writers that
+    queue on their own locks instead met in SQLite, where a transaction that read before it
+    wrote fails at once (busy snapshot) and is tried again. None for other databases."""
+    if engine.dialect.name != "sqlite":
+        return None
+    name = engine.url.render_as_string(hide_password=False)
+    with _sqlite_writers_guard:
+        return _sqlite_writers.setdefault(name, threading.RLock())
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -13,7 +13,7 @@ import hashlib
 import json
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -35,7 +35,7 @@ from crypto.person_keys import PersonKeyErased, PersonKeys, open_sealed, seal
 from settings import Settings
 from state_models.validators import mask_nir, mask_nirs
 from store.crypto import DataCipher, cipher_for
-from store.db import Database
+from store.db import Database, sqlite_writer
 from store.trace_models import (
     AuditRecord,
     AuthorisationRecord,
@@ -175,6 +175,13 @@ class TraceStore:
             return self._database
 
     @contextmanager
+    def _writing(self) -> Iterator[None]:
+        """One appender per process (the head row serialises processes); on SQLite, the
+        lock every writer of the file shares (``store.db.sqlite_writer``)."""
+        with self._writer, sqlite_writer(self.database.engine) or nullcontext():
+            yield
+
+    @contextmanager
     def reading(self) -> Iterator[Session]:
         with self.database.sessions() as session:
             yield session
@@ -183,7 +190,7 @@ class TraceStore:
         """Run ``build(session)`` in its own transaction, retrying a lost race for the head."""
         for attempt in range(_APPEND_RETRIES):
             try:
-                with self._writer, self.database.sessions.begin() as session:
+                with self._writing(), self.database.sessions.begin() as session:
                     return build(session)
             except (IntegrityError, OperationalError):
                 if attempt == _APPEND_RETRIES - 1:
@@ -326,7 +333,7 @@ class TraceStore:
 
     def place_hold(self, reference: str, reason: str, starts_at: str, ends_at: str,
                    dossier_ids: list[str], placed_by: str) -> int:
-        with self._writer, self.database.sessions.begin() as session:
+        with self._writing(), self.database.sessions.begin() as session:
             hold = LegalHold(reference=reference, reason=reason, starts_at=instant(starts_at),
                              ends_at=instant(ends_at), dossier_ids=json.dumps(sorted(dossier_ids)),
                              placed_by=placed_by)
@@ -340,7 +347,7 @@ class TraceStore:
         is) and, on later calls, its window closed and its dossiers added — unless someone
         released it already. Journaled as placed by the incident."""
         placed_by = f"{INCIDENT_HOLDER}{ticket}"[:64]
-        with self._writer, self.database.sessions.begin() as session:
+        with self._writing(), self.database.sessions.begin() as session:
             hold = session.scalars(select(LegalHold).where(
                 LegalHold.reference == ticket, LegalHold.placed_by == placed_by)).first()
             action = "hold.place"
@@ -371,7 +378,7 @@ class TraceStore:
     def release_hold(self, hold_id: int, released_by: str, reason: str) -> None:
         if not reason.strip():
             raise ValueError("le motif de la levée est obligatoire")
-        with self._writer, self.database.sessions.begin() as session:
+        with self._writing(), self.database.sessions.begin() as session:
             hold = session.get(LegalHold, hold_id)
             if hold is None:
                 raise LookupError(f"gel n° {hold_id} inconnu")

@@ -1,12 +1,14 @@
 """The worker's one writer of the projections business users read.
 
 Used by the activities only (the API reads). One database per process, opened on first
-use; SQLite has one writer at a time, so threads queue on a lock here instead of in
-SQLite's busy handler, which sleeps and backs off. PostgreSQL needs no such lock.
+use; SQLite has one writer at a time, so threads queue on the database's writer lock
+(``store.db.sqlite_writer``, shared with the trace log) instead of in SQLite's busy handler,
+which sleeps and backs off. PostgreSQL needs no such lock.
 """
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,7 +19,7 @@ from contracts.dossier import DossierInput
 from contracts.projection import DossierStep, MarketRecord
 from settings import Settings
 from store.crypto import cipher_for
-from store.db import Database
+from store.db import Database, sqlite_writer
 from store.market_projection import record_market
 from store.projection import record_input, record_step
 
@@ -28,7 +30,6 @@ class ProjectionWriter:
         self._cipher = cipher_for(settings)
         self._database: Database | None = None
         self._open = threading.Lock()
-        self._sqlite_writer = threading.Lock()
 
     @contextmanager
     def _session(self) -> Iterator[Session]:
@@ -36,12 +37,9 @@ class ProjectionWriter:
             if self._database is None:
                 self._database = Database(self._settings.effective_database_url)
         database = self._database
-        if database.engine.dialect.name == "sqlite":
-            with self._sqlite_writer, database.sessions.begin() as session:
-                yield session
-        else:
-            with database.sessions.begin() as session:
-                yield session
+        writer = sqlite_writer(database.engine)
+        with writer or contextlib.nullcontext(), database.sessions.begin() as session:
+            yield session
 
     def dossier(self, dossier: DossierInput) -> None:
         """The dossier's row (person, organisation, action), created or corrected."""
