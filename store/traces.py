@@ -12,6 +12,7 @@ import base64
 import hashlib
 import json
 import threading
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
@@ -69,6 +70,8 @@ _APPEND_RETRIES = 5
 # First byte of a content sealed under a person's data key (followed by its key id and "|");
 # the data key's own ciphertexts start with 0x01 (store/crypto.py).
 _PERSON_SEALED = b"\x02"
+# The same, its content compressed before sealing (what is written since; both are read).
+_PERSON_SEALED_COMPRESSED = b"\x03"
 # Who placed a hold an incident placed itself (followed by its ticket), and the end of the
 # window of an incident still open.
 INCIDENT_HOLDER = "incident:"
@@ -208,27 +211,31 @@ class TraceStore:
     def _seal(self, value: dict[str, Any], dossier_id: str | None = None) -> bytes:
         """A dossier's exchange under its person's data key (the key its workflow is sealed
         under), so erasing that key erases these envelopes too; anything else under the
-        data key."""
+        data key. A dossier's content is compressed first: signed SOAP envelopes shrink to
+        about a third, and writing their bytes is most of what tracing costs."""
         plaintext = json.dumps(value)
         if dossier_id is None:
             return self.cipher.encrypt(plaintext)
         keys = self.person_keys
         kid = keys.for_workflow(dossier_workflow_id(dossier_id))
-        return (_PERSON_SEALED + kid.encode() + b"|"
-                + seal(keys.key(kid), plaintext.encode(), _PERSON_SEALED + kid.encode()))
+        header = _PERSON_SEALED_COMPRESSED + kid.encode()
+        return header + b"|" + seal(keys.key(kid), zlib.compress(plaintext.encode()), header)
 
     def unseal(self, sealed: bytes | None) -> dict[str, Any] | None:
         """The content; None once purged, or once its person's key was erased."""
         if sealed is None:
             return None
-        if sealed[:1] != _PERSON_SEALED:
+        kind = sealed[:1]
+        if kind not in (_PERSON_SEALED, _PERSON_SEALED_COMPRESSED):
             return json.loads(self.cipher.decrypt(sealed))
         kid, _, box = sealed[1:].partition(b"|")
         try:
             key = self.person_keys.key(kid.decode())
         except PersonKeyErased:
             return None
-        return json.loads(open_sealed(key, box, _PERSON_SEALED + kid))
+        plaintext = open_sealed(key, box, kind + kid)
+        return json.loads(zlib.decompress(plaintext) if kind == _PERSON_SEALED_COMPRESSED
+                          else plaintext)
 
     # The AGORA client's sink (agora/tracing.TraceSink).
     def record_exchange(self, exchange: Exchange) -> None:

@@ -4,6 +4,7 @@ retention with legal holds, and the move to another store."""
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import json
 import uuid
@@ -18,6 +19,7 @@ from agora.client import AgoraClient
 from agora.errors import AgoraFault, AgoraUnavailable
 from agora.tracing import ACKNOWLEDGED, FAULT, UNAVAILABLE, Exchange, ExchangeContext
 from cli import main as cli_main
+from crypto.person_keys import seal
 from settings import Settings
 from store.trace_models import AuditRecord, ChainHead, TraceRecord, VectorRecord
 from store.traces import TraceStore, region_identity, trusted_ca, verify
@@ -93,9 +95,18 @@ def test_a_dossier_s_exchanges_are_sealed_under_its_person_s_key_and_erased_with
     client.send(find_or_create_request(41), "agent.corse", ExchangeContext(dossier_id="D-ERASE"))
     client.send(find_or_create_request(42), "agent.corse", ExchangeContext(market_id="M-1"))
     erased, other = _traces(store)
-    assert erased.sealed.startswith(b"\x02" + kid.encode() + b"|")  # under the person's key
-    assert not other.sealed.startswith(b"\x02")  # no dossier: the data key
-    assert "Assertion" in store.envelopes(erased)["request"]
+    # Under the person's key, compressed (the envelopes weigh less than their bytes in clear).
+    assert erased.sealed.startswith(b"\x03" + kid.encode() + b"|")
+    envelopes = store.envelopes(erased)
+    assert len(erased.sealed) < len(envelopes["request"]) + len(envelopes["response"])
+    assert not other.sealed.startswith((b"\x02", b"\x03"))  # no dossier: the data key
+    assert "Assertion" in envelopes["request"]
+    # Written before compression: still read.
+    legacy = b"\x02" + kid.encode()
+    erased.sealed = legacy + b"|" + seal(keys.key(kid), json.dumps(
+        {"request": base64.b64encode(b"<ancien/>").decode(),
+         "response": base64.b64encode(b"<b/>").decode(), "message": ""}).encode(), legacy)
+    assert "ancien" in store.envelopes(erased)["request"]
     keys.erase(kid)
     assert store.envelopes(erased) == {"request": "", "response": "", "message": ""}
     assert "Assertion" in store.envelopes(other)["request"]
