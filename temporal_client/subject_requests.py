@@ -5,16 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from temporalio.client import (
-    Client,
-    Schedule,
-    ScheduleActionStartWorkflow,
-    ScheduleAlreadyRunningError,
-    ScheduleIntervalSpec,
-    ScheduleOverlapPolicy,
-    SchedulePolicy,
-    ScheduleSpec,
-)
+from temporalio.client import Client
 
 from contracts.dossier import EventRequest
 from contracts.subject_request import (
@@ -31,6 +22,7 @@ from contracts.subject_request import (
 )
 from temporal_client import EventRefused, run_update
 from temporal_client.dossiers import send_event
+from temporal_client.schedules import ensure_schedule
 from workflows.personal_data_retention import PersonalDataRetentionWorkflow
 from workflows.subject_request import SubjectRequestWorkflow
 
@@ -42,16 +34,9 @@ async def ensure_retention_schedule(client: Client, task_queue: str, retention_d
                                     schedule_id: str = RETENTION_SCHEDULE_ID) -> str:
     """Create the daily retention Schedule unless it exists (several workers starting
     together, or a restart, never duplicate it)."""
-    try:
-        await client.create_schedule(schedule_id, Schedule(
-            action=ScheduleActionStartWorkflow(
-                PersonalDataRetentionWorkflow.run, RetentionRun(retention_days),
-                id=f"{schedule_id}-run", task_queue=task_queue),
-            spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=timedelta(days=1),
-                                                              offset=RETENTION_OFFSET)]),
-            policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP)))
-    except ScheduleAlreadyRunningError:
-        pass
+    await ensure_schedule(client, schedule_id, PersonalDataRetentionWorkflow.run,
+                          RetentionRun(retention_days), task_queue, timedelta(days=1),
+                          RETENTION_OFFSET)
     return schedule_id
 
 

@@ -5,16 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from temporalio.client import (
-    Client,
-    Schedule,
-    ScheduleActionStartWorkflow,
-    ScheduleAlreadyRunningError,
-    ScheduleIntervalSpec,
-    ScheduleOverlapPolicy,
-    SchedulePolicy,
-    ScheduleSpec,
-)
+from temporalio.client import Client
 from temporalio.common import WorkflowIDConflictPolicy
 
 from contracts.trace_export import (
@@ -25,6 +16,7 @@ from contracts.trace_export import (
 )
 from contracts.traces import CHECKPOINT_SCHEDULE_ID, PURGE_SCHEDULE_ID, TraceMaintenance
 from settings import Settings
+from temporal_client.schedules import ensure_schedule
 from workflows.trace_export import TraceExportWorkflow
 from workflows.trace_maintenance import TraceMaintenanceWorkflow
 
@@ -42,15 +34,8 @@ async def ensure_trace_schedules(client: Client, settings: Settings, task_queue:
             timedelta(hours=1)),
     }
     for schedule_id, (job, offset) in jobs.items():
-        try:
-            await client.create_schedule(schedule_id, Schedule(
-                action=ScheduleActionStartWorkflow(
-                    TraceMaintenanceWorkflow.run, job, id=f"{schedule_id}-run",
-                    task_queue=task_queue),
-                spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=DAY, offset=offset)]),
-                policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP)))
-        except ScheduleAlreadyRunningError:
-            pass
+        await ensure_schedule(client, schedule_id, TraceMaintenanceWorkflow.run, job, task_queue,
+                              DAY, offset)
     return list(jobs)
 
 
