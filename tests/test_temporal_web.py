@@ -14,7 +14,6 @@ import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -33,8 +32,8 @@ from store.db import Database
 from tests.api_helpers import create_payload, registered
 from tests.conftest import FAST_RETRY
 from tests.fixtures_api import PASSWORD, ApiHandle, seed_users
+from tests.test_browser import CHROMIUM, browser  # noqa: F401  (browser: the fixture)
 
-CHROMIUM = Path("/usr/bin/chromium")
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed at /usr/bin/chromium"),
@@ -145,20 +144,6 @@ async def stack(web_settings: WebSettings, temporal_web: None) -> AsyncIterator[
         database.dispose()
 
 
-@pytest_asyncio.fixture(scope="module")
-async def browser() -> AsyncIterator[Any]:
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync"],
-        )
-        yield browser
-        await browser.close()
-
-
 # Every code block's text as an operator reads it, scrolling through it: Temporal Web shows
 # payloads in CodeMirror editors, which render only the lines in view.
 READ_CODE_BLOCKS = """async (root) => {
@@ -242,7 +227,7 @@ async def open_with_codec(page: Any, url: str, decode_url: str) -> int:
 
 
 async def test_temporal_web_shows_a_dossier_decoded_and_masked_only_once_signed_in(
-        stack: WebStack, browser: Any) -> None:
+        stack: WebStack, browser: Any) -> None:  # noqa: F811  (the fixture)
     from playwright.async_api import expect
 
     dossier = await dossier_with_an_event(stack)
