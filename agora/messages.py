@@ -7,7 +7,6 @@ All fields are JSON-friendly so the same dataclasses travel as Temporal
 activity inputs.
 """
 
-from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from typing import Any, ClassVar

@@ -5,7 +5,6 @@ Kept apart from the activities so workflows import them without the SOAP stack.
 The activity names are the AGORA operations' own names (``Request.operation``).
 """
 
-from __future__ import annotations
 
 from dataclasses import dataclass
 

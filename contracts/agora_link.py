@@ -3,7 +3,6 @@ and the singleton AgoraLinkWorkflow that holds the link's state. Stdlib and
 state_models only, so the dossier input, the API and the worker import it freely.
 """
 
-from __future__ import annotations
 
 from dataclasses import dataclass, field
 

@@ -4,7 +4,6 @@ a read-only profile and a writing profile carry by default, and the roles whose 
 written to AGORA. Every other role is read-only: its profiles may not hold a write right.
 """
 
-from __future__ import annotations
 
 from agora.operations import OPERATIONS
 from state_models.authorisations import check_profiles, default_profiles, normalise_profiles

@@ -3,7 +3,6 @@
 JSON-friendly dataclasses only: the default Temporal converter carries them.
 """
 
-from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from typing import Any

@@ -5,7 +5,6 @@ shrink them; the working calendar travels in the input (closed days computed
 outside the workflow) so the history records the calendar a deadline used.
 """
 
-from __future__ import annotations
 
 from dataclasses import dataclass, field
 

@@ -3,7 +3,6 @@
 JSON-friendly dataclasses only (amounts as decimal text): the default converter carries them.
 """
 
-from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any

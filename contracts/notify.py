@@ -1,6 +1,5 @@
 """Input and output of the notification activity, importable from workflows (stdlib only)."""
 
-from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any

@@ -6,7 +6,6 @@ event costs no extra activity; the workflow builds the same entry from the same 
 Pure dataclasses: workflows import this module.
 """
 
-from __future__ import annotations
 
 from dataclasses import dataclass
 
@@ -67,13 +66,13 @@ class OutcomePlan:
             message=ack.message if ack else message,
         )
 
-    def acknowledged_step(self, operation: str, ack: AgoraAck, at: str) -> DossierStep:
+    def acknowledged_step(self, operation: str, ack: AgoraAck, at: str) -> "DossierStep":
         facts = self.facts_if_acknowledged(ack)
         entry = (self.entry(operation, outcome_of(ack), at, facts.state, ack=ack)
                  if self.entry_on_ack else None)
         return DossierStep(self.dossier_id, facts, entry, self.corrected)
 
-    def refused_step(self, operation: str, code: str, message: str, at: str) -> DossierStep:
+    def refused_step(self, operation: str, code: str, message: str, at: str) -> "DossierStep":
         facts = self.facts_if_refused(code, message)
         entry = self.entry(operation, OUTCOME_REFUSED, at, facts.state, fault_code=code,
                            message=message)

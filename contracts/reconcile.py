@@ -1,6 +1,5 @@
 """Inputs and outputs of the periodic reconciliation of market places (a Temporal Schedule)."""
 
-from __future__ import annotations
 
 from dataclasses import dataclass, field
 

@@ -10,7 +10,6 @@ lists every search attribute and memo of a test run and checks it. The dev serve
 test server and a cluster (temporal-dev/) register exactly this list.
 """
 
-from __future__ import annotations
 
 from temporalio.common import SearchAttributeKey
 

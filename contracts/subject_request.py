@@ -7,7 +7,6 @@ request's record outlives an erasure it carried out. Rectification values are th
 exception (they must reach AGORA); the codec seals them like every payload.
 """
 
-from __future__ import annotations
 
 from dataclasses import dataclass, field
 

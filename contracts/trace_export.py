@@ -1,7 +1,6 @@
 """A trace request (SPEC §5: produced within 15 calendar days) and its workflow's view.
 Pure dataclasses: the workflow, the activity and the API share them."""
 
-from __future__ import annotations
 
 from dataclasses import dataclass, field
 

@@ -1,7 +1,6 @@
 """Names and inputs of the trace log's periodic work (SPEC §5): the daily signed checkpoint
 and the daily retention purge, each a Temporal Schedule running one small workflow."""
 
-from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any

@@ -6,7 +6,6 @@ so the dataclasses travel in workflow inputs as a snapshot: an incident keeps
 the contacts it was opened with, and its history shows who was written to.
 """
 
-from __future__ import annotations
 
 import json
 import os

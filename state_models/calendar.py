@@ -18,7 +18,6 @@ Conventions:
   working time, the closing instant is not.
 """
 
-from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass

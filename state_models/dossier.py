@@ -7,7 +7,6 @@ runs the AGORA activity, then adopts the model's new value (``apply``): the
 model decides, the workflow acts.
 """
 
-from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from functools import cache

@@ -23,7 +23,6 @@ acting and restore the model after continue-as-new with
 ``delay=``/timeouts): SLA clocks are Temporal timers in the workflow.
 """
 
-from __future__ import annotations
 
 from enum import StrEnum
 from typing import Any

@@ -23,7 +23,6 @@ its own amount and is reported by its own workflow, which owns its AGORA state, 
 market never settles a dossier behind its back (see ``market_dossiers.settlement_blockers``).
 """
 
-from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import date

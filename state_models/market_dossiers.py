@@ -6,7 +6,6 @@ number that grows with the dossier's history. A report older than (or equal to) 
 kept changes nothing, so a duplicate or out-of-order delivery leaves the counts exact.
 """
 
-from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
