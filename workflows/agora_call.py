@@ -31,7 +31,8 @@ def execute_agora(activity: Callable[[Any, Any], AgoraOutcome], call: Any,
             maximum_attempts=retry.maximum_attempts,
             non_retryable_error_types=[BUSINESS_FAULT],
         ),
-        summary=call.request.operation,
+        # No summary: the activity's type is already the operation's name, and a summary is
+        # one more payload to seal per call.
     )
 
 

@@ -356,5 +356,4 @@ class DossierWorkflow:
             ProjectionActivities.record_dossier_step, step,
             start_to_close_timeout=timedelta(seconds=30),
             retry_policy=RetryPolicy(maximum_interval=timedelta(seconds=30)),
-            summary="projection",
         )

@@ -330,7 +330,6 @@ class MarketWorkflow:
             MarketRecord(self._input.acting_user, self.view()),
             start_to_close_timeout=timedelta(seconds=30),
             retry_policy=RetryPolicy(maximum_interval=timedelta(seconds=30)),
-            summary="projection",
         )
 
 
