@@ -9,9 +9,10 @@ Every write carries a request id that is the same on every retry, so AGORA
 recognises a retry after a lost answer as a replay and never applies it twice;
 the projection write is idempotent too (the entry's number is fixed by the plan).
 
-Each attempt's exchange is traced by the client (agora/tracing.py) into the trace store
-(store/traces.py) in this thread, with the dossier or market and the attempt number; a trace
-that cannot be written fails the attempt, which Temporal retries.
+Each attempt's exchange is traced by the client (agora/tracing.py) with the dossier or market
+and the attempt number; the activity holds it and writes it to the trace store
+(store/traces.py) in one transaction with the projected outcome (one commit per call, where
+there were two). A trace that cannot be written fails the attempt, which Temporal retries.
 
 Activities are synchronous and run in the worker's thread pool: zeep's
 synchronous client is the mature path, and the client (with its parsed WSDL and
@@ -20,7 +21,9 @@ signing key) is built once per process.
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager, nullcontext
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import TYPE_CHECKING
 
 from temporalio import activity
@@ -28,7 +31,7 @@ from temporalio.exceptions import ApplicationError
 
 from agora.errors import AgoraFault, AgoraUnavailable
 from agora.messages import Request
-from agora.tracing import ExchangeContext
+from agora.tracing import Exchange, ExchangeContext
 from contracts import dossier as dossier_contract
 from contracts import market as market_contract
 from contracts.agora_calls import (
@@ -43,10 +46,11 @@ from contracts.agora_calls import (
     SettleActionCall,
     ValidateDossierCall,
 )
-from contracts.projection import AgoraOutcome, OutcomePlan
+from contracts.projection import AgoraOutcome, DossierStep, OutcomePlan
 from settings import Settings
 
 if TYPE_CHECKING:  # the store (SQLAlchemy) is the worker's, not the workflows'
+    from store.traces import TraceStore
     from store.writer import ProjectionWriter
 
 
@@ -59,6 +63,7 @@ class AgoraActivities:
         from store.traces import trace_store_for
 
         traces = trace_store_for(settings) if settings.traces_enabled else None
+        self._traces: TraceStore | None = traces
         self._client = lambda: get_client(settings, traces)
         self._writer = writer
         # The acting user's own PAGM profiles, read at each call (SPEC §3): looked up here
@@ -70,30 +75,47 @@ class AgoraActivities:
               plan: OutcomePlan | None) -> AgoraOutcome:
         if plan is not None and plan.dossier is not None:
             self._writer.dossier(plan.dossier)  # the row exists before AGORA is called
-        try:
-            ack = self._client().send(request, acting_user, _exchange_context(plan),
-                                      self._profiles.profiles_for(acting_user))
-        except AgoraFault as fault:
-            at = _now()
-            if plan is not None:
-                self._writer.step(plan.refused_step(request.operation, fault.code, fault.message, at))
-            raise ApplicationError(
-                f"{fault.code}: {fault.message}",
-                fault.code,
-                fault.message,
-                at,
-                type=BUSINESS_FAULT,
-                non_retryable=True,
-            ) from fault
-        except AgoraUnavailable as outage:
-            delay = timedelta(seconds=outage.retry_after) if outage.retry_after else None
-            raise ApplicationError(
-                str(outage), type=UNAVAILABLE, next_retry_delay=delay
-            ) from outage
-        at = _now()
-        if plan is not None and plan.entry_on_ack:
-            self._writer.step(plan.acknowledged_step(request.operation, ack, at))
+        step: DossierStep | None = None
+        with self._holding() as exchanges:
+            try:
+                ack = self._client().send(request, acting_user, _exchange_context(plan),
+                                          self._profiles.profiles_for(acting_user))
+            except AgoraFault as fault:
+                at = _now()
+                if plan is not None:
+                    step = plan.refused_step(request.operation, fault.code, fault.message, at)
+                raise ApplicationError(
+                    f"{fault.code}: {fault.message}",
+                    fault.code,
+                    fault.message,
+                    at,
+                    type=BUSINESS_FAULT,
+                    non_retryable=True,
+                ) from fault
+            except AgoraUnavailable as outage:
+                delay = timedelta(seconds=outage.retry_after) if outage.retry_after else None
+                raise ApplicationError(
+                    str(outage), type=UNAVAILABLE, next_retry_delay=delay
+                ) from outage
+            else:
+                at = _now()
+                if plan is not None and plan.entry_on_ack:
+                    step = plan.acknowledged_step(request.operation, ack, at)
+            finally:
+                # Whatever the outcome: the exchange's trace and the projected step, in one
+                # transaction; if they cannot be written the attempt fails and is retried.
+                self._write(exchanges, step)
         return AgoraOutcome(ack, at)
+
+    def _holding(self) -> AbstractContextManager[list[Exchange]]:
+        return self._traces.holding() if self._traces is not None else nullcontext([])
+
+    def _write(self, exchanges: list[Exchange], step: DossierStep | None) -> None:
+        if self._traces is not None:
+            self._traces.write_exchanges(
+                exchanges, None if step is None else partial(self._writer.write_step, step=step))
+        elif step is not None:
+            self._writer.step(step)
 
     @activity.defn(name="ControlerUniciteNirNom")
     def check_nir_name(self, call: CheckNirNameCall) -> AgoraOutcome:

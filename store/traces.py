@@ -13,8 +13,9 @@ import hashlib
 import json
 import threading
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -76,6 +77,10 @@ _PERSON_SEALED_COMPRESSED = b"\x03"
 # window of an incident still open.
 INCIDENT_HOLDER = "incident:"
 OPEN_END = "9999-12-31T23:59:59.999999+00:00"
+
+
+# The exchanges the current thread's AGORA call holds (TraceStore.holding), if any.
+_held_exchanges: ContextVar[list[Exchange] | None] = ContextVar("held_exchanges", default=None)
 
 
 def now_iso() -> str:
@@ -239,19 +244,48 @@ class TraceStore:
 
     # The AGORA client's sink (agora/tracing.TraceSink).
     def record_exchange(self, exchange: Exchange) -> None:
-        sealed = self._seal({
+        """Written now, or held by the calling thread's :meth:`holding` block."""
+        held = _held_exchanges.get()
+        if held is not None:
+            held.append(exchange)
+            return
+        self.write_exchanges([exchange])
+
+    @contextmanager
+    def holding(self) -> Iterator[list[Exchange]]:
+        """Exchanges recorded in this block are held in the list it gives, for the caller to
+        write with :meth:`write_exchanges` (and the call's outcome) before it returns."""
+        held: list[Exchange] = []
+        token = _held_exchanges.set(held)
+        try:
+            yield held
+        finally:
+            _held_exchanges.reset(token)
+
+    def write_exchanges(self, exchanges: list[Exchange],
+                        also: Callable[[Session], object] | None = None) -> None:
+        """Append ``exchanges`` to the log, in one transaction with ``also`` (the call's
+        projected outcome): one commit per AGORA call instead of two. Raises if not written."""
+        rows = [(exchange, self._seal({
             "request": base64.b64encode(exchange.request_envelope).decode(),
             "response": base64.b64encode(exchange.response_envelope).decode(),
             "message": exchange.message,
-        }, exchange.context.dossier_id)
-        context = exchange.context
-        self._write(lambda session: append(session, TRACES, TraceRecord(
-            at=exchange.sent_at, received_at=exchange.received_at, operation=exchange.operation,
-            dossier_id=context.dossier_id, market_id=context.market_id,
-            acting_user=exchange.acting_user, request_id=exchange.request_id,
-            vector_id=exchange.vector_id, attempt=context.attempt,
-            http_status=exchange.http_status, outcome=exchange.outcome,
-            fault_code=exchange.fault_code, sealed=sealed, redacted_at=None)))
+        }, exchange.context.dossier_id)) for exchange in exchanges]
+
+        def build(session: Session) -> None:
+            if also is not None:
+                also(session)
+            for exchange, sealed in rows:
+                context = exchange.context
+                append(session, TRACES, TraceRecord(
+                    at=exchange.sent_at, received_at=exchange.received_at,
+                    operation=exchange.operation, dossier_id=context.dossier_id,
+                    market_id=context.market_id, acting_user=exchange.acting_user,
+                    request_id=exchange.request_id, vector_id=exchange.vector_id,
+                    attempt=context.attempt, http_status=exchange.http_status,
+                    outcome=exchange.outcome, fault_code=exchange.fault_code, sealed=sealed,
+                    redacted_at=None))
+        self._write(build)
 
     def archive_vector(self, facts: VectorFacts) -> None:
         def build(session: Session) -> None:

@@ -48,10 +48,15 @@ class ProjectionWriter:
 
     def step(self, step: DossierStep) -> None:
         with self._session() as session:
-            if step.dossier is not None:
-                record_input(session, self._cipher, step.dossier)
-                session.flush()
-            record_step(session, step)
+            self.write_step(session, step)
+
+    def write_step(self, session: Session, step: DossierStep) -> None:
+        """``step`` written in the caller's transaction: the AGORA activity writes it with
+        the exchange's trace, in one transaction (store/traces.py ``write_exchanges``)."""
+        if step.dossier is not None:
+            record_input(session, self._cipher, step.dossier)
+            session.flush()
+        record_step(session, step)
 
     def market(self, record: MarketRecord) -> None:
         with self._session() as session:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import select, update
+from temporalio.testing import ActivityEnvironment
 
 from agora import messages as m
 from agora.client import AgoraClient
@@ -122,6 +123,62 @@ def test_an_exchange_whose_trace_cannot_be_written_fails_the_call(
     client = AgoraClient(trace_settings, traces=Broken(trace_settings))
     with pytest.raises(OSError):
         client.send(find_or_create_request(8), "agent.corse")
+
+
+def test_an_activity_writes_its_exchange_and_its_outcome_in_one_transaction(
+        trace_settings: Settings, clean_simulator: SimulatorHandle,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The AGORA activity holds the exchange's trace and writes it with the timeline entry it
+    projects: both or neither, so a failed write retries the whole attempt."""
+    import store.traces
+    import store.writer
+    from activities.agora_calls import AgoraActivities
+    from contracts.agora_calls import FindOrCreateDossierCall
+    from contracts.projection import REGISTRATION, OutcomePlan
+    from state_models.dossier import DossierFacts
+    from store.models import TimelineEntry
+    from store.writer import ProjectionWriter
+    from tests import factories
+    from tests.conftest import FAST_RETRY
+
+    activities = AgoraActivities(trace_settings, ProjectionWriter(trace_settings))
+    traces = store.traces.trace_store_for(trace_settings)
+
+    def call_for(dossier):  # type: ignore[no-untyped-def]
+        plan = OutcomePlan(dossier.dossier_id, 1, REGISTRATION, "agent.corse",
+                           f"req-{uuid.uuid4().hex}", DossierFacts(), DossierFacts(),
+                           dossier=dossier)
+        request = m.FindOrCreateDossier(plan.request_id, dossier.dossier_id, dossier.person,
+                                        dossier.action)
+        return FindOrCreateDossierCall(request, "agent.corse", plan)
+
+    def written(dossier_id: str) -> tuple[int, int]:
+        with traces.reading() as session:
+            return (len(list(session.scalars(select(TraceRecord).where(
+                        TraceRecord.dossier_id == dossier_id)))),
+                    len(list(session.scalars(select(TimelineEntry).where(
+                        TimelineEntry.dossier_id == dossier_id)))))
+
+    environment = ActivityEnvironment()
+    kept = factories.dossier(FAST_RETRY)
+    outcome = environment.run(activities.find_or_create_dossier, call_for(kept))
+    assert outcome.ack.agora_dossier_id and written(kept.dossier_id) == (1, 1)
+
+    lost = factories.dossier(FAST_RETRY)
+    call = call_for(lost)
+
+    def failing(session, step):  # type: ignore[no-untyped-def]
+        raise OSError("disque plein")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(store.writer, "record_step", failing)
+        with pytest.raises(OSError):
+            environment.run(activities.find_or_create_dossier, call)
+    # AGORA was called, but neither the entry it acknowledged nor the trace was kept: the
+    # attempt fails, and its retry (same request id, a replay for AGORA) writes both.
+    assert written(lost.dossier_id) == (0, 0)
+    environment.run(activities.find_or_create_dossier, call)
+    assert written(lost.dossier_id) == (1, 1)
 
 
 def test_a_vector_not_archived_is_never_sent(trace_settings: Settings, store: TraceStore,
