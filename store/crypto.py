@@ -81,6 +81,11 @@ class DataCipher:
         """Keyed hash of a normalised NIR: equal NIRs match, the hash alone reveals nothing."""
         return hmac.new(self._derived("nir-lookup"), nir.encode(), hashlib.sha256).hexdigest()
 
+    def keyed_hash(self, label: str, value: str) -> str:
+        """Keyed hash of ``value`` under its own ``label`` (a look-up index that reveals
+        nothing without the data key)."""
+        return hmac.new(self._derived(label), value.encode(), hashlib.sha256).hexdigest()
+
     def session_secret(self) -> bytes:
         return self._derived("session-signing")
 

@@ -20,6 +20,7 @@ from settings import Settings
 from store.crypto import cipher_for, open_nir
 from store.db import Database
 from store.models import Dossier, Person
+from store.person_fields import person_fields_for
 from store.writer import ProjectionWriter
 from temporal_client.subject_requests import ensure_retention_schedule
 from tests import factories
@@ -62,7 +63,9 @@ async def test_closed_dossiers_past_retention_are_crypto_erased(
             assert expired not in persons  # its NIR is gone from the store too
             assert {recent, still_open} <= set(persons)
             erased = [p for p in persons.values() if p.erased_at is not None]
-            assert [p.birth_name for p in erased] == ["[effacé]"]
+            fields = person_fields_for(settings)
+            assert [fields.open(p).birth_name for p in erased] == ["[effacé]"]
+            assert [p.identity_sealed for p in erased] == [None]
     finally:
         database.dispose()
 
