@@ -18,6 +18,7 @@ from sqlalchemy import create_engine, select, text
 import crypto.person_keys
 import store.person_fields
 from contracts.dossier import DossierInput
+from contracts.subject_request import CORRECTIONS
 from crypto.codec import open_keys
 from crypto.person_keys import PersonKeyErased
 from settings import Settings
@@ -246,3 +247,18 @@ def test_rows_written_in_clear_before_are_sealed_by_the_migration(settings: Sett
     with sqlite3.connect(url.split("///", 1)[1]) as raw:
         columns = {row[1] for row in raw.execute("PRAGMA table_info(persons)")}
     assert not columns & set(CLEAR_COLUMNS)
+
+
+def test_values_sealed_for_another_payload_are_gone_with_the_persons_key(
+        settings: Settings) -> None:
+    keys = open_keys(settings)
+    person = factories.person()
+    kid = keys.for_person(person.nir)
+    sealed = keys.seal_text(kid, '{"first_names": "Anna"}', CORRECTIONS)
+    assert "Anna" not in sealed and sealed.startswith(f"{kid}:")
+    assert keys.open_text(sealed, CORRECTIONS) == '{"first_names": "Anna"}'
+    with pytest.raises(PersonKeyErased):
+        keys.open_text(sealed, "another-purpose")  # bound to what it was sealed for
+    assert keys.erase_person(person.nir)
+    with pytest.raises(PersonKeyErased):
+        keys.open_text(sealed, CORRECTIONS)
