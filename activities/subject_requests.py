@@ -41,7 +41,6 @@ class SubjectRequestActivities:
         self._settings = settings
         self._rectify = rectify
         self._fields = person_fields_for(settings)
-        self._cipher = self._fields.cipher
         self._database = None
         self._open = threading.Lock()
 
@@ -120,18 +119,23 @@ class SubjectRequestActivities:
         return self._erase(due)
 
     def _erase(self, person_ids: list[int]) -> ErasureReport:
-        """Store identity blanked and data keys destroyed before the transaction commits: if
-        the commit fails, the retry finds the rows still there (their NIR readable with the
-        store's key, not the person's) and blanks them; a key already gone is skipped."""
+        """Store rows blanked and data keys destroyed before the transaction commits: if the
+        commit fails, the retry finds the rows still there and blanks them (their NIR no
+        longer opens: the key named by the row is destroyed again, a no-op)."""
         from store.subject_requests import dossiers_of, erase_persons
 
         with self._db().sessions.begin() as session:
             dossier_ids = [d.id for d in dossiers_of(session, person_ids)]
-            nirs = erase_persons(session, self._cipher, person_ids, datetime.now(UTC))
+            erased = erase_persons(session, self._fields, person_ids, datetime.now(UTC))
             session.flush()
-            keys = open_keys(self._settings) if nirs else None
-            destroyed = sum(keys.erase_person(nir) for nir in nirs) if keys else 0
-        return ErasureReport(persons=len(nirs), keys_destroyed=destroyed,
+            keys = open_keys(self._settings)
+            destroyed = 0
+            for nir, kid in erased:
+                # The NIR also removes the index naming the key (a keyed hash of the NIR).
+                gone = keys.erase_person(nir) if nir else False
+                gone = (keys.erase(kid) if kid else False) or gone
+                destroyed += gone
+        return ErasureReport(persons=len(erased), keys_destroyed=destroyed,
                              dossier_ids=dossier_ids)
 
     def all(self) -> list[Callable[..., object]]:

@@ -1,10 +1,10 @@
-"""A person's identity in the store (names, birth date, sex, e-mail, phone), sealed under
-that person's own data key (``crypto.person_keys``), so crypto-erasure reaches every copy
+"""A person's NIR and identity in the store (names, birth date, sex, e-mail, phone), sealed
+under that person's own data key (``crypto.person_keys``), so crypto-erasure reaches every copy
 of the row — the database file and its backups — as it reaches their Temporal histories.
 
-One AES-256-GCM seal per write holds every field (the projection writer seals once), bound
-to its row: the associated data names the column, the row's NIR look-up hash and the key id,
-so a value copied into another row does not open there. Searches never read the clear text:
+A write seals twice — the NIR, and one AES-256-GCM box for every identity field — each
+bound to its row: the associated data names the column, the row's NIR look-up hash and the
+key id, so a value copied into another row does not open there. Searches never read the clear text:
 the list's name search matches keyed hashes of the name's words (``name_terms``), and a
 data-subject request found by name and birth date matches a keyed hash of the pair
 (``identity_hash``). Screens and exports open the identity only for users allowed to see
@@ -23,7 +23,7 @@ from agora.messages import Person as PersonData
 from crypto.codec import open_keys
 from crypto.person_keys import PersonKeyErased, PersonKeys, open_sealed, seal
 from settings import Settings
-from store.crypto import DataCipher, cipher_for
+from store.crypto import DataCipher, cipher_for, open_nir
 from store.models import Person
 
 ERASED = "[effacé]"
@@ -87,6 +87,16 @@ def _associated(nir_hash: str, kid: str) -> bytes:
     return f"persons.identity_sealed:{nir_hash}:{kid}".encode()
 
 
+# A NIR sealed under its person's key: this byte, the key id, "|", the sealed bytes. Values
+# sealed under the store's key (store.crypto: bytes 1 and 2) are older, or an erased row's
+# placeholder, and still open.
+_NIR_PERSON_SEALED = b"\x03"
+
+
+def _nir_associated(nir_hash: str, kid: str) -> bytes:
+    return f"persons.nir_encrypted:{nir_hash}:{kid}".encode()
+
+
 def person_fields_for(settings: Settings) -> PersonFields:
     """This process's sealer of persons' identities (the store's key, the person keys)."""
     return PersonFields(cipher_for(settings), open_keys(settings))
@@ -100,12 +110,16 @@ class PersonFields:
         self._keys = keys
 
     def columns(self, nir: str, nir_hash: str, identity: Identity) -> dict[str, Any]:
-        """The person row's sealed identity and its look-up hashes: one encryption."""
+        """The person row's NIR and identity sealed under the person's key (two encryptions),
+    and its look-up hashes."""
         kid = self._keys.for_person(nir)
+        key = self._keys.key(kid)
         plaintext = json.dumps(asdict(identity)).encode()
         return {
             "key_id": kid,
-            "identity_sealed": seal(self._keys.key(kid), plaintext, _associated(nir_hash, kid)),
+            "nir_encrypted": _NIR_PERSON_SEALED + kid.encode() + b"|"
+            + seal(key, nir.encode(), _nir_associated(nir_hash, kid)),
+            "identity_sealed": seal(key, plaintext, _associated(nir_hash, kid)),
             "name_terms": name_terms(self.cipher, identity),
             "identity_hash": identity_hash(self.cipher, identity.birth_name, identity.birth_date),
         }
@@ -123,8 +137,18 @@ class PersonFields:
                                 _associated(person.nir_hash, person.key_id))
         return Identity(**json.loads(plaintext))
 
-    def open_many(self, persons: list[Person]) -> dict[int, Identity]:
-        return {person.id: self.open(person) for person in persons}
+    def nir(self, person: Person) -> str:
+        """The person's NIR; ``[effacé]`` once their key is destroyed. Raises InvalidTag for
+        a value moved from another row."""
+        blob = person.nir_encrypted
+        if blob[:1] != _NIR_PERSON_SEALED:
+            return open_nir(self.cipher, blob, person.nir_hash)
+        kid, _, box = blob[1:].partition(b"|")
+        try:
+            key = self._keys.key(kid.decode())
+        except PersonKeyErased:
+            return ERASED
+        return open_sealed(key, box, _nir_associated(person.nir_hash, kid.decode())).decode()
 
 
 ERASED_COLUMNS: dict[str, Any] = {"key_id": None, "identity_sealed": None, "name_terms": " ",

@@ -17,7 +17,6 @@ from agora.messages import Person as PersonData
 from agora.messages import TrainingAction
 from contracts.dossier import DossierInput
 from contracts.projection import DossierStep
-from store.crypto import seal_nir
 from store.models import Dossier, Person, TimelineEntry, TrainingOrganisation, utcnow
 from store.person_fields import PersonFields, identity_of
 
@@ -34,13 +33,12 @@ def _insert_ignore(session: Session, model: type, values: dict[str, Any], keys: 
 
 def upsert_person(session: Session, fields: PersonFields, data: PersonData) -> Person:
     """The person's row, created or given the latest identity (a re-engineering may have
-    corrected a name): sealed once under the person's key, written either way."""
-    cipher = fields.cipher
-    nir_hash = cipher.lookup_hash(data.nir)
+    corrected a name): sealed under the person's key, written either way."""
+    nir_hash = fields.cipher.lookup_hash(data.nir)
     identity = fields.columns(data.nir, nir_hash, identity_of(data))
     _insert_ignore(
         session, Person,
-        {"nir_hash": nir_hash, "nir_encrypted": seal_nir(cipher, data.nir, nir_hash), **identity},
+        {"nir_hash": nir_hash, **identity},
         ["nir_hash"],
     )
     person = session.scalars(select(Person).where(Person.nir_hash == nir_hash)).one()

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from state_models.subject_requests import CLOSED_DOSSIER_STATES, retention_cutoff
 from state_models.validators import mask_nir
-from store.crypto import DataCipher, open_nir, seal_nir
+from store.crypto import DataCipher, seal_nir
 from store.models import Dossier, NirUnmasking, Person, ProcessingRestriction
 from store.person_fields import ERASED, ERASED_COLUMNS, PersonFields, identity_hash
 from store.trace_models import AuditRecord, TraceRecord
@@ -37,8 +37,8 @@ def find_persons(session: Session, cipher: DataCipher, *, nir: str | None = None
     return list(session.scalars(query.order_by(Person.id)))
 
 
-def masked_nir(cipher: DataCipher, person: Person) -> str:
-    return mask_nir(open_nir(cipher, person.nir_encrypted, person.nir_hash))
+def masked_nir(fields: PersonFields, person: Person) -> str:
+    return mask_nir(fields.nir(person))
 
 
 def dossiers_of(session: Session, person_ids: list[int]) -> list[Dossier]:
@@ -59,31 +59,32 @@ def correct_persons(session: Session, fields: PersonFields, person_ids: list[int
     changed = 0
     for person in session.scalars(select(Person).where(Person.id.in_(person_ids),
                                                        Person.erased_at.is_(None))):
-        nir = open_nir(fields.cipher, person.nir_encrypted, person.nir_hash)
         identity = replace(fields.open(person), **values)
-        for name, value in fields.columns(nir, person.nir_hash, identity).items():
+        for name, value in fields.columns(fields.nir(person), person.nir_hash, identity).items():
             setattr(person, name, value)
         changed += 1
     return changed
 
 
-def erase_persons(session: Session, cipher: DataCipher, person_ids: list[int],
-                  at: datetime) -> list[str]:
-    """Blank the persons' identity in the store; answers their NIRs (for the caller to
-    destroy their data keys, which makes every older copy of the sealed identity — backups
-    included — unreadable). Idempotent: an erased person is skipped. The row stays (the
-    dossiers, public funding records, refer to it) with a placeholder hash."""
-    nirs = []
+def erase_persons(session: Session, fields: PersonFields, person_ids: list[int],
+                  at: datetime) -> list[tuple[str | None, str | None]]:
+    """Blank the persons' NIR and identity in the store; answers each one's NIR (None when
+    their key is already gone) and key id, for the caller to destroy their data keys — which
+    makes every older copy of the row, backups included, unreadable. Idempotent: an erased
+    person is skipped. The row stays (the dossiers, public funding records, refer to it)
+    with a placeholder hash."""
+    erased: list[tuple[str | None, str | None]] = []
     for person in session.scalars(select(Person).where(Person.id.in_(person_ids),
                                                        Person.erased_at.is_(None))):
-        nirs.append(open_nir(cipher, person.nir_encrypted, person.nir_hash))
+        nir = fields.nir(person)
+        erased.append((None if nir == ERASED else nir, person.key_id))
         person.nir_hash = f"erased-{person.id}"
         # A placeholder sealed like a NIR: every reader (pages, API) shows it, none breaks.
-        person.nir_encrypted = seal_nir(cipher, ERASED, person.nir_hash)
+        person.nir_encrypted = seal_nir(fields.cipher, ERASED, person.nir_hash)
         for name, value in ERASED_COLUMNS.items():
             setattr(person, name, value)
         person.erased_at = at
-    return nirs
+    return erased
 
 
 def restrict_persons(session: Session, request_id: str, person_ids: list[int],
@@ -145,8 +146,7 @@ def gather(session: Session, fields: PersonFields, person_ids: list[int],
         *(AuditRecord.query.contains(d) for d in dossier_ids))).order_by(AuditRecord.seq))
     ) if dossier_ids else []
     return {
-        "persons": [{"nir": open_nir(fields.cipher, p.nir_encrypted, p.nir_hash),
-                     **asdict(fields.open(p))} for p in persons],
+        "persons": [{"nir": fields.nir(p), **asdict(fields.open(p))} for p in persons],
         "dossiers": [{
             "dossier_id": d.id, "state": d.state, "agora_dossier_id": d.agora_dossier_id,
             "training": {"action_id": d.action_id, "title": d.title, "siret": d.siret,

@@ -127,8 +127,8 @@ def test_after_crypto_erasure_no_copy_of_the_database_opens_the_identity(
     with database.sessions.begin() as session:
         person_id = session.scalars(select(Person.id).where(
             Person.nir_hash == fields.cipher.lookup_hash(erased.person.nir))).one()
-        nirs = erase_persons(session, fields.cipher, [person_id], datetime.now(UTC))
-        assert nirs == [erased.person.nir]
+        answered = erase_persons(session, fields, [person_id], datetime.now(UTC))
+        assert answered == [(erased.person.nir, open_keys(settings).of_person(erased.person.nir))]
         assert open_keys(settings).erase_person(erased.person.nir)
     with database.sessions() as session:
         assert fields.open(session.get(Person, person_id)) == ERASED_IDENTITY
@@ -142,6 +142,7 @@ def test_after_crypto_erasure_no_copy_of_the_database_opens_the_identity(
             with pytest.raises(PersonKeyErased):
                 open_keys(settings).key(old.key_id)  # …whose key is gone
             assert fields.open(old) == ERASED_IDENTITY
+            assert fields.nir(old) == "[effacé]"  # the NIR was sealed under that key too
             assert fields.open(persons[fields.cipher.lookup_hash(kept.person.nir)]).birth_name \
                 == kept.person.birth_name
     finally:
@@ -180,7 +181,7 @@ def test_names_are_searched_by_keyed_hashes_of_whole_words(database: Database,
                             birth_date="1990-02-04") == []
 
 
-def test_the_writer_seals_once_per_write_and_keys_live_a_bounded_time(
+def test_the_writer_seals_twice_per_write_and_keys_live_a_bounded_time(
         database: Database, settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
     sealed: list[int] = []
     real_seal = store.person_fields.seal
@@ -193,8 +194,9 @@ def test_the_writer_seals_once_per_write_and_keys_live_a_bounded_time(
     writer = ProjectionWriter(settings)
     dossier = _dossier()
     writer.dossier(dossier)
-    writer.dossier(dossier)  # a correction of an existing person: sealed again, once
-    assert len(sealed) == 2
+    writer.dossier(dossier)  # a correction of an existing person: sealed again
+    # Per write: the NIR, then every identity field in one box.
+    assert sealed == [len(dossier.person.nir), sealed[1]] * 2 and sealed[1] > 50
 
     keys = open_keys(settings)
     kid = keys.for_person(dossier.person.nir)
@@ -239,6 +241,7 @@ def test_rows_written_in_clear_before_are_sealed_by_the_migration(settings: Sett
             assert (opened.birth_name, opened.first_names, opened.birth_date, opened.email) == (
                 person.birth_name, person.first_names, person.birth_date, person.email)
             assert row.key_id == open_keys(settings).for_person(person.nir)
+            assert fields_nir(settings, row) == person.nir
             assert session.scalars(select(Dossier)).all() == []
             assert find_persons(session, cipher, birth_name=person.birth_name.lower(),
                                 birth_date=person.birth_date) == [row]
@@ -247,6 +250,20 @@ def test_rows_written_in_clear_before_are_sealed_by_the_migration(settings: Sett
     with sqlite3.connect(url.split("///", 1)[1]) as raw:
         columns = {row[1] for row in raw.execute("PRAGMA table_info(persons)")}
     assert not columns & set(CLEAR_COLUMNS)
+    # Now under the person's key: erasing it erases the converted NIR and identity.
+    assert open_keys(settings).erase_person(person.nir)
+    database = Database(url)
+    try:
+        with database.sessions() as session:
+            row = session.scalars(select(Person)).one()
+            assert fields_nir(settings, row) == "[effacé]"
+            assert person_fields_for(settings).open(row) == ERASED_IDENTITY
+    finally:
+        database.dispose()
+
+
+def fields_nir(settings: Settings, row: Person) -> str:
+    return person_fields_for(settings).nir(row)
 
 
 def test_values_sealed_for_another_payload_are_gone_with_the_persons_key(

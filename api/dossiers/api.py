@@ -24,7 +24,6 @@ from api.dossiers.schemas import (
 from api.dossiers.service import apply_event, create_dossier, load_dossier
 from api.idempotency import request_identity
 from state_models.dossier_events import EVENT_FIELDS
-from store.crypto import open_nir
 from store.models import User
 from store.queries import DossierFilter, get_dossier, list_dossiers, record_unmasking
 
@@ -102,7 +101,7 @@ def unmask(dossier_id: DossierId, user: Unmasker,
         if row is None:
             raise HTTPException(404, {"code": "UnknownDossier", "message": f"Dossier inconnu : {dossier_id}"})
         record_unmasking(session, user.username, row, "api")
-        nir = open_nir(ctx.cipher, row.person.nir_encrypted, row.person.nir_hash)
+        nir = ctx.fields.nir(row.person)
     return NirOut(dossier_id=dossier_id, nir=nir)
 
 

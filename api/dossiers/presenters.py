@@ -12,7 +12,6 @@ from api.dossiers.schemas import (
 )
 from contracts.dossier import DossierView
 from state_models.validators import mask_nir
-from store.crypto import open_nir
 from store.models import Dossier
 from store.person_fields import PersonFields
 
@@ -27,7 +26,7 @@ def summary_of(row: Dossier, fields: PersonFields) -> DossierSummary:
 
 def detail_of(row: Dossier, view: DossierView | None, fields: PersonFields) -> DossierDetail:
     """The stored data; state and allowed events from the workflow when it answered."""
-    stored, p = row.person, fields.open(row.person)
+    p = fields.open(row.person)
     return DossierDetail(
         dossier_id=row.id,
         state=view.state if view else row.state,
@@ -38,8 +37,7 @@ def detail_of(row: Dossier, view: DossierView | None, fields: PersonFields) -> D
         entry_date=view.entry_date if view else row.entry_date,
         manager=row.manager,
         allowed_events=view.allowed_events if view else [],
-        person=PersonOut(nir_masked=mask_nir(open_nir(fields.cipher, stored.nir_encrypted,
-                                                      stored.nir_hash)),
+        person=PersonOut(nir_masked=mask_nir(fields.nir(row.person)),
                          birth_name=p.birth_name, usage_name=p.usage_name,
                          first_names=p.first_names, birth_date=p.birth_date, sex=p.sex,
                          email=p.email, phone=p.phone),

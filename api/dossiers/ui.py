@@ -21,7 +21,6 @@ from api.idempotency import request_identity
 from api.pages import PAGE_SIZE, guarded, read_form, render, signed_in_user, submit_creation
 from state_models.dossier import EVENTS, STATES
 from state_models.dossier_events import EVENT_FIELDS
-from store.crypto import open_nir
 from store.models import User
 from store.queries import DossierFilter, get_dossier, list_dossiers, record_unmasking
 
@@ -123,7 +122,7 @@ async def unmask(request: Request, dossier_id: str) -> Response:
             return render(request, "error.html", 404, user=user, title="Dossier introuvable",
                            message=f"Dossier inconnu : {dossier_id}")
         record_unmasking(session, user.username, row, "ui")
-        nir = open_nir(ctx.cipher, row.person.nir_encrypted, row.person.nir_hash)
+        nir = ctx.fields.nir(row.person)
     return await _dossier_page(request, user, dossier_id, clear_nir=nir)
 
 

@@ -126,7 +126,7 @@ def _subject_request(ctx: AppContext, body: SubjectRequestIn, user: User) -> Sub
         else:
             raise _invalid("nir", "indiquer le NIR, ou le nom de naissance et la date de naissance")
         dossier_ids = [d.id for d in dossiers_of(session, [p.id for p in persons])]
-        masked = masked_nir(ctx.cipher, persons[0]) if persons else ""
+        masked = masked_nir(ctx.fields, persons[0]) if persons else ""
         person_key = persons[0].key_id if persons else None
     contacts = ctx.contacts
     request_id = uuid.uuid4().hex[:12]

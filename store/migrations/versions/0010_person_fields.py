@@ -5,8 +5,8 @@ Revision ID: 0010_person_fields
 Revises: 0006
 Create Date: 2026-12-06 05:30:00
 
-Rows written before are converted in place: each identity sealed under its person's key
-(the same key as their dossier workflows), then the clear columns are dropped. Converting
+Rows written before are converted in place: each NIR and identity sealed under its person's
+key (the same key as their dossier workflows), then the clear columns are dropped. Converting
 needs the process's keys (its environment), which a fresh database never does.
 """
 
@@ -79,8 +79,8 @@ def _seal_existing_rows() -> None:
 
 
 def downgrade() -> None:
-    """Back to clear columns, each identity opened with its person's key (an erased one,
-    or one whose key is gone, comes back blank)."""
+    """Back to clear columns and NIRs under the store's key, each opened with its person's
+    key (an erased one, or one whose key is gone, comes back blank)."""
     op.drop_table('processing_restrictions')
     with op.batch_alter_table('persons', schema=None) as batch_op:
         for column in (sa.Column('birth_name', sa.String(length=200), nullable=False,
@@ -105,6 +105,7 @@ def downgrade() -> None:
 def _open_existing_rows() -> None:
     connection = op.get_bind()
     persons = sa.table('persons', sa.column('id', sa.Integer), sa.column('nir_hash', sa.String),
+                       sa.column('nir_encrypted', sa.LargeBinary),
                        sa.column('key_id', sa.String),
                        sa.column('identity_sealed', sa.LargeBinary),
                        *(sa.column(name, sa.String) for name in _CLEAR))
@@ -116,11 +117,14 @@ def _open_existing_rows() -> None:
 
     from crypto.codec import open_keys
     from settings import load
-    from store.crypto import cipher_for
+    from store.crypto import cipher_for, seal_nir
     from store.person_fields import PersonFields
 
     settings = load()
-    fields = PersonFields(cipher_for(settings), open_keys(settings))
+    cipher = cipher_for(settings)
+    fields = PersonFields(cipher, open_keys(settings))
     for row in rows:
-        connection.execute(persons.update().where(persons.c.id == row.id)
-                           .values(**asdict(fields.open(row))))  # type: ignore[arg-type]
+        # The NIR back under the store's key too (an erased person's: the placeholder).
+        nir = seal_nir(cipher, fields.nir(row), row.nir_hash)  # type: ignore[arg-type]
+        connection.execute(persons.update().where(persons.c.id == row.id).values(
+            nir_encrypted=nir, **asdict(fields.open(row))))  # type: ignore[arg-type]
