@@ -1,4 +1,6 @@
-"""Protection of the NIR at rest (SPEC §8): AES-GCM encryption and a keyed look-up hash.
+"""The store's own data key (SPEC §8): keyed look-up hashes (the NIR's, the name words'),
+AES-GCM for what belongs to no person, and NIRs sealed before they went under each person's
+key (``store.person_fields``), which still open.
 
 The 32-byte data key comes from ``AGORA_FLOW_DATA_KEY`` (base64) in production;
 in development a key file is generated once under the data folder. The look-up
