@@ -284,3 +284,12 @@ async def test_the_page_records_a_request_and_shows_its_deadline(api: ApiHandle)
         detail = await browser.get(posted.headers["location"])
         assert detail.status_code == 200 and 'id="deadline"' in detail.text
         assert person.nir not in detail.text and "Produire la réponse" in detail.text
+        # A rectification, the person found by birth name and date: its page shows the new
+        # value (opened with the person's key), which its workflow holds only sealed.
+        posted = await browser.post("/demandes-rgpd", data={
+            "csrf": csrf, "kind": "rectification", "requester": "la personne",
+            "identity_check": "pièce d'identité", "birth_name": person.birth_name.lower(),
+            "birth_date": person.birth_date, "correction_first_names": "Anna Rectifiée"})
+        assert posted.status_code == 303, posted.text
+        detail = await browser.get(posted.headers["location"])
+        assert "Anna Rectifiée" in detail.text
