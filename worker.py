@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import functools
 import logging
 
 from temporalio.client import Client
@@ -79,7 +80,7 @@ def build_worker(
         *ReconcileActivities(lambda request: release_orphan_places(client, request)).all(),
         *TraceActivities(settings).all(),
         *TraceExportActivities(settings).all(),
-        *SubjectRequestActivities(settings, lambda request: rectify_dossier(client, request)).all(),
+        *SubjectRequestActivities(settings, functools.partial(rectify_dossier, client)).all(),
     ]
     return Worker(
         client,

@@ -13,12 +13,13 @@ from temporalio.service import RPCError
 from contracts.agora_link import GateConfig, LinkState
 from contracts.dossier import EscalationConfig, RetryConfig
 from contracts.incident import IncidentTimings
-from crypto.codec import EncryptionCodec
+from crypto.codec import EncryptionCodec, open_keys
 from notifications.contacts import Contacts
 from settings import Settings
 from state_models.calendar import WorkingCalendar
 from store.crypto import DataCipher
 from store.db import Database
+from store.person_fields import PersonFields
 from temporal_client.link import LinkRefused, link_state
 
 TemporalClientFactory = Callable[[], Awaitable[Client]]
@@ -49,8 +50,16 @@ class AppContext:
     # Decodes Temporal payloads for the codec endpoint (Temporal Web).
     codec: EncryptionCodec | None = None
     _client: Client | None = None
+    _fields: PersonFields | None = None
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _link_seen: tuple[float, LinkState | None] | None = None
+
+    @property
+    def fields(self) -> PersonFields:
+        """Opens persons' identities (sealed under each person's key) for the screens."""
+        if self._fields is None:
+            self._fields = PersonFields(self.cipher, open_keys(self.settings))
+        return self._fields
 
     def escalation_for(self, page: str, manager: str | None) -> EscalationConfig:
         """Who is reminded about the dossier or market at ``page`` (its UI path), and when

@@ -15,8 +15,9 @@ WRITE_RIGHT = "AGORA_FINANCEUR"
 
 # The roles whose permissions write dossiers or markets (api/auth.py: dossiers:write,
 # markets:write), hence AGORA; tests/test_authorisations.py keeps the two lists in step.
-# The DPO's team writes to AGORA only to carry out rectifications (ReingenierieDossier).
-AGORA_WRITER_ROLES: frozenset[str] = frozenset({"dossier_manager", "market_manager", "dpo"})
+# Not the DPO's team: a rectification reaches AGORA as the product's own call (the
+# application's profiles), the DPO recorded as who asked.
+AGORA_WRITER_ROLES: frozenset[str] = frozenset({"dossier_manager", "market_manager"})
 
 
 def is_read_only(role: str) -> bool:

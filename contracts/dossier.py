@@ -105,6 +105,10 @@ class EventRequest:
     # token, else a fresh UUID): a resend carries the same one, and the workflow applies it
     # once; repeatable declarations (payments) are identified at AGORA by it.
     event_id: str = ""
+    # The product's own event on a user's request (a data-subject request's rectification):
+    # AGORA is called with the application's authority, not the user's profiles;
+    # ``acting_user`` is recorded as who asked. Never set from a client's input.
+    system_authority: bool = False
 
 
 @dataclass

@@ -27,6 +27,10 @@ SIGNAL_RESTRICT = "restrict"
 SIGNAL_LIFT_RESTRICTION = "lift_restriction"
 
 
+# The purpose a rectification's values are sealed for (associated data).
+CORRECTIONS = "subject-request-corrections"
+
+
 def workflow_id_for(request_id: str) -> str:
     return f"{WORKFLOW_ID_PREFIX}{request_id}"
 
@@ -47,7 +51,11 @@ class SubjectRequest:
     person_ids: list[int] = field(default_factory=list)
     dossier_ids: list[str] = field(default_factory=list)
     nir_masked: str = ""  # for the DPO's page: never the NIR in clear
-    corrections: dict[str, str] = field(default_factory=dict)  # rectification only
+    # A rectification's fields, and their new values sealed under the person's data key
+    # (crypto.person_keys.seal_text, purpose CORRECTIONS): this workflow is sealed under the
+    # master key and outlives an erasure, so the values must not be readable with it alone.
+    correction_fields: list[str] = field(default_factory=list)
+    corrections_sealed: str = ""
     details: str = ""
     dpo_email: str = ""
     escalation_emails: list[str] = field(default_factory=list)
@@ -111,16 +119,24 @@ class RectifyDossier:
     same event at the dossier's workflow and at AGORA)."""
 
     dossier_id: str
-    corrections: list[dict[str, str]]  # [{"name": ..., "value": ...}], as the event carries them
+    corrections_sealed: str  # SubjectRequest.corrections_sealed, opened by the activity
     reason: str
-    acting_user: str
+    acting_user: str  # the DPO who asked, recorded with the event (not the one AGORA sees)
     event_id: str
 
 
 @dataclass
 class PersonsInput:
     person_ids: list[int]
-    corrections: dict[str, str] = field(default_factory=dict)  # rectification only
+    corrections_sealed: str = ""  # rectification only: SubjectRequest.corrections_sealed
+
+
+@dataclass
+class RestrictionInput:
+    """A restriction put in force (or lifted) on the request's persons."""
+
+    request_id: str
+    person_ids: list[int] = field(default_factory=list)
 
 
 @dataclass

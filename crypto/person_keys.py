@@ -19,6 +19,7 @@ import hmac
 import json
 import secrets
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +31,10 @@ from crypto.keyring import KEY_BYTES, Keyring, write_private
 
 PERSON_KEY_PREFIX = "p"
 _NONCE = 12
+# How long an unwrapped data key (or the key id found for a person) is kept in memory: the
+# store's writer and readers use a key many times in a row, yet a key erased elsewhere is
+# not held longer than this (and its file is still checked on every use).
+KEY_CACHE_SECONDS = 300.0
 
 
 class PersonKeyErased(LookupError):
@@ -51,15 +56,21 @@ class PersonKeys:
     folder: Path
     # Re-reads the keyring when a key id is unknown (rotated by another process).
     reload: Callable[[], Keyring] | None = None
-    _keys: dict[str, bytes] = field(default_factory=dict, repr=False)
+    # Unwrapped keys, and the key id of each person (by the keyed hash of their NIR), each
+    # with the monotonic instant it expires at.
+    _keys: dict[str, tuple[bytes, float]] = field(default_factory=dict, repr=False)
+    _persons: dict[str, tuple[str, float]] = field(default_factory=dict, repr=False)
     _workflows: dict[str, str] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     # --- names -------------------------------------------------------------------------
 
     def _subject_file(self, nir: str) -> Path:
-        digest = hmac.new(self.keyring.derived("person-index"), nir.encode(), hashlib.sha256)
-        return self.folder / "subjects" / digest.hexdigest()
+        return self.folder / "subjects" / self._subject_digest(nir)
+
+    def _subject_digest(self, nir: str) -> str:
+        return hmac.new(self.keyring.derived("person-index"), nir.encode(),
+                        hashlib.sha256).hexdigest()
 
     def _workflow_file(self, workflow_id: str) -> Path:
         return self.folder / "workflows" / hashlib.sha256(workflow_id.encode()).hexdigest()[:40]
@@ -95,8 +106,8 @@ class PersonKeys:
             self._keys.pop(kid, None)
             raise PersonKeyErased(kid)
         cached = self._keys.get(kid)
-        if cached is not None:
-            return cached
+        if cached is not None and cached[1] > time.monotonic():
+            return cached[0]
         try:
             entry = json.loads(path.read_text())
         except FileNotFoundError:
@@ -109,11 +120,20 @@ class PersonKeys:
                               f"{kid}:{entry['master']}".encode())
         except InvalidTag:
             raise PersonKeyErased(f"{kid} (clé altérée)") from None
-        self._keys[kid] = key
+        self._keys[kid] = (key, time.monotonic() + KEY_CACHE_SECONDS)
         return key
 
     def for_person(self, nir: str) -> str:
         """The key id of the person with this NIR, created on first use."""
+        digest = self._subject_digest(nir)
+        cached = self._persons.get(digest)
+        if cached is not None and cached[1] > time.monotonic() and self._key_file(cached[0]).exists():
+            return cached[0]
+        kid = self._find_or_create(nir)
+        self._persons[digest] = (kid, time.monotonic() + KEY_CACHE_SECONDS)
+        return kid
+
+    def _find_or_create(self, nir: str) -> str:
         index = self._subject_file(nir)
         with self._lock:
             if index.exists():
@@ -159,6 +179,7 @@ class PersonKeys:
         kid = self.of_person(nir)
         destroyed = self.erase(kid) if kid else False
         self._subject_file(nir).unlink(missing_ok=True)
+        self._persons.pop(self._subject_digest(nir), None)
         return destroyed
 
     def erase(self, kid: str) -> bool:
@@ -176,6 +197,22 @@ class PersonKeys:
         except FileNotFoundError:
             return False
         return True
+
+    def seal_text(self, kid: str, plaintext: str, purpose: str) -> str:
+        """``plaintext`` sealed under the data key ``kid`` for ``purpose`` (associated data),
+        as text that travels inside another payload: a workflow not sealed under the
+        person's key (a data-subject request's) still holds nothing erasure does not reach."""
+        box = seal(self.key(kid), plaintext.encode(), f"{purpose}:{kid}".encode())
+        return f"{kid}:{base64.b64encode(box).decode()}"
+
+    def open_text(self, sealed: str, purpose: str) -> str:
+        """What ``seal_text`` sealed; PersonKeyErased once its key is destroyed."""
+        kid, _, box = sealed.partition(":")
+        try:
+            return open_sealed(self.key(kid), base64.b64decode(box),
+                               f"{purpose}:{kid}".encode()).decode()
+        except InvalidTag:
+            raise PersonKeyErased(f"{kid} (valeur altérée)") from None
 
     def count(self) -> int:
         return sum(1 for _ in (self.folder / "persons").glob("*.json"))

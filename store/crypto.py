@@ -1,4 +1,6 @@
-"""Protection of the NIR at rest (SPEC §8): AES-GCM encryption and a keyed look-up hash.
+"""The store's own data key (SPEC §8): keyed look-up hashes (the NIR's, the name words'),
+AES-GCM for what belongs to no person, and NIRs sealed before they went under each person's
+key (``store.person_fields``), which still open.
 
 The 32-byte data key comes from ``AGORA_FLOW_DATA_KEY`` (base64) in production;
 in development a key file is generated once under the data folder. The look-up
@@ -80,6 +82,11 @@ class DataCipher:
     def lookup_hash(self, nir: str) -> str:
         """Keyed hash of a normalised NIR: equal NIRs match, the hash alone reveals nothing."""
         return hmac.new(self._derived("nir-lookup"), nir.encode(), hashlib.sha256).hexdigest()
+
+    def keyed_hash(self, label: str, value: str) -> str:
+        """Keyed hash of ``value`` under its own ``label`` (a look-up index that reveals
+        nothing without the data key)."""
+        return hmac.new(self._derived(label), value.encode(), hashlib.sha256).hexdigest()
 
     def session_secret(self) -> bytes:
         return self._derived("session-signing")

@@ -111,13 +111,14 @@ class Person(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     nir_hash: Mapped[str] = mapped_column(String(64), unique=True)
     nir_encrypted: Mapped[bytes] = mapped_column(LargeBinary)
-    birth_name: Mapped[str] = mapped_column(String(200), index=True)
-    usage_name: Mapped[str | None] = mapped_column(String(200))
-    first_names: Mapped[str] = mapped_column(String(200))
-    birth_date: Mapped[str] = mapped_column(String(10))
-    sex: Mapped[str] = mapped_column(String(1))
-    email: Mapped[str | None] = mapped_column(String(320))
-    phone: Mapped[str | None] = mapped_column(String(32))
+    # The identity (names, birth date, sex, e-mail, phone) sealed under the person's own data
+    # key ``key_id`` (store/person_fields.py): destroying that key erases every copy of it.
+    key_id: Mapped[str | None] = mapped_column(String(40))
+    identity_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # Keyed hashes only: of each word of the names (the list's name search), and of the birth
+    # name with the birth date (finding the person of a data-subject request).
+    name_terms: Mapped[str] = mapped_column(Text, default=" ")
+    identity_hash: Mapped[str | None] = mapped_column(String(64), index=True)
     # Set once the person's data were crypto-erased (a data-subject request or retention).
     erased_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
@@ -194,3 +195,14 @@ class NirUnmasking(Base):
     person_id: Mapped[int] = mapped_column(ForeignKey("persons.id"))
     dossier_id: Mapped[str | None] = mapped_column(String(64))
     channel: Mapped[str] = mapped_column(String(8))  # "api" or "ui"
+
+
+class ProcessingRestriction(Base):
+    """A restriction of processing in force (GDPR art. 18, a data-subject request), by the
+    keyed hash of the person's NIR: a dossier of theirs created afterwards is refused too."""
+
+    __tablename__ = "processing_restrictions"
+    request_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    nir_hash: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)
+    since: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    lifted_at: Mapped[datetime | None] = mapped_column(UtcDateTime)

@@ -17,8 +17,8 @@ from agora.messages import Person as PersonData
 from agora.messages import TrainingAction
 from contracts.dossier import DossierInput
 from contracts.projection import DossierStep
-from store.crypto import DataCipher, seal_nir
 from store.models import Dossier, Person, TimelineEntry, TrainingOrganisation, utcnow
+from store.person_fields import PersonFields, identity_of
 
 
 def _insert(session: Session, model: type) -> Any:
@@ -31,24 +31,17 @@ def _insert_ignore(session: Session, model: type, values: dict[str, Any], keys: 
     session.execute(_insert(session, model).values(**values).on_conflict_do_nothing(index_elements=keys))
 
 
-def upsert_person(session: Session, cipher: DataCipher, data: PersonData) -> Person:
-    nir_hash = cipher.lookup_hash(data.nir)
-    identity = {
-        "birth_name": data.birth_name,
-        "usage_name": data.usage_name,
-        "first_names": data.first_names,
-        "birth_date": data.birth_date,
-        "sex": data.sex,
-        "email": data.email,
-        "phone": data.phone,
-    }
+def upsert_person(session: Session, fields: PersonFields, data: PersonData) -> Person:
+    """The person's row, created or given the latest identity (a re-engineering may have
+    corrected a name): sealed under the person's key, written either way."""
+    nir_hash = fields.cipher.lookup_hash(data.nir)
+    identity = fields.columns(data.nir, nir_hash, identity_of(data))
     _insert_ignore(
         session, Person,
-        {"nir_hash": nir_hash, "nir_encrypted": seal_nir(cipher, data.nir, nir_hash), **identity},
+        {"nir_hash": nir_hash, **identity},
         ["nir_hash"],
     )
     person = session.scalars(select(Person).where(Person.nir_hash == nir_hash)).one()
-    # The latest identity wins: a re-engineering may have corrected a name.
     for name, value in identity.items():
         setattr(person, name, value)
     return person
@@ -67,9 +60,9 @@ def _action_columns(action: TrainingAction) -> dict[str, Any]:
     }
 
 
-def record_input(session: Session, cipher: DataCipher, dossier: DossierInput) -> None:
+def record_input(session: Session, fields: PersonFields, dossier: DossierInput) -> None:
     """The dossier's person, organisation and training action, from its workflow input."""
-    person = upsert_person(session, cipher, dossier.person)
+    person = upsert_person(session, fields, dossier.person)
     _insert_ignore(session, TrainingOrganisation, {"siret": dossier.action.siret}, ["siret"])
     action = _action_columns(dossier.action)
     _insert_ignore(

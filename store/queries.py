@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from store.crypto import DataCipher
 from store.models import Dossier, NirUnmasking, Person
+from store.person_fields import name_query_terms
 
 
 @dataclass(frozen=True)
@@ -20,7 +22,8 @@ class DossierFilter:
     market: str | None = None  # the market's id
 
 
-def list_dossiers(session: Session, where: DossierFilter, page: int, page_size: int) -> tuple[list[Dossier], int]:
+def list_dossiers(session: Session, cipher: DataCipher, where: DossierFilter, page: int,
+                  page_size: int) -> tuple[list[Dossier], int]:
     """One page of dossiers, newest first, and the total that match."""
     query = select(Dossier).join(Dossier.person)
     if where.state:
@@ -34,19 +37,21 @@ def list_dossiers(session: Session, where: DossierFilter, page: int, page_size: 
     if where.entry_to:
         query = query.where(Dossier.entry_date <= where.entry_to)
     if where.name:
-        pattern = f"%{where.name.strip().lower()}%"
-        query = query.where(
-            or_(
-                func.lower(Person.birth_name).like(pattern),
-                func.lower(Person.usage_name).like(pattern),
-                func.lower(Person.first_names).like(pattern),
-            )
-        )
+        # Names are sealed: each word typed must be a whole word of the person's names
+        # (case and accents ignored), matched by its keyed hash.
+        for term in name_query_terms(cipher, where.name):
+            query = query.where(Person.name_terms.contains(f" {term} "))
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     rows = session.scalars(
         query.order_by(Dossier.created_at.desc(), Dossier.id).offset((page - 1) * page_size).limit(page_size)
     ).all()
     return list(rows), total
+
+
+def person_hash_of(session: Session, dossier_id: str) -> str | None:
+    """The keyed hash of the NIR of the dossier's person (None for an unknown dossier)."""
+    return session.scalar(select(Person.nir_hash).join(Dossier, Dossier.person_id == Person.id)
+                          .where(Dossier.id == dossier_id))
 
 
 def get_dossier(session: Session, dossier_id: str) -> Dossier | None:

@@ -5,6 +5,7 @@ gather everything about them (access), correct them (rectification), erase them
 from __future__ import annotations
 
 import json
+from dataclasses import asdict, replace
 from datetime import datetime
 from typing import Any
 
@@ -13,30 +14,31 @@ from sqlalchemy.orm import Session
 
 from state_models.subject_requests import CLOSED_DOSSIER_STATES, retention_cutoff
 from state_models.validators import mask_nir
-from store.crypto import DataCipher, open_nir, seal_nir
-from store.models import Dossier, NirUnmasking, Person
+from store.crypto import DataCipher, seal_nir
+from store.models import Dossier, NirUnmasking, Person, ProcessingRestriction
+from store.person_fields import ERASED, ERASED_COLUMNS, PersonFields, identity_hash
 from store.trace_models import AuditRecord, TraceRecord
 
-ERASED = "[effacé]"
-# Store columns a rectification may change (the NIR is the person's identity: never).
+# Identity fields a rectification may change (the NIR is the person's identity: never).
 PERSON_COLUMNS = ("birth_name", "usage_name", "first_names", "birth_date", "email", "phone")
 
 
 def find_persons(session: Session, cipher: DataCipher, *, nir: str | None = None,
                  birth_name: str | None = None, birth_date: str | None = None) -> list[Person]:
-    """The person with this NIR, or those with this birth name (any case) and birth date.
-    Erased persons are not found: nothing of them is left to answer with."""
+    """The person with this NIR, or those with this birth name (case, accents and spacing
+    ignored) and birth date, both found by keyed hash. Erased persons are not found: nothing
+    of them is left to answer with."""
     query = select(Person).where(Person.erased_at.is_(None))
     if nir:
         query = query.where(Person.nir_hash == cipher.lookup_hash(nir))
     else:
-        query = query.where(func.lower(Person.birth_name) == (birth_name or "").strip().lower(),
-                            Person.birth_date == birth_date)
+        query = query.where(Person.identity_hash == identity_hash(
+            cipher, birth_name or "", birth_date or ""))
     return list(session.scalars(query.order_by(Person.id)))
 
 
-def masked_nir(cipher: DataCipher, person: Person) -> str:
-    return mask_nir(open_nir(cipher, person.nir_encrypted, person.nir_hash))
+def masked_nir(fields: PersonFields, person: Person) -> str:
+    return mask_nir(fields.nir(person))
 
 
 def dossiers_of(session: Session, person_ids: list[int]) -> list[Dossier]:
@@ -46,35 +48,69 @@ def dossiers_of(session: Session, person_ids: list[int]) -> list[Dossier]:
                                 .order_by(Dossier.created_at)))
 
 
-def correct_persons(session: Session, person_ids: list[int], corrections: dict[str, str]) -> int:
-    """Apply a rectification to the persons' rows (idempotent); answers the rows changed."""
+def correct_persons(session: Session, fields: PersonFields, person_ids: list[int],
+                    corrections: dict[str, str]) -> int:
+    """Apply a rectification to the persons' rows, sealed again under each person's key
+    (idempotent); answers the rows changed."""
     values = {name: (value or None) if name in ("usage_name", "email", "phone") else value
               for name, value in corrections.items() if name in PERSON_COLUMNS}
     if not person_ids or not values:
         return 0
-    result = session.execute(update(Person).where(Person.id.in_(person_ids),
-                                                  Person.erased_at.is_(None)).values(**values))
-    return result.rowcount or 0
-
-
-def erase_persons(session: Session, cipher: DataCipher, person_ids: list[int],
-                  at: datetime) -> list[str]:
-    """Blank the persons' identity in the store; answers their NIRs (for the caller to
-    destroy their data keys). Idempotent: an erased person is skipped. The row stays (the
-    dossiers, public funding records, refer to it) with a placeholder hash."""
-    nirs = []
+    changed = 0
     for person in session.scalars(select(Person).where(Person.id.in_(person_ids),
                                                        Person.erased_at.is_(None))):
-        nirs.append(open_nir(cipher, person.nir_encrypted, person.nir_hash))
+        identity = replace(fields.open(person), **values)
+        for name, value in fields.columns(fields.nir(person), person.nir_hash, identity).items():
+            setattr(person, name, value)
+        changed += 1
+    return changed
+
+
+def erase_persons(session: Session, fields: PersonFields, person_ids: list[int],
+                  at: datetime) -> list[tuple[str | None, str | None]]:
+    """Blank the persons' NIR and identity in the store; answers each one's NIR (None when
+    their key is already gone) and key id, for the caller to destroy their data keys — which
+    makes every older copy of the row, backups included, unreadable. Idempotent: an erased
+    person is skipped. The row stays (the dossiers, public funding records, refer to it)
+    with a placeholder hash."""
+    erased: list[tuple[str | None, str | None]] = []
+    for person in session.scalars(select(Person).where(Person.id.in_(person_ids),
+                                                       Person.erased_at.is_(None))):
+        nir = fields.nir(person)
+        erased.append((None if nir == ERASED else nir, person.key_id))
         person.nir_hash = f"erased-{person.id}"
         # A placeholder sealed like a NIR: every reader (pages, API) shows it, none breaks.
-        person.nir_encrypted = seal_nir(cipher, ERASED, person.nir_hash)
-        person.birth_name = person.first_names = ERASED
-        person.usage_name = person.email = person.phone = None
-        person.birth_date = ""
-        person.sex = "-"
+        person.nir_encrypted = seal_nir(fields.cipher, ERASED, person.nir_hash)
+        for name, value in ERASED_COLUMNS.items():
+            setattr(person, name, value)
         person.erased_at = at
-    return nirs
+    return erased
+
+
+def restrict_persons(session: Session, request_id: str, person_ids: list[int],
+                     at: datetime) -> int:
+    """A restriction of processing in force on the persons, by the keyed hash of their NIR,
+    so that a dossier of theirs created later is refused too. Idempotent."""
+    hashes = set(session.scalars(select(Person.nir_hash).where(
+        Person.id.in_(person_ids or [-1]), Person.erased_at.is_(None))))
+    known = set(session.scalars(select(ProcessingRestriction.nir_hash).where(
+        ProcessingRestriction.request_id == request_id)))
+    session.add_all(ProcessingRestriction(request_id=request_id, nir_hash=h, since=at)
+                    for h in sorted(hashes - known))
+    return len(hashes)
+
+
+def lift_restriction(session: Session, request_id: str, at: datetime) -> None:
+    session.execute(update(ProcessingRestriction).where(
+        ProcessingRestriction.request_id == request_id,
+        ProcessingRestriction.lifted_at.is_(None)).values(lifted_at=at))
+
+
+def restriction_of(session: Session, nir_hash: str) -> str | None:
+    """The request whose restriction is in force on the person with this NIR hash, if any."""
+    return session.scalar(select(ProcessingRestriction.request_id).where(
+        ProcessingRestriction.nir_hash == nir_hash, ProcessingRestriction.lifted_at.is_(None))
+        .order_by(ProcessingRestriction.since).limit(1))
 
 
 def due_for_erasure(session: Session, now: datetime, retention_days: int) -> list[int]:
@@ -90,7 +126,7 @@ def due_for_erasure(session: Session, now: datetime, retention_days: int) -> lis
     return list(session.scalars(query))
 
 
-def gather(session: Session, cipher: DataCipher, person_ids: list[int],
+def gather(session: Session, fields: PersonFields, person_ids: list[int],
            emails: list[dict[str, Any]]) -> dict[str, Any]:
     """Everything the Region's store holds about the persons (GDPR art. 15): identity,
     dossiers with their events and AGORA outcomes, market links, AGORA exchanges about
@@ -110,11 +146,7 @@ def gather(session: Session, cipher: DataCipher, person_ids: list[int],
         *(AuditRecord.query.contains(d) for d in dossier_ids))).order_by(AuditRecord.seq))
     ) if dossier_ids else []
     return {
-        "persons": [{
-            "nir": open_nir(cipher, p.nir_encrypted, p.nir_hash), "birth_name": p.birth_name,
-            "usage_name": p.usage_name, "first_names": p.first_names,
-            "birth_date": p.birth_date, "sex": p.sex, "email": p.email, "phone": p.phone,
-        } for p in persons],
+        "persons": [{"nir": fields.nir(p), **asdict(fields.open(p))} for p in persons],
         "dossiers": [{
             "dossier_id": d.id, "state": d.state, "agora_dossier_id": d.agora_dossier_id,
             "training": {"action_id": d.action_id, "title": d.title, "siret": d.siret,

@@ -18,16 +18,16 @@ from sqlalchemy.orm import Session
 from contracts.dossier import DossierInput
 from contracts.projection import DossierStep, MarketRecord
 from settings import Settings
-from store.crypto import cipher_for
 from store.db import Database, sqlite_writer
 from store.market_projection import record_market
+from store.person_fields import person_fields_for
 from store.projection import record_input, record_step
 
 
 class ProjectionWriter:
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
-        self._cipher = cipher_for(settings)
+        self._fields = person_fields_for(settings)
         self._database: Database | None = None
         self._open = threading.Lock()
 
@@ -44,7 +44,7 @@ class ProjectionWriter:
     def dossier(self, dossier: DossierInput) -> None:
         """The dossier's row (person, organisation, action), created or corrected."""
         with self._session() as session:
-            record_input(session, self._cipher, dossier)
+            record_input(session, self._fields, dossier)
 
     def step(self, step: DossierStep) -> None:
         with self._session() as session:
@@ -54,7 +54,7 @@ class ProjectionWriter:
         """``step`` written in the caller's transaction: the AGORA activity writes it with
         the exchange's trace, in one transaction (store/traces.py ``write_exchanges``)."""
         if step.dossier is not None:
-            record_input(session, self._cipher, step.dossier)
+            record_input(session, self._fields, step.dossier)
             session.flush()
         record_step(session, step)
 

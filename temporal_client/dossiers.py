@@ -6,6 +6,8 @@ one Temporal round trip per creation and per event, each answering the dossier's
 
 from __future__ import annotations
 
+import dataclasses
+
 from temporalio.client import (
     Client,
     WithStartWorkflowOperation,
@@ -60,7 +62,7 @@ def normalised(request: EventRequest) -> EventRequest:
     except ValidationError as invalid:
         raise EventRefused(INVALID_DATA, str(invalid),
                            {"field": invalid.field, "reason": invalid.reason}) from invalid
-    return EventRequest(request.event, request.acting_user, clean, request.event_id)
+    return dataclasses.replace(request, data=clean)
 
 
 async def send_event(client: Client, dossier_id: str, request: EventRequest) -> DossierView:

@@ -84,12 +84,15 @@ async def lift(client: Client, request_id: str, action: DpoAction) -> SubjectReq
                             SubjectRequestWorkflow.lift, action, _unknown(request_id))
 
 
-async def rectify_dossier(client: Client, request: RectifyDossier) -> DossierOutcome:
+async def rectify_dossier(client: Client, request: RectifyDossier,
+                          corrections: list[dict[str, str]]) -> DossierOutcome:
     """A request's correction as the dossier's re-engineering event: AGORA's acknowledgement
-    or refusal; a dossier whose workflow has ended is corrected in the store only."""
+    or refusal; a dossier whose workflow has ended is corrected in the store only. The event
+    is the system's: AGORA is called with the application's profiles, the DPO who asked is
+    recorded as the event's user (the DPO holds no AGORA write right)."""
     event = EventRequest("reengineer", request.acting_user,
-                         {"reason": request.reason, "corrections": request.corrections},
-                         request.event_id)
+                         {"reason": request.reason, "corrections": corrections},
+                         request.event_id, system_authority=True)
     try:
         await send_event(client, request.dossier_id, event)
     except EventRefused as refused:

@@ -72,12 +72,17 @@ async def test_create_read_and_search(api: ApiHandle) -> None:
         assert detail["timeline"][0]["ack_id"] and detail["timeline"][0]["acting_user"] == "gestionnaire"
         assert detail["action"]["siret"] == factories.action().siret
 
-        found = (await client.get("/api/dossiers", params={"q": "paoli-rech"})).json()
+        # Names are sealed: the search matches whole words (case, accents ignored) by their
+        # keyed hashes, never a part of a word.
+        found = (await client.get("/api/dossiers", params={"q": "RECHERCHE paoli"})).json()
         assert [item["dossier_id"] for item in found["items"]] == [dossier_id]
+        assert found["items"][0]["birth_name"] == "Paoli-Recherche"
+        partial = (await client.get("/api/dossiers", params={"q": "paoli-rech"})).json()
+        assert partial["total"] == 0
         by_siret = (await client.get("/api/dossiers", params={"siret": "73282932000074",
                                                               "state": "created", "page_size": 100})).json()
         assert dossier_id in [item["dossier_id"] for item in by_siret["items"]]
-        none = (await client.get("/api/dossiers", params={"q": "paoli-rech", "state": "settled"})).json()
+        none = (await client.get("/api/dossiers", params={"q": "paoli recherche", "state": "settled"})).json()
         assert none["total"] == 0
         assert (await client.get("/api/dossiers/D-INCONNU")).status_code == 404
 

@@ -42,9 +42,10 @@ APPLICATION = ("APPLI_FINANCEUR;REGION-CORSE",)
 
 
 def test_the_roles_that_write_to_agora_are_those_with_a_write_permission() -> None:
-    writers = (PERMISSIONS["dossiers:write"] | PERMISSIONS["markets:write"]
-               | PERMISSIONS["subject_requests:write"])  # rectifications reach AGORA
+    writers = PERMISSIONS["dossiers:write"] | PERMISSIONS["markets:write"]
     assert AGORA_WRITER_ROLES == writers
+    # The DPO's rectifications reach AGORA under the application's authority, not theirs.
+    assert "dpo" not in AGORA_WRITER_ROLES
     assert WRITE_RIGHTS == {"AGORA_FINANCEUR"} and KNOWN_RIGHTS == {"AGORA_FINANCEUR", "AGORA_LECTURE"}
 
 

@@ -17,9 +17,9 @@ from contracts.subject_request import RetentionRun
 from crypto.codec import open_keys
 from crypto.person_keys import PersonKeyErased
 from settings import Settings
-from store.crypto import cipher_for, open_nir
 from store.db import Database
 from store.models import Dossier, Person
+from store.person_fields import person_fields_for
 from store.writer import ProjectionWriter
 from temporal_client.subject_requests import ensure_retention_schedule
 from tests import factories
@@ -47,7 +47,6 @@ async def test_closed_dossiers_past_retention_are_crypto_erased(
     recent = _dossier(writer, database, "cancelled", closed_days_ago=10)
     still_open = _dossier(writer, database, "entered", closed_days_ago=400)
     kids = {nir: keys.for_person(nir) for nir in (expired, recent, still_open)}
-    cipher = cipher_for(settings)
     try:
         async with agora_worker.build_worker(temporal_client, settings, task_queue=task_queue):
             report = await temporal_client.execute_workflow(
@@ -58,11 +57,13 @@ async def test_closed_dossiers_past_retention_are_crypto_erased(
             keys.key(kids[expired])
         assert keys.key(kids[recent]) and keys.key(kids[still_open])
         with database.sessions() as session:
-            persons = {open_nir(cipher, p.nir_encrypted, p.nir_hash): p for p in session.query(Person)}
+            fields = person_fields_for(settings)
+            persons = {fields.nir(p): p for p in session.query(Person)}
             assert expired not in persons  # its NIR is gone from the store too
             assert {recent, still_open} <= set(persons)
             erased = [p for p in persons.values() if p.erased_at is not None]
-            assert [p.birth_name for p in erased] == ["[effacé]"]
+            assert [fields.open(p).birth_name for p in erased] == ["[effacé]"]
+            assert [p.identity_sealed for p in erased] == [None]
     finally:
         database.dispose()
 

@@ -6,6 +6,7 @@ search attribute and memo is listed and checked too."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,7 +21,10 @@ from temporalio.api.workflowservice.v1 import (
 )
 
 from contracts import search_attributes
-from crypto.codec import is_sealed
+from contracts.subject_request import CORRECTIONS
+from contracts.subject_request import WORKFLOW_ID_PREFIX as SUBJECT_REQUEST_PREFIX
+from crypto.codec import EncryptionCodec, is_sealed, open_keys
+from crypto.person_keys import PersonKeyErased, PersonKeys
 from tests.api_helpers import create_payload, registered
 from tests.test_incident_api import Stack, stack  # noqa: F401  (the module's stack fixture)
 from tests.test_market_api import counts, create_market, event
@@ -105,6 +109,23 @@ async def run(stack: Stack) -> Run:  # noqa: F811
                                        json={"reason": "désistement"})
         assert response.status_code == 200, response.text
 
+        # The data-protection officer's rectification of the re-engineered dossier's person:
+        # the new values are personal data too.
+        async with api.client("dpd") as dpo:
+            rectified = person_changes(uuid.uuid4().hex[:6].upper())
+            corrections = {name: rectified[name] for name in ("first_names", "email")}
+            personal += list(corrections.values())
+            recorded = await dpo.post("/api/subject-requests", json={
+                "kind": "rectification", "requester": "la personne",
+                "identity_check": "pièce d'identité", "nir": payload["person"]["nir"],
+                "corrections": corrections})
+            assert recorded.status_code == 201, recorded.text
+            done = await dpo.post(
+                f"/api/subject-requests/{recorded.json()['request']['request_id']}/carry-out",
+                json={})
+            assert done.status_code == 200, done.text
+            assert "acknowledged" in {d["outcome"] for d in done.json()["dossiers"]}
+
         for name, data in [("exit", {"end_date": "2026-06-30"}),
                            ("settle", {"settlement_date": "2026-07-31"})]:
             assert (await event(markets, market_id, name, data)).status_code == 200
@@ -119,7 +140,7 @@ async def run(stack: Stack) -> Run:  # noqa: F811
     executions = [WorkflowExecution(workflow_id=w.id, run_id=w.run_id)
                   async for w in stack.client.list_workflows(
                       f'TaskQueue="{api.settings.task_queue}"')]
-    assert {e.workflow_id.split("-")[0] for e in executions} >= {"dossier", "market"}
+    assert {e.workflow_id.split("-")[0] for e in executions} >= {"dossier", "market", "subject"}
     return Run(personal, executions)
 
 
@@ -180,3 +201,55 @@ async def test_no_search_attribute_or_memo_holds_personal_data(stack: Stack, run
             assert not any(value in text for value in run.personal), (name, text)
         assert not info.memo.fields, f"{execution.workflow_id} has a memo"
     assert seen == {"DossierId", "DossierState"}
+
+
+async def test_no_subject_request_history_opens_to_personal_data_with_the_master_key(
+        stack: Stack, run: Run) -> None:  # noqa: F811
+    """A data-subject request's workflow is sealed under the master key (its record outlives
+    an erasure it carried out): decoded with the master keyring alone — what remains once the
+    person's key is destroyed — its history names no value of the person, the rectified
+    values included (they travel sealed under the person's key)."""
+    keys = open_keys(stack.api.settings)
+    master_only = EncryptionCodec(PersonKeys(keys.keyring, stack.api.settings.data_dir / "none"))
+    needles = [value.encode() for value in run.personal]
+    opened = person_sealed = rectifications = 0
+    for execution in run.executions:
+        if not execution.workflow_id.startswith(SUBJECT_REQUEST_PREFIX):
+            continue
+        token = b""
+        while True:
+            page = await stack.client.workflow_service.get_workflow_execution_history(
+                GetWorkflowExecutionHistoryRequest(namespace=stack.client.namespace,
+                                                   execution=execution, next_page_token=token))
+            for payload in payloads_in(page.history):
+                try:
+                    data = master_only.decode_one(payload).data
+                except PersonKeyErased:
+                    person_sealed += 1
+                    continue
+                opened += 1
+                found = [n.decode() for n in needles if n in data]
+                assert not found, f"{execution.workflow_id}: {found} under the master key"
+                for sealed in sealed_corrections(json.loads(data) if data else None):
+                    # The values are there, and open with the person's key alone.
+                    rectifications += 1
+                    assert set(json.loads(keys.open_text(sealed, CORRECTIONS))) == {
+                        "first_names", "email"}
+            token = page.next_page_token
+            if not token:
+                break
+    assert opened > 5 and person_sealed == 0
+    assert rectifications >= 3  # the request's input, the store's and the dossier's corrections
+
+
+def sealed_corrections(value: object) -> Iterator[str]:
+    """Every non-empty ``corrections_sealed`` inside a decoded JSON value."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key == "corrections_sealed" and item:
+                yield item
+            else:
+                yield from sealed_corrections(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from sealed_corrections(item)

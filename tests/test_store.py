@@ -17,11 +17,13 @@ from temporalio.testing import ActivityEnvironment
 from activities.projections import ProjectionActivities
 from contracts.dossier import HistoryEntry
 from contracts.projection import DossierStep
+from crypto.codec import open_keys
 from settings import Settings
 from state_models.dossier import DossierFacts
-from store.crypto import DataCipher, cipher_for, open_nir
+from store.crypto import DataCipher, cipher_for
 from store.db import Database
 from store.models import Dossier, Person, Role, TimelineEntry
+from store.person_fields import person_fields_for
 from store.users import authenticate, create_user, issue_token, user_for_token
 from store.writer import ProjectionWriter
 from tests import factories
@@ -87,18 +89,20 @@ def test_processes_starting_together_migrate_a_fresh_database_once(settings: Set
 
 def test_nir_is_encrypted_at_rest_and_found_by_keyed_hash(database: Database, settings: Settings) -> None:
     cipher = cipher_for(settings)
+    fields = person_fields_for(settings)
     dossier = factories.dossier(FAST_RETRY)
     ProjectionWriter(settings).dossier(dossier)
-    with database.engine.connect() as connection:
-        raw = connection.execute(text("SELECT nir_encrypted, nir_hash FROM persons")).one()
+    with database.sessions() as session:
+        raw = session.scalars(select(Person)).one()
     assert dossier.person.nir.encode() not in raw.nir_encrypted
     assert dossier.person.nir not in raw.nir_hash
-    assert open_nir(cipher, raw.nir_encrypted, raw.nir_hash) == dossier.person.nir
+    assert fields.nir(raw) == dossier.person.nir
     assert raw.nir_hash == cipher.lookup_hash(dossier.person.nir)
     other = DataCipher(b"\x00" * 32)
     assert other.lookup_hash(dossier.person.nir) != raw.nir_hash
-    with pytest.raises(InvalidTag):
-        open_nir(other, raw.nir_encrypted, raw.nir_hash)
+    # Sealed under the person's own key, not the store's: gone with that key.
+    assert open_keys(settings).erase_person(dossier.person.nir)
+    assert fields.nir(raw) == "[effacé]"
 
 
 def test_the_sqlite_database_is_readable_by_its_owner_only(tmp_path: Path) -> None:
@@ -124,9 +128,10 @@ def test_a_nir_copied_into_another_row_does_not_decrypt(database: Database,
     with database.engine.connect() as connection:
         moved = connection.execute(text("SELECT nir_encrypted, nir_hash FROM persons "
                                         "WHERE id = :id"), {"id": rows[-1].id}).one()
+    fields = person_fields_for(settings)
     with pytest.raises(InvalidTag):
-        open_nir(cipher, moved.nir_encrypted, moved.nir_hash)
-    assert open_nir(cipher, rows[-2].nir_encrypted, rows[-2].nir_hash) == first.person.nir
+        fields.nir(moved)
+    assert fields.nir(rows[-2]) == first.person.nir
     # Values sealed before rows were bound still open.
     legacy = cipher.encrypt(first.person.nir)
     assert cipher.decrypt(legacy) == first.person.nir
@@ -146,7 +151,8 @@ def test_projection_is_idempotent_and_never_rewinds(database: Database, settings
         assert row.state == "validated" and row.last_seq == 2 and row.manager == "agent.dupont"
         assert [t.ack_id for t in session.scalars(select(TimelineEntry).order_by(TimelineEntry.seq))] == [
             "ACK-1", "ACK-2"]
-        assert session.scalar(select(Person.birth_name)) == dossier.person.birth_name
+        person = session.scalars(select(Person)).one()
+        assert person_fields_for(settings).open(person).birth_name == dossier.person.birth_name
 
 
 def _wrote(settings: Settings, step: DossierStep) -> bool:

@@ -15,11 +15,15 @@ from typing import Any
 import httpx
 import pytest
 
+from contracts.authorisations import WRITE_RIGHT
 from crypto.codec import open_keys
 from crypto.person_keys import PersonKeyErased
 from state_models.subject_requests import legal_deadline
+from store.authorisations import profiles_for
+from store.crypto import cipher_for
+from store.subject_requests import find_persons, lift_restriction, restrict_persons
 from tests import factories
-from tests.api_helpers import create, registered
+from tests.api_helpers import create, create_payload, registered
 from tests.fixtures_agora import SimulatorHandle
 from tests.fixtures_api import PASSWORD, ApiHandle
 
@@ -116,6 +120,12 @@ async def test_rectification_reaches_agora_and_the_workflow_keeps_it(
         agora_id = detail["agora_dossier_id"]
         first = await _record(dpo, _request("rectification", person.nir,
                                             corrections={"first_names": "Anna Maria"}))
+        # The request's workflow is sealed under the master key and outlives an erasure:
+        # the new value travels sealed under the person's own key.
+        assert first["request"]["correction_fields"] == ["first_names"]
+        assert "Anna Maria" not in json.dumps(first)
+        kid = open_keys(api.settings).of_person(person.nir)
+        assert kid and first["request"]["corrections_sealed"].startswith(f"{kid}:")
         extended = await dpo.post(f"{URL}/{first['request']['request_id']}/extension",
                                   json={"months": 1, "reason": "vérification auprès de l'organisme"})
         assert extended.status_code == 200 and extended.json()["extension_months"] == 1
@@ -137,9 +147,21 @@ async def test_rectification_reaches_agora_and_the_workflow_keeps_it(
         assert stored["person"]["email"] == "anna.maria@example.org"
         reengineered = [e for e in stored["timeline"] if e["event"] == "reengineer"]
         assert [e["outcome"] for e in reengineered] == ["acknowledged", "acknowledged"]
+        # Sent under the application's authority (the DPO's own profiles only read AGORA,
+        # which refuses them ReingenierieDossier), the DPO recorded as who asked.
+        assert [e["acting_user"] for e in reengineered] == ["dpd", "dpd"]
+        with api.database.sessions() as session:
+            own = profiles_for(session, "dpd", api.settings.vi_pagm, api.settings.partner_id)
+        assert own and not [p for p in own if p.startswith(WRITE_RIGHT)]
         at_agora = next(d for d in simulator.dossiers() if d["id"] == agora_id)
         assert at_agora["data"]["titulaire"]["prenoms"] == "Anna Maria"
         assert at_agora["data"]["titulaire"]["courriel"] == "anna.maria@example.org"
+
+
+def _other_action(person: Any) -> dict[str, Any]:
+    payload = create_payload(nir=person.nir, birth_name=person.birth_name)
+    payload["action"]["action_id"] = "AF-2026-RGPD"
+    return payload
 
 
 async def test_restriction_freezes_the_dossiers_until_lifted(api: ApiHandle) -> None:
@@ -158,8 +180,47 @@ async def test_restriction_freezes_the_dossiers_until_lifted(api: ApiHandle) -> 
         assert "Traitement limité" in refused.json()["detail"]["message"]
         detail = (await manager.get(f"/api/dossiers/{dossier_id}")).json()
         assert detail["restricted"] == f"demande RGPD {request_id}"
+        # A new dossier of the person, on another training action, is refused too.
+        later = await manager.post("/api/dossiers", json=_other_action(person))
+        assert later.status_code == 409, later.text
+        assert later.json()["detail"]["code"] == "ProcessingRestricted"
+        assert "aucun nouveau dossier" in later.json()["detail"]["message"]
+        assert person.nir not in later.text
         lifted = await dpo.post(f"{URL}/{request_id}/lift", json={"note": "exactitude vérifiée"})
         assert lifted.status_code == 200 and lifted.json()["state"] == "lifted"
+        accepted = await manager.post(f"/api/dossiers/{dossier_id}/events/validate",
+                                      json={"validation_date": "2026-01-02"})
+        assert accepted.status_code == 200, accepted.text
+        created = await manager.post("/api/dossiers", json=_other_action(person))
+        assert created.status_code == 201, created.text
+
+
+async def test_a_dossier_the_restriction_did_not_reach_is_frozen_by_the_persons_hash(
+        api: ApiHandle) -> None:
+    """A dossier created while the restriction went out got no signal: the restriction's
+    record, by the keyed hash of the person's NIR, refuses its events all the same."""
+    person = factories.person()
+    async with api.client("gestionnaire") as manager:
+        dossier_id = await create(manager, nir=person.nir, birth_name=person.birth_name)
+        await registered(manager, dossier_id)
+        with api.database.sessions.begin() as session:
+            [found] = find_persons(session, cipher_for(api.settings), nir=person.nir)
+            restrict_persons(session, "R-MEANWHILE", [found.id], datetime.now(UTC))
+        refused = await manager.post(f"/api/dossiers/{dossier_id}/events/validate",
+                                     json={"validation_date": "2026-01-02"})
+        assert refused.status_code == 409, refused.text
+        assert refused.json()["detail"] == {
+            "code": "ProcessingRestricted", "reason": "demande RGPD R-MEANWHILE",
+            "message": "Traitement limité (RGPD art. 18) : demande RGPD R-MEANWHILE ; aucun "
+                       "événement n'est accepté sur ce dossier tant que la limitation est en "
+                       "vigueur."}
+        # A correction still goes through (GDPR art. 18.1.a).
+        corrected = await manager.post(f"/api/dossiers/{dossier_id}/events/reengineer", json={
+            "reason": "erreur de saisie",
+            "corrections": [{"name": "first_names", "value": "Maria"}]})
+        assert corrected.status_code == 200, corrected.text
+        with api.database.sessions.begin() as session:
+            lift_restriction(session, "R-MEANWHILE", datetime.now(UTC))
         accepted = await manager.post(f"/api/dossiers/{dossier_id}/events/validate",
                                       json={"validation_date": "2026-01-02"})
         assert accepted.status_code == 200, accepted.text
@@ -223,3 +284,12 @@ async def test_the_page_records_a_request_and_shows_its_deadline(api: ApiHandle)
         detail = await browser.get(posted.headers["location"])
         assert detail.status_code == 200 and 'id="deadline"' in detail.text
         assert person.nir not in detail.text and "Produire la réponse" in detail.text
+        # A rectification, the person found by birth name and date: its page shows the new
+        # value (opened with the person's key), which its workflow holds only sealed.
+        posted = await browser.post("/demandes-rgpd", data={
+            "csrf": csrf, "kind": "rectification", "requester": "la personne",
+            "identity_check": "pièce d'identité", "birth_name": person.birth_name.lower(),
+            "birth_date": person.birth_date, "correction_first_names": "Anna Rectifiée"})
+        assert posted.status_code == 303, posted.text
+        detail = await browser.get(posted.headers["location"])
+        assert "Anna Rectifiée" in detail.text

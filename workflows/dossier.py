@@ -169,7 +169,9 @@ class DossierWorkflow:
                                                                 request.data["corrections"]))
             ids = Ids(plan.request_id, self._facts.agora_dossier_id,
                       payment_id_for(self._input.dossier_id, request.event_id, self._facts.payments))
-            activity, call = call_for(request.event, ids, request.data, request.acting_user, plan)
+            # The timeline records who asked (the plan); AGORA sees whose authority it is.
+            caller = None if request.system_authority else request.acting_user
+            activity, call = call_for(request.event, ids, request.data, caller, plan)
             try:
                 outcome = await self._call(activity, call)
             except ActivityError as failure:

@@ -38,6 +38,7 @@ with workflow.unsafe.imports_passed_through():
         PersonsInput,
         RectifyDossier,
         RequestStep,
+        RestrictionInput,
         SubjectDossier,
         SubjectRequest,
         SubjectRequestView,
@@ -47,6 +48,9 @@ with workflow.unsafe.imports_passed_through():
 
 _STORE_TIMEOUT = timedelta(minutes=5)
 _STORE_RETRY = RetryPolicy(maximum_interval=timedelta(minutes=5))
+# Restrictions recorded in the store too (new dossiers of the person refused): requests
+# started before replay without it.
+RESTRICTION_RECORDED = "restriction-recorded-in-store"
 KIND_LABELS = {rules.ACCESS: "droit d'accès", rules.RECTIFICATION: "rectification",
                rules.RESTRICTION: "limitation", rules.ERASURE: "effacement"}
 
@@ -197,6 +201,12 @@ class SubjectRequestWorkflow:
     async def lift(self, action: DpoAction) -> SubjectRequestView:
         """End a restriction: the person's dossiers accept events again."""
         assert self._view is not None
+        if workflow.patched(RESTRICTION_RECORDED):
+            await workflow.execute_activity_method(
+                SubjectRequestActivities.lift_restriction,
+                RestrictionInput(self._request.request_id),
+                start_to_close_timeout=_STORE_TIMEOUT, retry_policy=_STORE_RETRY,
+                summary="limitation levée")
         for outcome in self._view.dossiers:
             if outcome.outcome == "restricted":
                 await self._signal(outcome.dossier_id, SIGNAL_LIFT_RESTRICTION)
@@ -229,13 +239,12 @@ class SubjectRequestWorkflow:
         request = self._request
         self._view.state = rules.IN_PROGRESS
         self._step(action.who, "rectification lancée : "
-                   + ", ".join(sorted(request.corrections)))
+                   + ", ".join(sorted(request.correction_fields)))
         await workflow.execute_activity_method(
             SubjectRequestActivities.correct_persons,
-            PersonsInput(request.person_ids, request.corrections),
+            PersonsInput(request.person_ids, request.corrections_sealed),
             start_to_close_timeout=_STORE_TIMEOUT, retry_policy=_STORE_RETRY,
             summary="rectification des données de la Région")
-        corrections = [{"name": n, "value": v} for n, v in sorted(request.corrections.items())]
         for dossier in await self._dossiers():
             if dossier.state in rules.CLOSED_DOSSIER_STATES:
                 outcome = DossierOutcome(dossier.dossier_id, "store_only",
@@ -243,7 +252,7 @@ class SubjectRequestWorkflow:
             else:
                 outcome = await workflow.execute_activity_method(
                     SubjectRequestActivities.rectify_dossier,
-                    RectifyDossier(dossier.dossier_id, corrections,
+                    RectifyDossier(dossier.dossier_id, request.corrections_sealed,
                                    f"rectification RGPD {request.request_id}", action.who,
                                    f"rgpd-{request.request_id}-{dossier.dossier_id}"),
                     # The dossier's workflow may hold the call while AGORA is cut off.
@@ -259,6 +268,13 @@ class SubjectRequestWorkflow:
     async def _restrict(self, action: DpoAction) -> None:
         assert self._view is not None
         reason = f"demande RGPD {self._request.request_id}"
+        if workflow.patched(RESTRICTION_RECORDED):
+            # Recorded first: a dossier created while the signals go out is refused too.
+            await workflow.execute_activity_method(
+                SubjectRequestActivities.restrict_persons,
+                RestrictionInput(self._request.request_id, self._request.person_ids),
+                start_to_close_timeout=_STORE_TIMEOUT, retry_policy=_STORE_RETRY,
+                summary="limitation enregistrée")
         for dossier in await self._dossiers():
             restricted = (dossier.state not in rules.CLOSED_DOSSIER_STATES
                           and await self._signal(dossier.dossier_id, SIGNAL_RESTRICT, reason))

@@ -24,7 +24,6 @@ from api.dossiers.schemas import (
 from api.dossiers.service import apply_event, create_dossier, load_dossier
 from api.idempotency import request_identity
 from state_models.dossier_events import EVENT_FIELDS
-from store.crypto import open_nir
 from store.models import User
 from store.queries import DossierFilter, get_dossier, list_dossiers, record_unmasking
 
@@ -72,7 +71,7 @@ def search(
     siret: Annotated[str | None, Query(max_length=14, description="SIRET de l'organisme")] = None,
     entry_from: Annotated[str | None, Query(max_length=10, description="Entrée le ou après (AAAA-MM-JJ)")] = None,
     entry_to: Annotated[str | None, Query(max_length=10, description="Entrée le ou avant (AAAA-MM-JJ)")] = None,
-    q: Annotated[str | None, Query(max_length=100, description="Recherche sur les noms et prénoms")] = None,
+    q: Annotated[str | None, Query(max_length=100, description="Recherche sur les noms et prénoms : mots entiers, casse et accents ignorés")] = None,
     market: Annotated[str | None, Query(max_length=64, description="Identifiant du marché")] = None,
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
     page_size: Annotated[int, Query(ge=1, le=100)] = 20,
@@ -80,8 +79,8 @@ def search(
     """Dossiers from the stored projection, newest first."""
     where = DossierFilter(state, siret, entry_from, entry_to, q, market)
     with ctx.db.sessions() as session:
-        rows, total = list_dossiers(session, where, page, page_size)
-        items = [summary_of(row) for row in rows]
+        rows, total = list_dossiers(session, ctx.cipher, where, page, page_size)
+        items = [summary_of(row, ctx.fields) for row in rows]
     return DossierPage(items=items, total=total, page=page, page_size=page_size)
 
 
@@ -90,7 +89,7 @@ async def read(dossier_id: DossierId, user: Reader,
                ctx: Ctx) -> DossierDetail:
     """The dossier's data, timeline, state and allowed events (state and events from the workflow)."""
     row, view = await load_dossier(ctx, dossier_id)
-    return detail_of(row, view, ctx.cipher)
+    return detail_of(row, view, ctx.fields)
 
 
 @router.get("/dossiers/{dossier_id}/nir", response_model=NirOut, responses={**AUTH_ERRORS, **NOT_FOUND})
@@ -102,7 +101,7 @@ def unmask(dossier_id: DossierId, user: Unmasker,
         if row is None:
             raise HTTPException(404, {"code": "UnknownDossier", "message": f"Dossier inconnu : {dossier_id}"})
         record_unmasking(session, user.username, row, "api")
-        nir = open_nir(ctx.cipher, row.person.nir_encrypted, row.person.nir_hash)
+        nir = ctx.fields.nir(row.person)
     return NirOut(dossier_id=dossier_id, nir=nir)
 
 

@@ -12,21 +12,21 @@ from api.dossiers.schemas import (
 )
 from contracts.dossier import DossierView
 from state_models.validators import mask_nir
-from store.crypto import DataCipher, open_nir
 from store.models import Dossier
+from store.person_fields import PersonFields
 
 
-def summary_of(row: Dossier) -> DossierSummary:
-    p = row.person
+def summary_of(row: Dossier, fields: PersonFields) -> DossierSummary:
+    p = fields.open(row.person)
     return DossierSummary(dossier_id=row.id, state=row.state, birth_name=p.birth_name,
                           usage_name=p.usage_name, first_names=p.first_names, siret=row.siret,
                           title=row.title, entry_date=row.entry_date,
                           agora_dossier_id=row.agora_dossier_id, created_at=row.created_at)
 
 
-def detail_of(row: Dossier, view: DossierView | None, cipher: DataCipher) -> DossierDetail:
+def detail_of(row: Dossier, view: DossierView | None, fields: PersonFields) -> DossierDetail:
     """The stored data; state and allowed events from the workflow when it answered."""
-    p = row.person
+    p = fields.open(row.person)
     return DossierDetail(
         dossier_id=row.id,
         state=view.state if view else row.state,
@@ -37,7 +37,8 @@ def detail_of(row: Dossier, view: DossierView | None, cipher: DataCipher) -> Dos
         entry_date=view.entry_date if view else row.entry_date,
         manager=row.manager,
         allowed_events=view.allowed_events if view else [],
-        person=PersonOut(nir_masked=mask_nir(open_nir(cipher, p.nir_encrypted, p.nir_hash)), birth_name=p.birth_name, usage_name=p.usage_name,
+        person=PersonOut(nir_masked=mask_nir(fields.nir(row.person)),
+                         birth_name=p.birth_name, usage_name=p.usage_name,
                          first_names=p.first_names, birth_date=p.birth_date, sex=p.sex,
                          email=p.email, phone=p.phone),
         action=ActionOut(siret=row.siret, action_id=row.action_id, title=row.title,

@@ -19,6 +19,7 @@ from api.errors import InvalidFields, Refused
 from api.events import send
 from api.markets.service import release_for_dossier, reserve_for_dossier
 from contracts.dossier import DossierInput, DossierView, EventRequest, MarketLink
+from contracts.subject_request import RESTRICTED
 from state_models.validators import (
     ValidationError,
     validate_amount,
@@ -29,7 +30,8 @@ from state_models.validators import (
 )
 from store.exactly_once import claim_dossier, release_dossier_claim
 from store.models import Dossier, User
-from store.queries import get_dossier
+from store.queries import get_dossier, person_hash_of
+from store.subject_requests import restriction_of
 from temporal_client.dossiers import create_dossier as start_dossier
 from temporal_client.dossiers import send_event, view_dossier
 from temporal_client.markets import dossier_started
@@ -85,6 +87,7 @@ async def create_dossier(ctx: AppContext, user: User, payload: DossierCreate,
     dossier = DossierInput(dossier_id=dossier_id, person=person, action=action,
                            acting_user=user.username, retry=ctx.retry, link=ctx.link,
                            escalation=ctx.escalation_for(f"/dossiers/{dossier_id}", user.username), market=market)
+    _refuse_if_restricted(ctx, ctx.cipher.lookup_hash(person.nir))
     _claim(ctx, dossier_id, person, action)
     try:
         if market is not None:
@@ -143,6 +146,24 @@ def _claim(ctx: AppContext, dossier_id: str, person: Person, action: TrainingAct
                       {"dossier_id": holder})
 
 
+def _refuse_if_restricted(ctx: AppContext, nir_hash: str, event: str | None = None) -> None:
+    """A restriction of processing (GDPR art. 18) in force on the person, found by the keyed
+    hash of their NIR, refuses a new dossier of theirs and any event but a correction, even
+    on a dossier the restriction's signals never reached (created meanwhile)."""
+    if event == "reengineer":
+        return  # a rectification is what a restriction waits for (art. 18.1.a)
+    with ctx.db.sessions() as session:
+        request_id = restriction_of(session, nir_hash)
+    if request_id is None:
+        return
+    reason = f"demande RGPD {request_id}"
+    what = ("aucun nouveau dossier ne peut être ouvert pour cette personne" if event is None
+            else "aucun événement n'est accepté sur ce dossier")
+    raise Refused(409, RESTRICTED,
+                  f"Traitement limité (RGPD art. 18) : {reason} ; {what} tant que la limitation "
+                  "est en vigueur.", {"reason": reason})
+
+
 def _release_claim(ctx: AppContext, dossier_id: str) -> None:
     with ctx.db.sessions.begin() as session:
         release_dossier_claim(session, dossier_id)
@@ -165,6 +186,10 @@ async def apply_event(ctx: AppContext, user: User, dossier_id: str, event: str,
     """One round trip: the workflow's answer is the dossier's new view (its AGORA activity
     has already projected it for the pages). ``event_id`` is the request's identity: the
     workflow applies it once, whatever the number of resends."""
+    with ctx.db.sessions() as session:
+        nir_hash = person_hash_of(session, dossier_id)
+    if nir_hash is not None:
+        _refuse_if_restricted(ctx, nir_hash, event)
     request = EventRequest(event=event, acting_user=user.username, data=data,
                            event_id=event_id or str(uuid.uuid4()))
     return await send(send_event(await ctx.temporal(), dossier_id, request))

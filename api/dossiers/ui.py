@@ -21,7 +21,6 @@ from api.idempotency import request_identity
 from api.pages import PAGE_SIZE, guarded, read_form, render, signed_in_user, submit_creation
 from state_models.dossier import EVENTS, STATES
 from state_models.dossier_events import EVENT_FIELDS
-from store.crypto import open_nir
 from store.models import User
 from store.queries import DossierFilter, get_dossier, list_dossiers, record_unmasking
 
@@ -45,9 +44,12 @@ async def dossiers(request: Request) -> Response:
         market=params.get("market") or None,
     )
     page = int(params["page"]) if params.get("page", "").isdigit() and int(params["page"]) > 0 else 1
-    with context(request).db.sessions() as session:
-        rows, total = list_dossiers(session, where, page, PAGE_SIZE)
-    return render(request, "dossiers.html", user=user, rows=rows, total=total, page=page,
+    ctx = context(request)
+    with ctx.db.sessions() as session:
+        rows, total = list_dossiers(session, ctx.cipher, where, page, PAGE_SIZE)
+        people = {row.id: ctx.fields.open(row.person) for row in rows}
+    return render(request, "dossiers.html", user=user, rows=rows, people=people, total=total,
+                   page=page,
                    pages=max(1, -(-total // PAGE_SIZE)), filters=where,
                    can_create=may(user, "dossiers:write"))
 
@@ -93,7 +95,7 @@ async def _dossier_page(request: Request, user: User, dossier_id: str, status_co
     except Refused as refused:
         return render(request, "error.html", refused.status, user=user, title="Dossier introuvable",
                        message=refused.message)
-    detail = detail_of(row, view, ctx.cipher)
+    detail = detail_of(row, view, ctx.fields)
     return render(request, "dossier.html", status_code, user=user, d=detail,
                    can_write=may(user, "dossiers:write"), can_unmask=may(user, "nir:unmask"),
                    done=request.query_params.get("fait"), **values)
@@ -120,7 +122,7 @@ async def unmask(request: Request, dossier_id: str) -> Response:
             return render(request, "error.html", 404, user=user, title="Dossier introuvable",
                            message=f"Dossier inconnu : {dossier_id}")
         record_unmasking(session, user.username, row, "ui")
-        nir = open_nir(ctx.cipher, row.person.nir_encrypted, row.person.nir_hash)
+        nir = ctx.fields.nir(row.person)
     return await _dossier_page(request, user, dossier_id, clear_nir=nir)
 
 

@@ -25,13 +25,17 @@ from api.errors import InvalidFields, Refused
 from api.pages import french, guarded, read_form, render, signed_in_user, templates
 from api.traces.routes import ERRORS, _source, trace_store
 from contracts.subject_request import (
+    CORRECTIONS,
     INVALID,
     NOT_NOW,
     DpoAction,
     Extension,
     SubjectRequest,
     SubjectRequestView,
+    workflow_id_for,
 )
+from crypto.codec import open_keys
+from crypto.person_keys import PersonKeyErased
 from notifications.sent_log import SentLog
 from state_models import subject_requests as rules
 from state_models.validators import ValidationError, validate_nir
@@ -122,7 +126,8 @@ def _subject_request(ctx: AppContext, body: SubjectRequestIn, user: User) -> Sub
         else:
             raise _invalid("nir", "indiquer le NIR, ou le nom de naissance et la date de naissance")
         dossier_ids = [d.id for d in dossiers_of(session, [p.id for p in persons])]
-        masked = masked_nir(ctx.cipher, persons[0]) if persons else ""
+        masked = masked_nir(ctx.fields, persons[0]) if persons else ""
+        person_key = persons[0].key_id if persons else None
     contacts = ctx.contacts
     request_id = uuid.uuid4().hex[:12]
     return SubjectRequest(
@@ -130,11 +135,36 @@ def _subject_request(ctx: AppContext, body: SubjectRequestIn, user: User) -> Sub
         identity_check=body.identity_check, received_at=received.astimezone(UTC).isoformat(),
         recorded_by=user.username, recorded_at=now.isoformat(), found_by=found_by,
         person_ids=[p.id for p in persons], dossier_ids=dossier_ids, nir_masked=masked,
-        corrections=corrections, details=body.details,
+        correction_fields=sorted(corrections),
+        corrections_sealed=_seal_corrections(ctx, person_key, request_id, corrections),
+        details=body.details,
         dpo_email=contacts.dpo.email if contacts and contacts.dpo else "",
         escalation_emails=[c.email for c in (contacts.escalation if contacts else [])],
         page_url=f"{ctx.settings.public_url}/demandes-rgpd/{request_id}",
         partner_name=contacts.partner_name if contacts else ctx.settings.partner_id)
+
+
+def _seal_corrections(ctx: AppContext, person_key: str | None, request_id: str,
+                      corrections: dict[str, str]) -> str:
+    """The new values under the person's data key (the request's workflow is sealed under
+    the master key and outlives an erasure); a person the store does not hold gets a key of
+    the request's own."""
+    if not corrections:
+        return ""
+    keys = open_keys(ctx.settings)
+    kid = person_key or keys.for_workflow(workflow_id_for(request_id))
+    return keys.seal_text(kid, json.dumps(corrections), CORRECTIONS)
+
+
+def corrections_of(ctx: AppContext, subject: SubjectRequest) -> dict[str, str]:
+    """A rectification's values for the DPO's page; none once the person was erased."""
+    if not subject.corrections_sealed:
+        return {}
+    try:
+        return json.loads(open_keys(ctx.settings).open_text(subject.corrections_sealed,
+                                                             CORRECTIONS))
+    except PersonKeyErased:
+        return {}
 
 
 async def record_request(request: Request, ctx: AppContext, body: SubjectRequestIn,
@@ -220,7 +250,7 @@ def access_answer(request: Request, ctx: AppContext, view: SubjectRequestView,
     emails = [{"sent_at": e.sent_at, "template": e.template, "subject": e.subject,
                "to": e.recipients} for e in sent]
     with ctx.db.sessions() as session:
-        held = gather(session, ctx.cipher, subject.person_ids, emails)
+        held = gather(session, ctx.fields, subject.person_ids, emails)
     trace_store(request).journal(user.username, _source(request), "subject_request.access_answer",
                                  {"request_id": subject.request_id},
                                  [subject.request_id, *held_dossiers(held)])
@@ -321,6 +351,7 @@ async def request_page(request: Request, request_id: str) -> Response:
         return render(request, "error.html", 404, user=user, title="Demande inconnue",
                       message="Aucune demande RGPD ne porte cet identifiant.")
     return render(request, "subject_request.html", user=user, r=view, error=None,
+                  corrections=corrections_of(ctx, view.request),
                   KIND_LABELS=KIND_LABELS, STATE_LABELS=STATE_LABELS)
 
 
@@ -357,5 +388,6 @@ async def request_action(request: Request, request_id: str, action: str) -> Resp
         view = await _view(ctx, request_id)
         return render(request, "subject_request.html", 422 if isinstance(refused, InvalidFields)
                       else refused.status, user=user, r=view, error=message,
+                      corrections=corrections_of(ctx, view.request),
                       KIND_LABELS=KIND_LABELS, STATE_LABELS=STATE_LABELS)
     return RedirectResponse(f"/demandes-rgpd/{request_id}", status_code=303)
