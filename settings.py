@@ -156,6 +156,24 @@ class Settings:
     personal_data_retention_days: int = field(
         default_factory=lambda: int(_env("PERSONAL_DATA_RETENTION_DAYS", "3650")))
 
+    # Metrics (Prometheus). An empty address serves nothing. The engine's (Temporal SDK's
+    # runtime telemetry) of the worker and of the API's client; the worker's business
+    # metrics (the API serves its own on /metrics).
+    worker_metrics_address: str = field(
+        default_factory=lambda: _env("WORKER_METRICS_ADDRESS", "127.0.0.1:9464"))
+    api_engine_metrics_address: str = field(
+        default_factory=lambda: _env("API_ENGINE_METRICS_ADDRESS", "127.0.0.1:9465"))
+    worker_business_metrics_address: str = field(
+        default_factory=lambda: _env("WORKER_BUSINESS_METRICS_ADDRESS", "127.0.0.1:9466"))
+    # The API's /metrics needs no session; in production restrict it to the scraper's
+    # addresses (IPs or networks, comma-separated) and/or a bearer token.
+    metrics_allowed_addresses: tuple[str, ...] = field(
+        default_factory=lambda: _env_list("METRICS_ALLOWED_ADDRESSES", ""))
+    metrics_token: str = field(default_factory=lambda: _env("METRICS_TOKEN", ""), repr=False)
+    # How often the worker recounts dossiers, markets and incidents for the state gauges.
+    metrics_refresh_seconds: float = field(
+        default_factory=lambda: float(_env("METRICS_REFRESH_SECONDS", "30")))
+
     @property
     def pki_dir(self) -> Path:
         return self.data_dir / "pki"

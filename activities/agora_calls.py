@@ -20,13 +20,15 @@ signing key) is built once per process.
 
 from __future__ import annotations
 
+import logging
+import time
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from agora.errors import AgoraFault, AgoraUnavailable
+from agora.errors import AgoraError, AgoraFault, AgoraUnavailable
 from agora.messages import Request
 from agora.tracing import ExchangeContext
 from contracts import dossier as dossier_contract
@@ -44,7 +46,10 @@ from contracts.agora_calls import (
     ValidateDossierCall,
 )
 from contracts.projection import AgoraOutcome, OutcomePlan
+from observability import metrics
 from settings import Settings
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:  # the store (SQLAlchemy) is the worker's, not the workflows'
     from store.writer import ProjectionWriter
@@ -70,10 +75,12 @@ class AgoraActivities:
               plan: OutcomePlan | None) -> AgoraOutcome:
         if plan is not None and plan.dossier is not None:
             self._writer.dossier(plan.dossier)  # the row exists before AGORA is called
+        started = time.perf_counter()
         try:
             ack = self._client().send(request, acting_user, _exchange_context(plan),
                                       self._profiles.profiles_for(acting_user))
         except AgoraFault as fault:
+            _observe(request.operation, metrics.BUSINESS_FAULT, started, fault.code)
             at = _now()
             if plan is not None:
                 self._writer.step(plan.refused_step(request.operation, fault.code, fault.message, at))
@@ -86,10 +93,16 @@ class AgoraActivities:
                 non_retryable=True,
             ) from fault
         except AgoraUnavailable as outage:
+            _observe(request.operation,
+                     metrics.TIMEOUT if outage.timed_out else metrics.TRANSPORT_FAILURE, started)
             delay = timedelta(seconds=outage.retry_after) if outage.retry_after else None
             raise ApplicationError(
                 str(outage), type=UNAVAILABLE, next_retry_delay=delay
             ) from outage
+        except AgoraError:  # an answer that could not be read: retried like an outage
+            _observe(request.operation, metrics.TRANSPORT_FAILURE, started)
+            raise
+        _observe(request.operation, metrics.ACKNOWLEDGED, started)
         at = _now()
         if plan is not None and plan.entry_on_ack:
             self._writer.step(plan.acknowledged_step(request.operation, ack, at))
@@ -151,6 +164,16 @@ def _exchange_context(plan: OutcomePlan | None) -> ExchangeContext:
     if workflow_id.startswith(market_contract.WORKFLOW_ID_PREFIX):
         market_id = workflow_id.removeprefix(market_contract.WORKFLOW_ID_PREFIX)
     return ExchangeContext(dossier_id=dossier_id, market_id=market_id, attempt=info.attempt)
+
+
+def _observe(operation: str, outcome: str, started: float, fault_code: str = "") -> None:
+    """One attempt's outcome, counted and logged (with its workflow, dossier and request id,
+    added by the log filter; never the request's content)."""
+    metrics.agora_call(operation, outcome, started, activity.info().attempt, fault_code)
+    log.log(logging.INFO if outcome == metrics.ACKNOWLEDGED else logging.WARNING,
+            "AGORA call %s: %s %s", operation, outcome, fault_code,
+            extra={"agora_operation": operation, "agora_outcome": outcome,
+                   "fault_code": fault_code or None})
 
 
 def _now() -> str:

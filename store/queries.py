@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
+from store.market_models import Market
 from store.models import Dossier, NirUnmasking, Person
 
 
@@ -56,3 +57,12 @@ def get_dossier(session: Session, dossier_id: str) -> Dossier | None:
 def record_unmasking(session: Session, username: str, dossier: Dossier, channel: str) -> None:
     session.add(NirUnmasking(username=username, person_id=dossier.person_id, dossier_id=dossier.id,
                              channel=channel))
+
+
+def count_by_state(session: Session) -> tuple[dict[str, int], dict[str, int]]:
+    """Dossiers and markets by state: two grouped counts over indexed columns (metrics)."""
+    dossiers = dict(session.execute(
+        select(Dossier.state, func.count()).group_by(Dossier.state)).tuples().all())
+    markets = dict(session.execute(
+        select(Market.state, func.count()).group_by(Market.state)).tuples().all())
+    return dossiers, markets
