@@ -43,6 +43,9 @@ class Settings:
     worker_activity_threads: int = field(
         default_factory=lambda: int(_env("WORKER_ACTIVITY_THREADS", "64")))
     temporal_ui_port: int = field(default_factory=lambda: int(_env("TEMPORAL_UI_PORT", "8233")))
+    # Where operators open Temporal Web (the dossier page links each dossier's workflow).
+    temporal_web_url: str = field(default_factory=lambda: _env(
+        "TEMPORAL_WEB_URL", f"http://127.0.0.1:{_env('TEMPORAL_UI_PORT', '8233')}"))
 
     # AGORA endpoint (the simulator by default; the real platform in production)
     agora_url: str = field(default_factory=lambda: _env("AGORA_URL", "http://127.0.0.1:8088/agora"))

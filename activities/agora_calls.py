@@ -46,7 +46,7 @@ from contracts.agora_calls import (
     ValidateDossierCall,
 )
 from contracts.projection import AgoraOutcome, OutcomePlan
-from observability import metrics
+from observability import correlation, metrics
 from settings import Settings
 
 log = logging.getLogger(__name__)
@@ -163,7 +163,8 @@ def _exchange_context(plan: OutcomePlan | None) -> ExchangeContext:
         dossier_id = workflow_id.removeprefix(dossier_contract.WORKFLOW_ID_PREFIX)
     if workflow_id.startswith(market_contract.WORKFLOW_ID_PREFIX):
         market_id = workflow_id.removeprefix(market_contract.WORKFLOW_ID_PREFIX)
-    return ExchangeContext(dossier_id=dossier_id, market_id=market_id, attempt=info.attempt)
+    return ExchangeContext(dossier_id=dossier_id, market_id=market_id, attempt=info.attempt,
+                           correlation_id=correlation.request_id.get())
 
 
 def _observe(operation: str, outcome: str, started: float, fault_code: str = "") -> None:
