@@ -23,6 +23,7 @@ from activities.reconcile import ReconcileActivities
 from activities.subject_requests import SubjectRequestActivities
 from activities.trace_export import TraceExportActivities
 from activities.traces import TraceActivities
+from agora import operations
 from observability import correlation, logs, metrics
 from settings import Settings
 from store.db import Database
@@ -75,6 +76,7 @@ def build_worker(
 ) -> Worker:
     """A worker for every agora-flow workflow and activity on one task queue."""
     writer = ProjectionWriter(settings)  # the worker's one writer of projections
+    metrics.declare_agora_operations(sorted(operations.BY_SOAP_NAME))
     activities = [
         *AgoraActivities(settings, writer).all(),
         *ProjectionActivities(writer).all(),

@@ -84,14 +84,17 @@ class AgoraActivities:
             at = _now()
             if plan is not None:
                 self._writer.step(plan.refused_step(request.operation, fault.code, fault.message, at))
+            # The error's message is only the code, and it has no cause: AGORA's text may quote
+            # the holder (NIR, names) and the worker logs a failed activity's error and its
+            # causes in clear; the text travels in the details, sealed by the codec.
             raise ApplicationError(
-                f"{fault.code}: {fault.message}",
+                f"AGORA refused the call: {fault.code}",
                 fault.code,
                 fault.message,
                 at,
                 type=BUSINESS_FAULT,
                 non_retryable=True,
-            ) from fault
+            ) from None  # the fault (AGORA's text) would be logged with the error's cause
         except AgoraUnavailable as outage:
             _observe(request.operation,
                      metrics.TIMEOUT if outage.timed_out else metrics.TRANSPORT_FAILURE, started)

@@ -20,6 +20,8 @@ from temporalio import worker as temporal_worker
 from temporalio.api.common.v1 import Payload
 from temporalio.converter import PayloadConverter
 
+from state_models.validators import mask_nirs
+
 HTTP_HEADER = "X-Request-Id"
 TEMPORAL_HEADER = "agora-flow-request-id"
 # What an incoming id may look like: short and plain, so a caller cannot smuggle anything
@@ -32,8 +34,9 @@ _converter = PayloadConverter.default
 
 
 def from_http(incoming: str | None) -> str:
-    """The incoming id if well formed (8–64 letters, digits, ``._:-``), else a new one."""
-    if incoming and _WELL_FORMED.fullmatch(incoming):
+    """The incoming id if well formed (8–64 letters, digits, ``._:-``) and quoting no NIR,
+    else a new one."""
+    if incoming and _WELL_FORMED.fullmatch(incoming) and mask_nirs(incoming) == incoming:
         return incoming
     return uuid.uuid4().hex
 

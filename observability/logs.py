@@ -23,6 +23,7 @@ from temporalio import activity
 
 from contracts.dossier import WORKFLOW_ID_PREFIX as DOSSIER_PREFIX
 from observability import correlation
+from state_models.validators import mask_nirs
 
 FORMATS = ("json", "text")
 # Fields a caller may pass with ``extra=`` and the formatter writes out.
@@ -85,7 +86,8 @@ class JsonFormatter(logging.Formatter):
                 line[name] = value
         if record.exc_info:
             line["exception"] = self.formatException(record.exc_info)
-        return json.dumps(line, ensure_ascii=False, default=str)
+        # Last line of defence: a NIR quoted by some library's message is masked.
+        return mask_nirs(json.dumps(line, ensure_ascii=False, default=str))
 
 
 class TextFormatter(logging.Formatter):
@@ -99,7 +101,7 @@ class TextFormatter(logging.Formatter):
                          for name in (*_CONTEXT_FIELDS, *EXTRA_FIELDS)
                          if getattr(record, name, None) is not None)
         text = super().format(record)
-        return f"{text} [{facts}]" if facts else text
+        return mask_nirs(f"{text} [{facts}]" if facts else text)
 
 
 def handler(process: str, log_format: str, stream: Any = None) -> logging.Handler:

@@ -108,6 +108,16 @@ def agora_call(operation: str, outcome: str, started: float, attempt: int,
         AGORA_RETRIES.labels(operation).inc()
 
 
+def declare_agora_operations(operations: list[str]) -> None:
+    """Every AGORA operation's series exist from start-up at 0, so that a rate over them
+    (the dashboard, the failure-rate alert) is 0 rather than absent before the first call."""
+    for operation in operations:
+        AGORA_CALLS.labels(operation, ACKNOWLEDGED, "")
+        AGORA_CALL_SECONDS.labels(operation)
+        AGORA_RETRIES.labels(operation)
+        AGORA_HELD.labels(operation)
+
+
 def event(object_kind: str, kind: str, outcome: str) -> None:
     """A business event answered by its workflow: ``accepted`` or the refusal's code."""
     EVENTS.labels(object_kind, bounded(kind, _EVENT_KINDS[object_kind]), outcome).inc()

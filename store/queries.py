@@ -61,8 +61,7 @@ def record_unmasking(session: Session, username: str, dossier: Dossier, channel:
 
 def count_by_state(session: Session) -> tuple[dict[str, int], dict[str, int]]:
     """Dossiers and markets by state: two grouped counts over indexed columns (metrics)."""
-    dossiers = dict(session.execute(
-        select(Dossier.state, func.count()).group_by(Dossier.state)).tuples().all())
-    markets = dict(session.execute(
-        select(Market.state, func.count()).group_by(Market.state)).tuples().all())
-    return dossiers, markets
+    dossiers = session.execute(select(Dossier.state, func.count()).group_by(Dossier.state))
+    markets = session.execute(select(Market.state, func.count()).group_by(Market.state))
+    return ({state: count for state, count in dossiers},
+            {state: count for state, count in markets})
