@@ -175,7 +175,7 @@ def _observe(operation: str, outcome: str, started: float, fault_code: str = "")
     added by the log filter; never the request's content)."""
     metrics.agora_call(operation, outcome, started, activity.info().attempt, fault_code)
     log.log(logging.INFO if outcome == metrics.ACKNOWLEDGED else logging.WARNING,
-            "AGORA call %s: %s %s", operation, outcome, fault_code,
+            "AGORA call %s: %s%s", operation, outcome, f" {fault_code}" if fault_code else "",
             extra={"agora_operation": operation, "agora_outcome": outcome,
                    "fault_code": fault_code or None})
 
