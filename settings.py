@@ -173,6 +173,9 @@ class Settings:
     metrics_allowed_addresses: tuple[str, ...] = field(
         default_factory=lambda: _env_list("METRICS_ALLOWED_ADDRESSES", ""))
     metrics_token: str = field(default_factory=lambda: _env("METRICS_TOKEN", ""), repr=False)
+    # An OTLP/HTTP collector (e.g. http://127.0.0.1:4318) receiving OpenTelemetry spans of
+    # workflows and activities (extra "otel"); empty: no spans.
+    otlp_endpoint: str = field(default_factory=lambda: _env("OTLP_ENDPOINT", ""))
     # How often the worker recounts dossiers, markets and incidents for the state gauges.
     metrics_refresh_seconds: float = field(
         default_factory=lambda: float(_env("METRICS_REFRESH_SECONDS", "30")))

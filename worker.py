@@ -52,6 +52,8 @@ log = logging.getLogger(__name__)
 # dataclasses and the workflows' helpers, none of which holds mutable module state.
 PASSED_THROUGH = (
     "statemachine", "state_models", "contracts", "agora", "notifications", "activities",
+    # The SDK's tracing interceptor (AGORA_FLOW_OTLP_ENDPOINT) runs inside workflows.
+    "opentelemetry",
     "workflows.agora_call", "workflows.agora_gate", "workflows.dossier_requests",
     "workflows.escalation", "workflows.notify_call",
 )

@@ -11,17 +11,19 @@ the alert rules and the dashboard name is looked for where Prometheus would scra
 from __future__ import annotations
 
 import dataclasses
+import http.server
 import io
 import json
 import logging
 import re
 import socket
+import threading
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 import pytest
@@ -466,3 +468,44 @@ async def test_metrics_can_be_restricted_by_address_and_token() -> None:
 def test_one_engine_runtime_per_address() -> None:
     address = f"127.0.0.1:{free_port()}"
     assert engine.runtime(address) is engine.runtime(address)
+
+
+class _Collector(http.server.BaseHTTPRequestHandler):
+    """An OTLP/HTTP collector that keeps what it receives."""
+
+    received: ClassVar[list[tuple[str, bytes]]] = []
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        self.received.append((self.path, body))
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+async def test_spans_go_to_the_otlp_endpoint_when_one_is_configured(
+        temporal_env: WorkflowEnvironment, agora_settings: Settings, task_queue: str,
+        clean_simulator: SimulatorHandle) -> None:
+    from opentelemetry import trace
+
+    collector = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Collector)
+    threading.Thread(target=collector.serve_forever, daemon=True).start()
+    settings = dataclasses.replace(
+        agora_settings, otlp_endpoint=f"http://127.0.0.1:{collector.server_address[1]}")
+    client = await temporal_client.connect(
+        settings, temporal_env.client.service_client.config.target_host,
+        temporal_env.client.namespace)
+    try:
+        async with agora_worker.build_worker(client, settings, task_queue=task_queue):
+            dossier = factories.dossier(FAST_RETRY)
+            await create_dossier(client, dossier, task_queue)
+        trace.get_tracer_provider().force_flush()
+    finally:
+        collector.shutdown()
+    sent = b"".join(body for path, body in _Collector.received if path == "/v1/traces")
+    for span in (b"StartUpdateWithStartWorkflow:DossierWorkflow", b"RunWorkflow:DossierWorkflow",
+                 b"RunActivity:RechercherOuCreerDossier"):
+        assert span in sent, span
