@@ -51,7 +51,7 @@ from temporal_client.link import ensure_link_workflow, link_config_from_environm
 from tests import api_helpers, factories
 from tests.conftest import FAST_RETRY
 from tests.fixtures_agora import SimulatorHandle
-from tests.fixtures_api import ApiHandle, seed_users, serve_in_thread
+from tests.fixtures_api import PASSWORD, ApiHandle, seed_users, serve_in_thread
 from tests.fixtures_smtp import SmtpServer, start_smtp_server
 from tests.test_agora_link import window_around_now
 from tests.test_incident_api import eventually
@@ -287,6 +287,24 @@ async def test_a_run_logs_no_personal_data_joins_up_and_is_measured(
         for expression in expressions:
             missing = promql_metric_names(expression) - exposed - PROMETHEUS_OWN
             assert not missing, (source, expression, missing)
+
+
+async def test_the_dossier_page_shows_the_ids_that_join_it_to_temporal_and_the_logs(
+        stack: Stack, clean_simulator: SimulatorHandle) -> None:
+    async with stack.api.client("gestionnaire") as http:
+        dossier_id = await api_helpers.create(http)
+    async with httpx.AsyncClient(base_url=stack.api.base_url, timeout=30) as browser:
+        signed_in = await browser.post("/connexion", data={"username": "gestionnaire",
+                                                           "password": PASSWORD})
+        assert signed_in.status_code == 303
+        page = await browser.get(f"/dossiers/{dossier_id}",
+                                 headers={correlation.HTTP_HEADER: "page-request-0001"})
+    assert page.status_code == 200
+    settings = stack.api.settings
+    link = (f'href="{settings.temporal_web_url}/namespaces/{settings.temporal_namespace}'
+            f'/workflows/dossier-{dossier_id}"')
+    assert link in page.text and f"<code>dossier-{dossier_id}</code>" in page.text
+    assert "<code>page-request-0001</code>" in page.text
 
 
 # --- the alert rules and the dashboard ------------------------------------------------------
