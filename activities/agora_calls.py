@@ -94,7 +94,7 @@ class AgoraActivities:
                 at,
                 type=BUSINESS_FAULT,
                 non_retryable=True,
-            ) from None  # the fault (AGORA's text) would be logged with the error's cause
+            ) from None
         except AgoraUnavailable as outage:
             _observe(request.operation,
                      metrics.TIMEOUT if outage.timed_out else metrics.TRANSPORT_FAILURE, started)

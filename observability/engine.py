@@ -16,6 +16,8 @@ from temporalio.runtime import (
     TelemetryFilter,
 )
 
+from contracts.agora_link import HELD_SECONDS_METRIC
+
 _runtimes: dict[str, Runtime] = {}
 
 
@@ -30,7 +32,7 @@ def runtime(metrics_address: str) -> Runtime:
                                      counters_total_suffix=True, durations_as_seconds=True,
                                      # Held AGORA calls wait minutes to days, not milliseconds.
                                      histogram_bucket_overrides={
-                                         "agora_flow_agora_held_seconds":
+                                         HELD_SECONDS_METRIC:
                                              [1, 10, 60, 300, 900, 3600, 14400, 86400, 604800]}),
             logging=LoggingConfig(
                 filter=TelemetryFilter(core_level="WARN", other_level="ERROR"),

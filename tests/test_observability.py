@@ -520,10 +520,21 @@ async def test_spans_go_to_the_otlp_endpoint_when_one_is_configured(
         async with agora_worker.build_worker(client, settings, task_queue=task_queue):
             dossier = factories.dossier(FAST_RETRY)
             await create_dossier(client, dossier, task_queue)
-        trace.get_tracer_provider().force_flush()
     finally:
+        # Everything sent while the collector listens; the process exports nothing more.
+        trace.get_tracer_provider().shutdown()
         collector.shutdown()
     sent = b"".join(body for path, body in _Collector.received if path == "/v1/traces")
     for span in (b"StartUpdateWithStartWorkflow:DossierWorkflow", b"RunWorkflow:DossierWorkflow",
                  b"RunActivity:RechercherOuCreerDossier"):
         assert span in sent, span
+
+
+def test_the_command_takes_a_log_format() -> None:
+    import cli
+
+    assert cli.build_parser().parse_args(["--log-format", "text", "worker"]).log_format == "text"
+    assert cli.build_parser().parse_args(["worker"]).log_format is None  # the process's default
+    assert "worker" in cli.SERVICES and "check-config" not in cli.SERVICES
+    with pytest.raises(SystemExit):
+        cli.build_parser().parse_args(["--log-format", "xml", "worker"])

@@ -18,7 +18,14 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from contracts.agora_link import LINK_CUT_OFF, GateConfig, LinkWait, Waiter
+    from contracts.agora_link import (
+        HELD_CALLS_METRIC,
+        HELD_SECONDS_METRIC,
+        LINK_CUT_OFF,
+        GateConfig,
+        LinkWait,
+        Waiter,
+    )
     from state_models.calendar import maintenance_end
     from workflows.agora_link import AgoraLinkWorkflow
 
@@ -96,20 +103,18 @@ class AgoraGate:
 
 # Held calls are counted through the SDK's workflow meter: skipped on replay, so a call held
 # once counts once however often its workflow is replayed; served with the engine's metrics.
-HELD_CALLS = "agora_flow_agora_held_calls"
-HELD_SECONDS = "agora_flow_agora_held_seconds"
 
 
 def _held(operation: str, reason: str) -> datetime:
     workflow.metric_meter().create_counter(
-        HELD_CALLS, "AGORA calls held by the maintenance window or a cut-off").add(
+        HELD_CALLS_METRIC, "AGORA calls held by the maintenance window or a cut-off").add(
         1, {"operation": operation, "reason": reason})
     return workflow.now()
 
 
 def _released(operation: str, reason: str, since: datetime) -> None:
     workflow.metric_meter().create_histogram_float(
-        HELD_SECONDS, "How long a held AGORA call waited", "s").record(
+        HELD_SECONDS_METRIC, "How long a held AGORA call waited", "s").record(
         (workflow.now() - since).total_seconds(), {"operation": operation, "reason": reason})
 
 
