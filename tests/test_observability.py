@@ -236,6 +236,12 @@ async def test_a_run_logs_no_personal_data_joins_up_and_is_measured(
     by_operation = {(t["operation"], t["outcome"]): t["correlation_id"] for t in traced}
     assert by_operation[("RechercherOuCreerDossier", "acknowledged")] == create_id
     assert by_operation[("ValiderDossier", "acknowledged")] == validate_id
+    registration_trace = next(t["id"] for t in traced
+                              if t["operation"] == "RechercherOuCreerDossier")
+    async with httpx.AsyncClient(base_url=stack.api.base_url, timeout=30) as browser:
+        await browser.post("/connexion", data={"username": "auditeur", "password": PASSWORD})
+        trace_page = await browser.get(f"/traces/{registration_trace}")
+    assert trace_page.status_code == 200 and create_id in trace_page.text
 
     # --- business metrics, in process and on the API's /metrics -----------------------------
     assert sample("agora_flow_agora_calls_total", operation="ValiderDossier",
