@@ -131,8 +131,16 @@ def sample(name: str, **labels: str) -> float:
 
 
 def metric_names(exposition: str) -> set[str]:
-    return {s.name for family in text_string_to_metric_families(exposition)
-            for s in family.samples}
+    return set(metric_labels(exposition))
+
+
+def metric_labels(exposition: str) -> dict[str, set[str]]:
+    """Each sample name of an exposition and the label names its samples carry."""
+    found: dict[str, set[str]] = {}
+    for family in text_string_to_metric_families(exposition):
+        for sample_ in family.samples:
+            found.setdefault(sample_.name, set()).update(sample_.labels)
+    return found
 
 
 # --- the whole run ----------------------------------------------------------------------
@@ -287,12 +295,16 @@ async def test_a_run_logs_no_personal_data_joins_up_and_is_measured(
             "temporal_activity_schedule_to_start_latency_bucket", "temporal_sticky_cache_size",
             "agora_flow_agora_held_calls_total"} <= engine_names
     assert re.search(r'agora_flow_agora_held_calls_total\{[^}]*reason="maintenance"', engine_text)
-    exposed = engine_names | metric_names(generate_latest(metrics.REGISTRY).decode())
+    labels = metric_labels(engine_text) | metric_labels(generate_latest(metrics.REGISTRY).decode())
     for source, expressions in (("alerts", alert_expressions()),
                                 ("dashboard", dashboard_expressions())):
         for expression in expressions:
-            missing = promql_metric_names(expression) - exposed - PROMETHEUS_OWN
+            names = promql_metric_names(expression)
+            missing = names - labels.keys() - PROMETHEUS_OWN
             assert not missing, (source, expression, missing)
+            # Every label grouped on or matched is one these metrics carry.
+            known = set().union(*(labels.get(name, set()) for name in names)) | TARGET_LABELS
+            assert promql_label_names(expression) <= known, (source, expression, known)
 
 
 async def test_the_dossier_page_shows_the_ids_that_join_it_to_temporal_and_the_logs(
@@ -316,6 +328,7 @@ async def test_the_dossier_page_shows_the_ids_that_join_it_to_temporal_and_the_l
 # --- the alert rules and the dashboard ------------------------------------------------------
 
 PROMETHEUS_OWN = {"up"}  # what Prometheus itself records about its targets
+TARGET_LABELS = {"instance", "job"}  # what Prometheus adds to every scraped sample
 _FUNCTIONS = {"sum", "min", "max", "avg", "count", "rate", "increase", "irate", "absent",
               "histogram_quantile", "by", "without", "on", "ignoring", "unless", "and", "or",
               "group_left", "group_right", "bool", "offset", "topk", "bottomk", "time",
@@ -345,6 +358,16 @@ def promql_metric_names(expression: str) -> set[str]:
     text = re.sub(r"\[[^\]]*\]", "[]", text)  # range durations out
     names = set(re.findall(r"[A-Za-z_:][A-Za-z0-9_:]*", text)) - _FUNCTIONS
     return {name for name in names if not re.fullmatch(r"\d+[smhdwy]?", name)}
+
+
+def promql_label_names(expression: str) -> set[str]:
+    """The labels an expression groups on (by/on/…) or matches ({name="…"})."""
+    text = re.sub(r'"[^"]*"', '""', expression)
+    grouped = {label.strip() for clause in re.findall(
+        r"\b(?:by|without|on|ignoring)\s*\(([^)]*)\)", text)
+        for label in clause.split(",") if label.strip()}
+    matched = set(re.findall(r"[{,]\s*([A-Za-z_][A-Za-z0-9_]*)\s*(?:=|!=|=~|!~)", text))
+    return grouped | matched
 
 
 def check_promql(expression: str) -> None:
@@ -395,6 +418,12 @@ def test_the_alert_rules_are_well_formed() -> None:
 def test_the_promql_check_catches_a_broken_expression(broken: str) -> None:
     with pytest.raises(AssertionError):
         check_promql(broken)
+
+
+def test_label_names_are_read_out_of_an_expression() -> None:
+    assert promql_label_names(
+        'sum by (instance, worker_type) (rate(x_total{outcome!~"a|b", operation="y"}[5m])) '
+        "unless on() z") == {"instance", "worker_type", "outcome", "operation"}
 
 
 def test_metric_names_are_read_out_of_an_expression() -> None:
