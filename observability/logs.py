@@ -114,15 +114,25 @@ def handler(process: str, log_format: str, stream: Any = None) -> logging.Handle
     return out
 
 
+_OURS = "agora_flow_handler"
+
+
 def configure(process: str, log_format: str, level: int = logging.INFO,
               stream: Any = None) -> None:
     """The process's one logging set-up: every logger (uvicorn's and the SDK's included)
     goes through the root logger's handler, in ``log_format``. In development,
-    ``agora-flow dev`` writes each process's standard output into ``.data/logs/``."""
+    ``agora-flow dev`` writes each process's standard output into ``.data/logs/``.
+
+    Like ``logging.basicConfig``, it leaves alone a root logger a host already equipped (a
+    test runner calling a command in process); a handler of an earlier call is replaced."""
     root = logging.getLogger()
-    for existing in list(root.handlers):
-        root.removeHandler(existing)
-    root.addHandler(handler(process, log_format, stream))
+    for earlier in [h for h in root.handlers if getattr(h, _OURS, False)]:
+        root.removeHandler(earlier)
+    if root.handlers:
+        return
+    ours = handler(process, log_format, stream)
+    setattr(ours, _OURS, True)
+    root.addHandler(ours)
     root.setLevel(level)
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         # uvicorn's own handlers would print a second, differently formatted line.

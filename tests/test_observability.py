@@ -573,3 +573,19 @@ def test_the_command_takes_a_log_format() -> None:
     assert "worker" in cli.SERVICES and "check-config" not in cli.SERVICES
     with pytest.raises(SystemExit):
         cli.build_parser().parse_args(["--log-format", "xml", "worker"])
+
+
+def test_logging_is_set_up_once_and_leaves_a_host_s_handlers_alone(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    root = logging.getLogger()
+    monkeypatch.setattr(root, "handlers", [])
+    monkeypatch.setattr(root, "level", logging.WARNING)
+    first, second = io.StringIO(), io.StringIO()
+    logs.configure("worker", "json", stream=first)
+    logs.configure("worker", "text", stream=second)  # replaces its own earlier handler
+    logging.getLogger("tests.observability.setup").info("une ligne")
+    assert first.getvalue() == "" and "INFO tests.observability.setup: une ligne" in second.getvalue()
+    host = logging.NullHandler()
+    monkeypatch.setattr(root, "handlers", [host])
+    logs.configure("worker", "json", stream=first)
+    assert root.handlers == [host]
