@@ -93,6 +93,18 @@ def services(settings: Settings) -> list[Service]:
     ]
 
 
+def metrics_addresses(settings: Settings) -> list[str]:
+    """Where Prometheus scrapes each process (README "Metrics, logs, correlation")."""
+    found = [f"Metrics of the API (business, HTTP): http://{settings.api_host}:{settings.api_port}/metrics"]
+    for what, address in (("worker's engine (Temporal SDK)", settings.worker_metrics_address),
+                          ("worker's business", settings.worker_business_metrics_address),
+                          ("API client's engine (Temporal SDK)",
+                           settings.api_engine_metrics_address)):
+        if address:
+            found.append(f"Metrics of the {what}: http://{address}/metrics")
+    return found
+
+
 def wait_for_port(host: str, port: int, timeout: float, process: subprocess.Popen) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -135,6 +147,8 @@ def run(settings: Settings) -> None:
                 wait_for_port("127.0.0.1", service.port, 60, process)
             print(f"  ✓ {service.url}", flush=True)
         print(f"  ✓ {ensure_demo_users(settings)}", flush=True)
+        for line in metrics_addresses(settings):
+            print(f"  ✓ {line}", flush=True)
         print(f"\nagora-flow is running (data in {settings.data_dir}, logs in {logs}). Ctrl-C stops it.",
               flush=True)
         while all(process.poll() is None for process in started):

@@ -43,6 +43,9 @@ class Settings:
     worker_activity_threads: int = field(
         default_factory=lambda: int(_env("WORKER_ACTIVITY_THREADS", "64")))
     temporal_ui_port: int = field(default_factory=lambda: int(_env("TEMPORAL_UI_PORT", "8233")))
+    # Where operators open Temporal Web (the dossier page links each dossier's workflow).
+    temporal_web_url: str = field(default_factory=lambda: _env(
+        "TEMPORAL_WEB_URL", f"http://127.0.0.1:{_env('TEMPORAL_UI_PORT', '8233')}"))
 
     # AGORA endpoint (the simulator by default; the real platform in production)
     agora_url: str = field(default_factory=lambda: _env("AGORA_URL", "http://127.0.0.1:8088/agora"))
@@ -155,6 +158,27 @@ class Settings:
     # after the dossier closed: ten years, the retention of public funding records (SPEC §8).
     personal_data_retention_days: int = field(
         default_factory=lambda: int(_env("PERSONAL_DATA_RETENTION_DAYS", "3650")))
+
+    # Metrics (Prometheus). An empty address serves nothing. The engine's (Temporal SDK's
+    # runtime telemetry) of the worker and of the API's client; the worker's business
+    # metrics (the API serves its own on /metrics).
+    worker_metrics_address: str = field(
+        default_factory=lambda: _env("WORKER_METRICS_ADDRESS", "127.0.0.1:9464"))
+    api_engine_metrics_address: str = field(
+        default_factory=lambda: _env("API_ENGINE_METRICS_ADDRESS", "127.0.0.1:9465"))
+    worker_business_metrics_address: str = field(
+        default_factory=lambda: _env("WORKER_BUSINESS_METRICS_ADDRESS", "127.0.0.1:9466"))
+    # The API's /metrics needs no session; in production restrict it to the scraper's
+    # addresses (IPs or networks, comma-separated) and/or a bearer token.
+    metrics_allowed_addresses: tuple[str, ...] = field(
+        default_factory=lambda: _env_list("METRICS_ALLOWED_ADDRESSES", ""))
+    metrics_token: str = field(default_factory=lambda: _env("METRICS_TOKEN", ""), repr=False)
+    # An OTLP/HTTP collector (e.g. http://127.0.0.1:4318) receiving OpenTelemetry spans of
+    # workflows and activities (extra "otel"); empty: no spans.
+    otlp_endpoint: str = field(default_factory=lambda: _env("OTLP_ENDPOINT", ""))
+    # How often the worker recounts dossiers, markets and incidents for the state gauges.
+    metrics_refresh_seconds: float = field(
+        default_factory=lambda: float(_env("METRICS_REFRESH_SECONDS", "30")))
 
     @property
     def pki_dir(self) -> Path:

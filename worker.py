@@ -10,6 +10,7 @@ import concurrent.futures
 import functools
 import logging
 
+import prometheus_client
 from temporalio.client import Client
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
@@ -23,10 +24,13 @@ from activities.reconcile import ReconcileActivities
 from activities.subject_requests import SubjectRequestActivities
 from activities.trace_export import TraceExportActivities
 from activities.traces import TraceActivities
+from agora import operations
+from observability import correlation, logs, metrics
 from settings import Settings
 from store.db import Database
 from store.production import refuse_unsafe_start
 from store.writer import ProjectionWriter
+from temporal_client import gauges
 from temporal_client.link import ensure_link_workflow, link_config_from_environment
 from temporal_client.markets import release_orphan_places
 from temporal_client.schedules import ensure_reconcile_schedule
@@ -49,6 +53,8 @@ log = logging.getLogger(__name__)
 # dataclasses and the workflows' helpers, none of which holds mutable module state.
 PASSED_THROUGH = (
     "statemachine", "state_models", "contracts", "agora", "notifications", "activities",
+    # The SDK's tracing interceptor (AGORA_FLOW_OTLP_ENDPOINT) runs inside workflows.
+    "opentelemetry",
     "workflows.agora_call", "workflows.agora_gate", "workflows.dossier_requests",
     "workflows.escalation", "workflows.notify_call",
 )
@@ -73,6 +79,7 @@ def build_worker(
 ) -> Worker:
     """A worker for every agora-flow workflow and activity on one task queue."""
     writer = ProjectionWriter(settings)  # the worker's one writer of projections
+    metrics.declare_agora_operations(sorted(operations.BY_SOAP_NAME))
     activities = [
         *AgoraActivities(settings, writer).all(),
         *ProjectionActivities(writer).all(),
@@ -88,8 +95,10 @@ def build_worker(
         workflows=WORKFLOWS,
         workflow_runner=workflow_runner(),
         activities=activities,
-        # Holds AGORA calls while the link is cut off; reports transport failures.
-        interceptors=[AgoraLinkGuard(client, settings.link_workflow_id)],
+        # The request id first (outermost), so the guard's own lines carry it too; the guard
+        # holds AGORA calls while the link is cut off and reports transport failures.
+        interceptors=[correlation.WorkerInterceptor(),
+                      AgoraLinkGuard(client, settings.link_workflow_id)],
         # Sync activities (zeep) run here; sized for I/O-bound SOAP calls.
         activity_executor=executor or concurrent.futures.ThreadPoolExecutor(
             max_workers=settings.worker_activity_threads),
@@ -105,7 +114,11 @@ async def run(settings: Settings) -> None:
         refuse_unsafe_start(settings, database, "worker")
     finally:
         database.dispose()
-    client = await temporal_client.connect(settings)
+    client = await temporal_client.connect(settings,
+                                           metrics_address=settings.worker_metrics_address)
+    if settings.worker_business_metrics_address:
+        host, port = settings.worker_business_metrics_address.rsplit(":", 1)
+        prometheus_client.start_http_server(int(port), host, registry=metrics.REGISTRY)
     worker = build_worker(client, settings)
     await ensure_link_workflow(client, settings.task_queue, link_config_from_environment(settings),
                                settings.link_workflow_id)
@@ -115,11 +128,15 @@ async def run(settings: Settings) -> None:
     await ensure_retention_schedule(client, settings.task_queue,
                                     settings.personal_data_retention_days)
     log.info("worker polling task queue %s on %s", settings.task_queue, settings.temporal_address)
-    await worker.run()
+    refresher = asyncio.create_task(gauges.run_refresher(client, settings))
+    try:
+        await worker.run()
+    finally:
+        refresher.cancel()
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.INFO)
+    logs.configure("worker", "json")
     asyncio.run(run(Settings()))
 
 

@@ -21,6 +21,8 @@ signing key) is built once per process.
 
 from __future__ import annotations
 
+import logging
+import time
 from contextlib import AbstractContextManager, nullcontext
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -29,7 +31,7 @@ from typing import TYPE_CHECKING
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from agora.errors import AgoraFault, AgoraUnavailable
+from agora.errors import AgoraError, AgoraFault, AgoraUnavailable
 from agora.messages import Request
 from agora.tracing import Exchange, ExchangeContext
 from contracts import dossier as dossier_contract
@@ -47,7 +49,10 @@ from contracts.agora_calls import (
     ValidateDossierCall,
 )
 from contracts.projection import AgoraOutcome, DossierStep, OutcomePlan
+from observability import correlation, metrics
 from settings import Settings
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:  # the store (SQLAlchemy) is the worker's, not the workflows'
     from store.traces import TraceStore
@@ -76,28 +81,40 @@ class AgoraActivities:
         if plan is not None and plan.dossier is not None:
             self._writer.dossier(plan.dossier)  # the row exists before AGORA is called
         step: DossierStep | None = None
+        started = time.perf_counter()
         with self._holding() as exchanges:
             try:
                 ack = self._client().send(request, acting_user, _exchange_context(plan),
                                           self._profiles.profiles_for(acting_user))
             except AgoraFault as fault:
+                _observe(request.operation, metrics.BUSINESS_FAULT, started, fault.code)
                 at = _now()
                 if plan is not None:
                     step = plan.refused_step(request.operation, fault.code, fault.message, at)
+                # The error's message is only the code, and it has no cause: AGORA's text may
+                # quote the holder (NIR, names) and the worker logs a failed activity's error
+                # and its causes in clear; the text travels in the details, sealed by the codec.
                 raise ApplicationError(
-                    f"{fault.code}: {fault.message}",
+                    f"AGORA refused the call: {fault.code}",
                     fault.code,
                     fault.message,
                     at,
                     type=BUSINESS_FAULT,
                     non_retryable=True,
-                ) from fault
+                ) from None
             except AgoraUnavailable as outage:
+                _observe(request.operation,
+                         metrics.TIMEOUT if outage.timed_out else metrics.TRANSPORT_FAILURE,
+                         started)
                 delay = timedelta(seconds=outage.retry_after) if outage.retry_after else None
                 raise ApplicationError(
                     str(outage), type=UNAVAILABLE, next_retry_delay=delay
                 ) from outage
+            except AgoraError:  # an answer that could not be read: retried like an outage
+                _observe(request.operation, metrics.TRANSPORT_FAILURE, started)
+                raise
             else:
+                _observe(request.operation, metrics.ACKNOWLEDGED, started)
                 at = _now()
                 if plan is not None and plan.entry_on_ack:
                     step = plan.acknowledged_step(request.operation, ack, at)
@@ -172,7 +189,18 @@ def _exchange_context(plan: OutcomePlan | None) -> ExchangeContext:
         dossier_id = workflow_id.removeprefix(dossier_contract.WORKFLOW_ID_PREFIX)
     if workflow_id.startswith(market_contract.WORKFLOW_ID_PREFIX):
         market_id = workflow_id.removeprefix(market_contract.WORKFLOW_ID_PREFIX)
-    return ExchangeContext(dossier_id=dossier_id, market_id=market_id, attempt=info.attempt)
+    return ExchangeContext(dossier_id=dossier_id, market_id=market_id, attempt=info.attempt,
+                           correlation_id=correlation.request_id.get())
+
+
+def _observe(operation: str, outcome: str, started: float, fault_code: str = "") -> None:
+    """One attempt's outcome, counted and logged (with its workflow, dossier and request id,
+    added by the log filter; never the request's content)."""
+    metrics.agora_call(operation, outcome, started, activity.info().attempt, fault_code)
+    log.log(logging.INFO if outcome == metrics.ACKNOWLEDGED else logging.WARNING,
+            "AGORA call %s: %s%s", operation, outcome, f" {fault_code}" if fault_code else "",
+            extra={"agora_operation": operation, "agora_outcome": outcome,
+                   "fault_code": fault_code or None})
 
 
 def _now() -> str:

@@ -37,6 +37,7 @@ from contracts.agora_link import (
     FailureReport,
     LinkState,
 )
+from observability import metrics
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +95,7 @@ class _GuardedActivity(ActivityInboundInterceptor):
         if not self._guard.handles(info.activity_type):
             return await super().execute_activity(input)
         if await self._guard.is_cut_off():
+            metrics.AGORA_HELD.labels(info.activity_type).inc()
             raise ApplicationError("la liaison AGORA est coupée : appel non émis",
                                    type=LINK_CUT_OFF, non_retryable=True)
         try:

@@ -14,6 +14,7 @@ from temporalio import activity
 from contracts.notify import SEND_EMAIL, EmailRequest, SentEmail
 from notifications import render, smtp
 from notifications.sent_log import SentLog, SentRecord
+from observability import metrics
 from settings import Settings
 
 
@@ -43,7 +44,12 @@ class NotifyActivities:
             sent_at=now.isoformat(),
         )
         self._log.sending(record)
-        smtp.send(message, self._smtp)  # raises: Temporal retries, the log still says "sending"
+        try:
+            smtp.send(message, self._smtp)  # raises: Temporal retries, the log says "sending"
+        except Exception:
+            metrics.EMAILS.labels(request.template, "failed").inc()
+            raise
+        metrics.EMAILS.labels(request.template, "sent").inc()
         self._log.sent(request.idempotency_key, record.sent_at)
         return _sent_email(record)
 

@@ -58,7 +58,7 @@ class _Transport(zeep.Transport):
         try:
             response = super().post(address, message, headers)
         except requests.Timeout as exc:
-            raise AgoraUnavailable(f"AGORA did not answer in time: {exc}") from exc
+            raise AgoraUnavailable(f"AGORA did not answer in time: {exc}", timed_out=True) from exc
         except requests.RequestException as exc:
             raise AgoraUnavailable(f"AGORA unreachable: {exc}") from exc
         finally:

@@ -37,10 +37,15 @@ class AgoraFault(AgoraError):
 
 
 class AgoraUnavailable(AgoraError):
-    def __init__(self, message: str, retry_after: float | None = None) -> None:
-        super().__init__(message, retry_after)
+    """``timed_out``: AGORA did not answer within the client's timeout (counted apart from
+    other transport failures in the metrics)."""
+
+    def __init__(self, message: str, retry_after: float | None = None,
+                 timed_out: bool = False) -> None:
+        super().__init__(message, retry_after, timed_out)
         self.message = message
         self.retry_after = retry_after
+        self.timed_out = timed_out
 
     def __str__(self) -> str:
         if self.retry_after is None:

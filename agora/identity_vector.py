@@ -30,6 +30,7 @@ from signxml.algorithms import (
 )
 
 from agora.pki import SigningIdentity
+from observability import metrics
 from settings import Settings
 
 SAML_NS = "urn:oasis:names:tc:SAML:2.0:assertion"
@@ -202,6 +203,7 @@ class IdentityVectorFactory:
             vector = self._sign(user, now, pagm)
             self._cache[key] = vector
             self.signatures += 1
+        metrics.VECTORS_SIGNED.inc()
         if self._on_signed is not None:
             try:
                 self._on_signed(vector)

@@ -36,6 +36,8 @@ class ExchangeContext:
     dossier_id: str | None = None
     market_id: str | None = None
     attempt: int = 1
+    # The id of the API request (X-Request-Id) that led to this call, when there was one.
+    correlation_id: str | None = None
 
 
 @dataclass

@@ -21,6 +21,8 @@ from api.idempotency import IdempotencyMiddleware
 from api.incidents import routes as incidents
 from api.markets import api as markets_api
 from api.markets import ui as markets_ui
+from api.metrics import routes as metrics_routes
+from api.metrics.middleware import Observed
 from api.signin import routes as signin
 from api.subject_requests import routes as subject_requests
 from api.traces import exports as trace_exports
@@ -74,6 +76,7 @@ def create_app(settings: Settings, temporal_client_factory: TemporalClientFactor
                                    escalation_override=escalation,
                                    incident_timings=incident_timings or IncidentTimings(),
                                    codec=EncryptionCodec(keys))
+    app.include_router(metrics_routes.router)
     app.include_router(signin.api)
     app.include_router(codec.router)
     app.include_router(dossiers_api.router)
@@ -97,7 +100,8 @@ def create_app(settings: Settings, temporal_client_factory: TemporalClientFactor
     @app.middleware("http")
     async def link_banner(request: Request, call_next):  # type: ignore[no-untyped-def]
         # Pages show whether AGORA is cut off; the JSON API has its own endpoint.
-        if request.method == "GET" and not request.url.path.startswith(("/api", "/static")):
+        if request.method == "GET" and not request.url.path.startswith(
+                ("/api", "/static", "/metrics")):
             request.state.link = await app.state.context.link_status()
         return await call_next(request)
 
@@ -105,6 +109,9 @@ def create_app(settings: Settings, temporal_client_factory: TemporalClientFactor
     # headers wrap everything else (see api/front_door.py).
     app.add_middleware(FrontDoor)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    # Outermost of all: every answer (a 413 or a 503 included) is counted and carries the
+    # request's id.
+    app.add_middleware(Observed)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, error: RequestValidationError) -> JSONResponse:

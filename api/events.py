@@ -11,7 +11,8 @@ from typing import TypeVar
 from temporalio.client import WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.service import RPCError
 
-from api.errors import Refused, http_refusal
+from api.errors import InvalidFields, Refused, http_refusal
+from observability import metrics
 from temporal_client import EventRefused
 
 T = TypeVar("T")
@@ -21,9 +22,23 @@ T = TypeVar("T")
 EVENT_WAIT_SECONDS = 30.0
 
 
-async def send(call: Awaitable[T]) -> T:
+async def send(call: Awaitable[T], object_kind: str, kind: str) -> T:
     """422 bad data, 409 not now, 404 unknown, 502 AGORA refused, 503 Temporal unreachable,
-    504 AGORA still pending."""
+    504 AGORA still pending. Counted by ``object_kind`` ("dossier" or "market"), ``kind``
+    (the event, or "creation") and outcome (accepted, or the refusal's code)."""
+    try:
+        answer = await _answer(call)
+    except Refused as refused:
+        metrics.event(object_kind, kind, refused.code)
+        raise
+    except InvalidFields:
+        metrics.event(object_kind, kind, "InvalidEventData")
+        raise
+    metrics.event(object_kind, kind, "accepted")
+    return answer
+
+
+async def _answer(call: Awaitable[T]) -> T:
     try:
         return await asyncio.wait_for(call, EVENT_WAIT_SECONDS)
     except EventRefused as refused:

@@ -20,6 +20,7 @@ from pydantic import ValidationError as SchemaError
 from api import labels
 from api.auth import check_csrf, csrf_token, may, session_user
 from api.errors import InvalidFields, Refused
+from observability import correlation
 from state_models.dossier import STATES
 from state_models.dossier_events import CORRECTABLE_FIELDS, DATE_FIELDS, EVENT_FIELDS
 from store.models import User
@@ -43,6 +44,8 @@ class _Redirect(Exception):
 def render(request: Request, name: str, status_code: int = 200, **values: Any) -> HTMLResponse:
     values.setdefault("user", session_user(request))
     values.setdefault("link", getattr(request.state, "link", None))  # the AGORA link banner
+    # The id the logs and the AGORA traces of this request carry (X-Request-Id).
+    values.setdefault("request_id", correlation.request_id.get())
     return templates.TemplateResponse(request, name, {"csrf": csrf_token(request), **values},
                                       status_code=status_code)
 

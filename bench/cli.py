@@ -73,6 +73,13 @@ def _agora_path(args: argparse.Namespace, settings: Settings) -> None:
     print("\n".join(agora_path.run()))
 
 
+def _observability(args: argparse.Namespace, settings: Settings) -> None:
+    harness, observability = _load("bench observability", "harness", "observability")
+    _quiet()
+    harness.stop_on_signals()
+    print("\n".join(observability.run(args.calls)))
+
+
 def _sign_in(args: argparse.Namespace, settings: Settings) -> None:
     harness, sign_in = _load("bench sign-in", "harness", "sign_in")
     _quiet()
@@ -127,6 +134,11 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     benches.add_parser(
         "agora-path", help="one AGORA call, client and simulator side: each lever against "
                            "its alternative").set_defaults(func=_agora_path)
+
+    observability = benches.add_parser(
+        "observability", help="the metrics and log line of one AGORA call against the call")
+    observability.add_argument("--calls", type=int, default=60, help="calls per round")
+    observability.set_defaults(func=_observability)
 
     sign_in = benches.add_parser(
         "sign-in", help="a static file's latency while clients keep signing in with a wrong password")

@@ -114,6 +114,10 @@ class Stack:
             maintenance_windows=(),
             # Its own throw-away stack: development mode (its simulator's admin reads effects).
             env="development",
+            # Several workers side by side, and maybe `make dev` too: no metrics addresses to
+            # compete for (the business metrics are still recorded, as in production).
+            worker_metrics_address="", api_engine_metrics_address="",
+            worker_business_metrics_address="",
             simulator_admin=True,
         )
         self._processes: dict[str, subprocess.Popen] = {}

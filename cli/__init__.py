@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import logging
 import os
+import sys
 
 from settings import Settings
 
@@ -81,6 +82,10 @@ def build_parser() -> argparse.ArgumentParser:
         prog="agora-flow",
         description="Suivi des dossiers de formation et des marchés, déclarés à AGORA.",
     )
+    parser.add_argument("--log-format", choices=("json", "text"), default=None,
+                        help="log lines as JSON objects (default of the services: worker, api, "
+                        "simulator, smtp-sink) or as text for a terminal (default of the other "
+                        "commands)")
     commands = parser.add_subparsers(dest="command", required=True)
 
     commands.add_parser("dev", help="start everything locally (Temporal, simulator, worker, …)").set_defaults(
@@ -124,10 +129,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Long-running processes: their lines go to stdout as JSON, for a log collector (and, under
+# `agora-flow dev`, into .data/logs/). Other commands print their results on stdout, so their
+# log lines go to stderr as text.
+SERVICES = frozenset({"worker", "api", "simulator", "smtp-sink"})
+
+
 def main(argv: list[str] | None = None) -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("alembic").setLevel(logging.WARNING)  # one line per plugin otherwise
     args = build_parser().parse_args(argv)
+    from observability import logs
+
+    service = args.command in SERVICES
+    logs.configure(args.command, args.log_format or ("json" if service else "text"),
+                   stream=sys.stdout if service else sys.stderr)
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # one line per plugin otherwise
     from crypto.keyring import KeyConfigurationError
 
     try:

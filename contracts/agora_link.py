@@ -24,6 +24,10 @@ QUERY_LINK_STATE = "link_state"
 
 # How long a worker trusts the link state it last read (activities.agora_link_guard).
 GUARD_CACHE_SECONDS = 0.5
+# Held AGORA calls, counted by the workflows through the Temporal SDK's meter (served with
+# the engine's metrics): how many, and how long each waited.
+HELD_CALLS_METRIC = "agora_flow_agora_held_calls"
+HELD_SECONDS_METRIC = "agora_flow_agora_held_seconds"
 
 # ApplicationError type of an AGORA activity refused because the link is cut off.
 LINK_CUT_OFF = "AgoraLinkCutOff"

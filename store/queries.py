@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from store.crypto import DataCipher
+from store.market_models import Market
 from store.models import Dossier, NirUnmasking, Person
 from store.person_fields import name_query_terms
 
@@ -61,3 +62,11 @@ def get_dossier(session: Session, dossier_id: str) -> Dossier | None:
 def record_unmasking(session: Session, username: str, dossier: Dossier, channel: str) -> None:
     session.add(NirUnmasking(username=username, person_id=dossier.person_id, dossier_id=dossier.id,
                              channel=channel))
+
+
+def count_by_state(session: Session) -> tuple[dict[str, int], dict[str, int]]:
+    """Dossiers and markets by state: two grouped counts over indexed columns (metrics)."""
+    dossiers = session.execute(select(Dossier.state, func.count()).group_by(Dossier.state))
+    markets = session.execute(select(Market.state, func.count()).group_by(Market.state))
+    return ({state: count for state, count in dossiers},
+            {state: count for state, count in markets})

@@ -54,6 +54,8 @@ class TraceRecord(_Chained, Base):
     http_status: Mapped[int | None] = mapped_column(Integer)
     outcome: Mapped[str] = mapped_column(String(16))
     fault_code: Mapped[str] = mapped_column(String(64))
+    # The API request that led to the call (X-Request-Id), to join logs and traces.
+    correlation_id: Mapped[str | None] = mapped_column(String(64), index=True)
     # JSON {request, response (base64), message}, sealed with the data key.
     sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
 

@@ -67,6 +67,9 @@ CONTENT_FIELDS = {
     AUTHORISATIONS: ("at", "username", "actor", "source", "action", "role", "profiles_before",
                      "profiles_after", "reason"),
 }
+# Fields added to a log after rows were written: covered by the digest only when set, so
+# the digests of the rows written before stay what they were.
+OPTIONAL_CONTENT_FIELDS = {TRACES: ("correlation_id",)}
 _APPEND_RETRIES = 5
 # First byte of a content sealed under a person's data key (followed by its key id and "|");
 # the data key's own ciphertexts start with 0x01 (store/crypto.py).
@@ -104,6 +107,9 @@ def _canonical(value: Any) -> bytes:
 
 def content_digest(chain: str, row: Any) -> str:
     content = {name: getattr(row, name) for name in CONTENT_FIELDS[chain]}
+    for name in OPTIONAL_CONTENT_FIELDS.get(chain, ()):
+        if getattr(row, name) is not None:
+            content[name] = getattr(row, name)
     if chain in SEALED_CHAINS:
         sealed = row.sealed
         content["sealed"] = hashlib.sha256(sealed).hexdigest() if sealed is not None else None
@@ -283,8 +289,8 @@ class TraceStore:
                     market_id=context.market_id, acting_user=exchange.acting_user,
                     request_id=exchange.request_id, vector_id=exchange.vector_id,
                     attempt=context.attempt, http_status=exchange.http_status,
-                    outcome=exchange.outcome, fault_code=exchange.fault_code, sealed=sealed,
-                    redacted_at=None))
+                    outcome=exchange.outcome, fault_code=exchange.fault_code,
+                    correlation_id=context.correlation_id, sealed=sealed, redacted_at=None))
         self._write(build)
 
     def archive_vector(self, facts: VectorFacts) -> None:

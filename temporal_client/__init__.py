@@ -23,6 +23,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from contracts.dossier import WORKFLOW_ID_PREFIX
 from crypto.codec import data_converter
+from observability import correlation, engine, tracing
 from settings import Settings
 
 # Workflows whose payloads are a person's: sealed under that person's data key.
@@ -35,14 +36,20 @@ def product_data_converter(settings: Settings) -> DataConverter:
 
 
 async def connect(settings: Settings, target: str | None = None, namespace: str | None = None,
-                  *, sealed: bool = True) -> Client:
+                  *, sealed: bool = True, metrics_address: str = "") -> Client:
     """A client of the product's Temporal namespace (``target`` and ``namespace`` override
     the settings). ``sealed=False``, or ``AGORA_FLOW_PAYLOAD_ENCRYPTION=off``, only for
-    measuring the codec's cost (bench)."""
+    measuring the codec's cost (bench). ``metrics_address``: where this process serves the
+    SDK's engine metrics (the worker's and the API's; empty: none). Every start, update and
+    signal carries the current request id as a header (``observability.correlation``), and,
+    with ``AGORA_FLOW_OTLP_ENDPOINT`` set, OpenTelemetry spans (``observability.tracing``)."""
     sealed = sealed and settings.payload_encryption
     return await Client.connect(
         target or settings.temporal_address, namespace=namespace or settings.temporal_namespace,
-        data_converter=product_data_converter(settings) if sealed else DataConverter.default)
+        data_converter=product_data_converter(settings) if sealed else DataConverter.default,
+        interceptors=[correlation.ClientInterceptor(),
+                      *tracing.interceptors(settings.otlp_endpoint)],
+        runtime=engine.runtime(metrics_address) if metrics_address else None)
 
 
 @dataclass

@@ -41,3 +41,12 @@ def test_the_sign_in_bench_loads_the_api_with_checked_bad_passwords() -> None:
     assert report.idle_p50_ms > 0 and report.loaded_p50_ms > 0
     assert report.attempts > 0 and set(report.statuses) == {401}
     assert report.lines()[-1].startswith("RATIO loaded/idle p50:")
+
+
+def test_the_observability_bench_measures_real_calls_and_the_recording() -> None:
+    """``agora-flow bench observability`` prints both costs and their ratio (not asserted)."""
+    from bench import observability
+
+    lines = observability.run(calls_per_round=3)
+    assert lines[-1].startswith("RATIO recording/call ")
+    assert float(lines[-1].split()[-1]) > 0

@@ -11,7 +11,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 PROJECT = {"crypto", "state_models", "contracts", "workflows", "activities", "agora", "store",
            "notifications", "api", "cli", "temporal_client", "bench", "settings", "worker",
-           "devstack", "backfill"}
+           "devstack", "backfill", "observability"}
 # folder → the project packages it must not import.
 FORBIDDEN: dict[str, set[str]] = {
     "state_models": PROJECT - {"state_models"},
@@ -29,6 +29,8 @@ FORBIDDEN: dict[str, set[str]] = {
     "backfill": {"workflows", "api", "activities", "temporal_client", "cli", "bench", "worker"},
     "temporal_client": {"api", "cli", "bench"},
     "api": {"cli", "bench", "worker", "activities"},
+    # Metrics, logs, correlation: below every room that records or logs anything.
+    "observability": PROJECT - {"observability", "settings", "state_models", "contracts"},
 }
 
 

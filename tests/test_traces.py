@@ -22,6 +22,7 @@ from agora.tracing import ACKNOWLEDGED, FAULT, UNAVAILABLE, Exchange, ExchangeCo
 from cli import main as cli_main
 from crypto.person_keys import seal
 from settings import Settings
+from store import traces as traces_module
 from store.trace_models import AuditRecord, ChainHead, TraceRecord, VectorRecord
 from store.traces import TraceStore, region_identity, trusted_ca, verify
 from tests.fixtures_agora import SimulatorHandle, find_or_create_request, valid_nir
@@ -244,6 +245,29 @@ def test_an_untouched_log_verifies(store: TraceStore, trace_settings: Settings) 
 def test_a_changed_record_is_named(store: TraceStore, trace_settings: Settings) -> None:
     _fill(store)
     _tamper(store, update(TraceRecord).where(TraceRecord.seq == 3).values(dossier_id="D-9"))
+    [problem] = _problems(store, trace_settings)
+    assert (problem.chain, problem.seq, problem.kind) == ("traces", 3, "modifié")
+
+
+def test_the_request_id_of_an_exchange_is_chained_when_set(
+        store: TraceStore, trace_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The correlation id (a column added after rows were written) is in the digest of the
+    rows that carry one; a row without one has the digest the code before it computed."""
+    _fill(store, 2)
+    store.record_exchange(Exchange(
+        "ValiderDossier", "agent", "req-x", ExchangeContext(dossier_id="D-1",
+                                                            correlation_id="api-request-0001"),
+        sent_at="2026-01-09T10:00:00+00:00", received_at="2026-01-09T10:00:01+00:00",
+        outcome=ACKNOWLEDGED, http_status=200))
+    rows = _traces(store)
+    assert rows[2].correlation_id == "api-request-0001"
+    assert _problems(store, trace_settings) == []
+    with monkeypatch.context() as before_the_column:
+        before_the_column.setattr(traces_module, "OPTIONAL_CONTENT_FIELDS", {})
+        assert [traces_module.content_digest("traces", row) == row.content_digest
+                for row in rows] == [True, True, False]
+    _tamper(store, update(TraceRecord).where(TraceRecord.seq == 3).values(
+        correlation_id="api-request-0002"))
     [problem] = _problems(store, trace_settings)
     assert (problem.chain, problem.seq, problem.kind) == ("traces", 3, "modifié")
 

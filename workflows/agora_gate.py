@@ -11,13 +11,21 @@ signals, never a busy loop):
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import TypeVar
 
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from contracts.agora_link import LINK_CUT_OFF, GateConfig, LinkWait, Waiter
+    from contracts.agora_link import (
+        HELD_CALLS_METRIC,
+        HELD_SECONDS_METRIC,
+        LINK_CUT_OFF,
+        GateConfig,
+        LinkWait,
+        Waiter,
+    )
     from state_models.calendar import maintenance_end
     from workflows.agora_link import AgoraLinkWorkflow
 
@@ -70,9 +78,11 @@ class AgoraGate:
             await on_hold()
         wait = LinkWait(operation, "maintenance", workflow.now().isoformat(), ends.isoformat())
         self._waits.append(wait)
+        held = _held(operation, "maintenance")
         # Chained windows are already folded into ``ends``.
         await workflow.sleep(ends - workflow.now(), summary=f"AGORA maintenance until {ends:%H:%M}")
         wait.ended_at = workflow.now().isoformat()
+        _released(operation, "maintenance", held)
 
     async def _wait_for_reconnection(self, operation: str,
                                      on_hold: Callable[[], Awaitable[None]] | None) -> None:
@@ -80,6 +90,7 @@ class AgoraGate:
             await on_hold()
         wait = LinkWait(operation, "cut_off", workflow.now().isoformat())
         self._waits.append(wait)
+        held = _held(operation, "cut_off")
         seen = self._reopened
         # Registered even if the link reopened meanwhile: the link then answers at once.
         await workflow.get_external_workflow_handle(self._config.link_workflow_id).signal(
@@ -87,6 +98,24 @@ class AgoraGate:
         await workflow.wait_condition(lambda: self._reopened > seen,
                                       timeout_summary="AGORA link cut off")
         wait.ended_at = workflow.now().isoformat()
+        _released(operation, "cut_off", held)
+
+
+# Held calls are counted through the SDK's workflow meter: skipped on replay, so a call held
+# once counts once however often its workflow is replayed; served with the engine's metrics.
+
+
+def _held(operation: str, reason: str) -> datetime:
+    workflow.metric_meter().create_counter(
+        HELD_CALLS_METRIC, "AGORA calls held by the maintenance window or a cut-off").add(
+        1, {"operation": operation, "reason": reason})
+    return workflow.now()
+
+
+def _released(operation: str, reason: str, since: datetime) -> None:
+    workflow.metric_meter().create_histogram_float(
+        HELD_SECONDS_METRIC, "How long a held AGORA call waited", "s").record(
+        (workflow.now() - since).total_seconds(), {"operation": operation, "reason": reason})
 
 
 def is_cut_off(failure: ActivityError) -> bool:

@@ -11,7 +11,9 @@ from settings import Settings, load
 
 def run(settings: Settings) -> None:
     app = create_app(SimulatorConfig.from_settings(settings))
-    uvicorn.run(app, host=settings.simulator_host, port=settings.simulator_port, log_level="info")
+    # log_config=None: the lines go through the process's own logging (observability.logs).
+    uvicorn.run(app, host=settings.simulator_host, port=settings.simulator_port, log_level="info",
+                log_config=None)
 
 
 if __name__ == "__main__":

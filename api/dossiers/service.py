@@ -104,7 +104,8 @@ async def create_dossier(ctx: AppContext, user: User, payload: DossierCreate,
     try:
         # The workflow stores the dossier (its first AGORA activity writes the row) before
         # it answers: the user's next page finds it.
-        return await send(start_dossier(client, dossier, ctx.settings.task_queue))
+        return await send(start_dossier(client, dossier, ctx.settings.task_queue),
+                          "dossier", "creation")
     except Refused as refused:
         if refused.status == 503:
             await _undo_unless_started(ctx, dossier_id, market)
@@ -192,7 +193,7 @@ async def apply_event(ctx: AppContext, user: User, dossier_id: str, event: str,
         _refuse_if_restricted(ctx, nir_hash, event)
     request = EventRequest(event=event, acting_user=user.username, data=data,
                            event_id=event_id or str(uuid.uuid4()))
-    return await send(send_event(await ctx.temporal(), dossier_id, request))
+    return await send(send_event(await ctx.temporal(), dossier_id, request), "dossier", event)
 
 
 async def load_dossier(ctx: AppContext, dossier_id: str) -> tuple[Dossier, DossierView | None]:

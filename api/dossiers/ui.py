@@ -19,6 +19,7 @@ from api.dossiers.service import apply_event, create_dossier, load_dossier
 from api.errors import InvalidFields, Refused
 from api.idempotency import request_identity
 from api.pages import PAGE_SIZE, guarded, read_form, render, signed_in_user, submit_creation
+from contracts.dossier import workflow_id_for
 from state_models.dossier import EVENTS, STATES
 from state_models.dossier_events import EVENT_FIELDS
 from store.models import User
@@ -96,7 +97,12 @@ async def _dossier_page(request: Request, user: User, dossier_id: str, status_co
         return render(request, "error.html", refused.status, user=user, title="Dossier introuvable",
                        message=refused.message)
     detail = detail_of(row, view, ctx.fields)
+    workflow_id = workflow_id_for(dossier_id)
     return render(request, "dossier.html", status_code, user=user, d=detail,
+                  workflow_id=workflow_id,
+                  temporal_web=f"{ctx.settings.temporal_web_url}/namespaces/"
+                               f"{quote(ctx.settings.temporal_namespace)}/workflows/"
+                               f"{quote(workflow_id, safe='')}",
                    can_write=may(user, "dossiers:write"), can_unmask=may(user, "nir:unmask"),
                    done=request.query_params.get("fait"), **values)
 

@@ -72,7 +72,8 @@ async def create_market(ctx: AppContext, user: User, payload: MarketCreate, iden
                          acting_user=user.username, retry=ctx.retry, link=ctx.link,
                          escalation=ctx.escalation_for(f"/marches/{market_id}", user.username))
     # The workflow answers once its projection is stored: the list shows the market at once.
-    view = await send(start_market(await ctx.temporal(), market, ctx.settings.task_queue))
+    view = await send(start_market(await ctx.temporal(), market, ctx.settings.task_queue),
+                      "market", "creation")
     return view.market_id
 
 
@@ -83,7 +84,8 @@ async def apply_market_event(ctx: AppContext, user: User, market_id: str, event:
     identity: the market applies it once, whatever the number of resends."""
     request = MarketEventRequest(event=event, acting_user=user.username, data=data,
                                  event_id=event_id or str(uuid.uuid4()))
-    return await send(send_market_event(await ctx.temporal(), market_id, request))
+    return await send(send_market_event(await ctx.temporal(), market_id, request), "market",
+                      event)
 
 
 async def reserve_for_dossier(ctx: AppContext, market_id: str, session_id: str, dossier_id: str) -> None:

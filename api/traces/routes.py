@@ -68,6 +68,8 @@ class TraceOut(BaseModel):
     market_id: str | None
     acting_user: str | None
     request_id: str | None
+    # The API request (X-Request-Id) the call came from: the same id is in the log lines.
+    correlation_id: str | None = None
     vector_id: str | None
     attempt: int
     http_status: int | None
@@ -108,7 +110,7 @@ def _out(row: TraceRecord) -> TraceOut:
     return TraceOut(id=row.seq, sent_at=row.at, received_at=row.received_at,
                     operation=row.operation, dossier_id=row.dossier_id, market_id=row.market_id,
                     acting_user=row.acting_user, request_id=row.request_id,
-                    vector_id=row.vector_id, attempt=row.attempt, http_status=row.http_status,
+                    correlation_id=row.correlation_id, vector_id=row.vector_id, attempt=row.attempt, http_status=row.http_status,
                     outcome=row.outcome, fault_code=row.fault_code, digest=row.digest,
                     purged=row.redacted_at is not None)
 

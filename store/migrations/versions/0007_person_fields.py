@@ -1,7 +1,7 @@
 """person fields: a person's identity sealed under their own data key, keyed hashes to find
 them, and the restrictions of processing in force
 
-Revision ID: 0010_person_fields
+Revision ID: 0007
 Revises: 0006
 Create Date: 2026-12-06 05:30:00
 
@@ -15,7 +15,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0010_person_fields'
+revision = '0007'
 down_revision = '0006'
 branch_labels = None
 depends_on = None
