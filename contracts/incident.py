@@ -12,13 +12,22 @@ from dataclasses import dataclass, field
 from contracts.notify import SentEmail
 from notifications.contacts import Contacts
 from state_models.calendar import WorkingCalendar
+from state_models.incident_priority import PriorityMatrix
 
 WORKFLOW_ID_PREFIX = "incident-"
 UPDATE_ACKNOWLEDGE = "acknowledge"
 UPDATE_WORK_AROUND = "work_around"
 UPDATE_RESOLVE = "resolve"
+UPDATE_RECLASSIFY = "reclassify"
+UPDATE_PHONE_CALL = "record_phone_call"
 SIGNAL_ATTACH_FAILURE = "attach_failure"
 QUERY_VIEW = "view"
+
+# Who detected the anomaly: the Region notifies the CDC; for an anomaly the CDC reported
+# to the Region, the Region notifies nobody and follows the CDC's commitments instead.
+ORIGIN_REGION = "region"
+ORIGIN_CDC = "cdc"
+REPORT_CHANNELS = ("mail", "phone")
 
 
 def workflow_id_for(ticket: str) -> str:
@@ -37,9 +46,22 @@ class IncidentTimings:
     reminder_before_deadline_seconds: float = 2 * 3600
     # No acknowledgement this long after our notification → escalation contacts.
     escalation_if_no_ack_seconds: float = 4 * 3600
+    # The CDC's commitments on an anomaly it reported: acknowledged within this long of
+    # its report (the resolution deadline is the same 11 working hours).
+    cdc_ack_commitment_seconds: float = 4 * 3600
     # Tests only: the deadline this many seconds after detection instead of
     # the working-hour one (which ``state_models.calendar`` tests cover).
     deadline_override_seconds: float | None = None
+
+
+@dataclass
+class CdcReport:
+    """An anomaly the CDC detected and told the Region about."""
+
+    reference: str  # the CDC's own reference
+    reported_at: str  # ISO instant
+    reported_by: str  # who at the CDC
+    channel: str  # "mail" or "phone"
 
 
 @dataclass
@@ -59,6 +81,12 @@ class IncidentInput:
     opened_by: str = ""
     # The AgoraLinkWorkflow to tell when the incident is resolved (automatic incidents).
     link_workflow_id: str | None = None
+    # The priority (empty for incidents opened before priorities: ``severity`` rules them).
+    impact: str = ""
+    urgency: str = ""
+    priority_matrix: PriorityMatrix | None = None
+    origin: str = ORIGIN_REGION
+    cdc_report: CdcReport | None = None
 
 
 @dataclass
@@ -67,6 +95,37 @@ class IncidentAction:
 
     who: str
     note: str = ""
+
+
+@dataclass
+class Reclassification:
+    """A new impact and urgency, decided during the incident."""
+
+    impact: str
+    urgency: str
+    who: str
+    note: str = ""
+
+
+@dataclass
+class PhoneCall:
+    """A notification made by phone: who called whom, when, what was said."""
+
+    caller: str
+    callee: str
+    called_at: str  # ISO instant
+    summary: str
+    who: str  # who records it
+
+
+@dataclass
+class IncidentFact:
+    """One step of the incident's history, as shown on its page."""
+
+    at: str
+    kind: str  # e.g. "reclassified", "phone_call", "phone_confirmed", "acknowledge"
+    who: str
+    detail: str = ""
 
 
 @dataclass
@@ -104,4 +163,13 @@ class IncidentView:
     emails: list[SentEmail]
     attached_failures: int = 0
     last_failure: AttachedFailure | None = None
+    impact: str = ""
+    urgency: str = ""
+    priority: str = ""
+    origin: str = ORIGIN_REGION
+    cdc_report: CdcReport | None = None
+    # The CDC's commitments on an anomaly it reported.
+    cdc_ack_due_at: str | None = None
+    phone_calls: list[PhoneCall] = field(default_factory=list)
+    history: list[IncidentFact] = field(default_factory=list)
 

@@ -25,6 +25,8 @@ class Contact:
     user_code: str = ""
     phone: str = ""
     role: str = ""
+    # Whose side they are on: "cdc" or "region" (escalation contacts: SPEC §4).
+    party: str = ""
 
 
 @dataclass
@@ -51,6 +53,12 @@ class Contacts:
     dpo: Contact | None = None
     # Who manages dossiers, by user name ("*": everyone else), for per-dossier reminders.
     dossier_managers: dict[str, str] = field(default_factory=dict)
+
+    def escalation_of(self, party: str) -> list[Contact]:
+        """The escalation contacts of one party; all of them when none says its party."""
+        if not any(c.party for c in self.escalation):
+            return list(self.escalation)
+        return [c for c in self.escalation if c.party == party]
 
     def dossier_manager_email(self, username: str | None) -> str:
         return self.dossier_managers.get(username or "", self.dossier_managers.get("*", ""))

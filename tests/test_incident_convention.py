@@ -1,0 +1,237 @@
+"""The rest of the service convention on the incident workflow (issue 15): priority from
+impact × urgency, anomalies the CDC reported, notification by phone.
+
+SLA clocks run on Temporal's time-skipping test server: the deadlines are the real
+working-hour ones (11 working hours, Paris), skipped through in a moment. Emails go
+through a real SMTP server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+import pytest_asyncio
+from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError, WorkflowUpdateStage
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from activities.notify import NotifyActivities
+from activities.traces import TraceActivities
+from contracts.incident import (
+    ORIGIN_CDC,
+    CdcReport,
+    IncidentAction,
+    IncidentInput,
+    PhoneCall,
+    Reclassification,
+    workflow_id_for,
+)
+from notifications.contacts import load_contacts
+from notifications.smtp import SmtpConfig
+from settings import Settings
+from state_models.calendar import WorkingCalendar
+from state_models.incident_priority import PriorityMatrix
+from temporal_client import product_data_converter
+from tests.fixtures_smtp import SmtpServer, free_port, start_smtp_server
+from tests.test_incident_workflow import hold_settings, view_when
+from workflows.incident import IncidentWorkflow
+
+PARIS = ZoneInfo("Europe/Paris")
+CONTACTS = load_contacts()
+CDC = CONTACTS.cdc_support.email
+REGION = CONTACTS.region_contact.email
+CDC_ESCALATION = [c.email for c in CONTACTS.escalation if c.party == "cdc"]
+TEST_SERVER = Path(__file__).resolve().parents[1] / ".venv" / "bin" / "temporal-test-server"
+
+
+@pytest_asyncio.fixture(scope="module")
+async def skipping_env() -> AsyncIterator[WorkflowEnvironment]:
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=str(TEST_SERVER) if TEST_SERVER.exists() else None,
+        data_converter=product_data_converter(Settings()))
+    try:
+        yield env
+    finally:
+        await env.shutdown()
+
+
+@pytest_asyncio.fixture
+async def skipping_worker(skipping_env: WorkflowEnvironment, smtp_server: SmtpServer,
+                          tmp_path: Path, agora_settings: Settings) -> AsyncIterator[str]:
+    queue = f"skip-{uuid.uuid4().hex[:10]}"
+    notify = NotifyActivities(Settings(), smtp_server.config, tmp_path / "sent.sqlite3")
+    traces = TraceActivities(hold_settings(agora_settings, tmp_path))
+    with concurrent.futures.ThreadPoolExecutor(max_workers=4) as executor:
+        async with Worker(skipping_env.client, task_queue=queue, workflows=[IncidentWorkflow],
+                          activities=[*notify.all(), *traces.all()], activity_executor=executor):
+            yield queue
+
+
+def next_monday_9am_paris(after: datetime) -> datetime:
+    day = after.astimezone(PARIS).date() + timedelta(days=1)
+    while day.weekday() != 0:
+        day += timedelta(days=1)
+    return datetime(day.year, day.month, day.day, 9, 0, tzinfo=PARIS)
+
+
+def incident(detected_at: datetime, **fields) -> IncidentInput:
+    return IncidentInput(
+        ticket=f"INC-{uuid.uuid4().hex[:8].upper()}",
+        severity="minor",
+        kind="manual",
+        description="Le service ValiderDossier répond HTTP 503 à tous les appels.",
+        detected_at=detected_at.isoformat(),
+        contacts=CONTACTS,
+        # No closed day: the known answers below are plain Monday/Tuesday working hours.
+        calendar=WorkingCalendar(),
+        priority_matrix=PriorityMatrix(),
+        opened_by="agent.dupont",
+        **fields,
+    )
+
+
+async def start(client: Client, queue: str, data: IncidentInput) -> WorkflowHandle:
+    return await client.start_workflow(IncidentWorkflow.run, data, id=workflow_id_for(data.ticket),
+                                       task_queue=queue)
+
+
+def templates(smtp_server: SmtpServer) -> list[str]:
+    return [m.subject for m in smtp_server.messages]
+
+
+async def test_priority_comes_from_the_matrix_and_a_reclassification_recomputes_the_deadline_from_detection(
+    skipping_env: WorkflowEnvironment, skipping_worker: str, smtp_server: SmtpServer
+) -> None:
+    client = skipping_env.client
+    detected = next_monday_9am_paris(await skipping_env.get_current_time())
+    handle = await start(client, skipping_worker, incident(
+        detected, impact="few_users", urgency="medium"))
+    view = await view_when(handle, lambda v: v.state == "notified")
+    assert (view.priority, view.severity, view.deadline) == ("P3", "minor", None)
+    assert "P3" in smtp_server.messages[0].text
+
+    # Decided an hour later (time skipped), the deadline still counts from detection:
+    # Monday 09:00 Paris + 11 working hours = Tuesday 08:00 Paris.
+    await skipping_env.sleep(detected + timedelta(hours=1) - await skipping_env.get_current_time())
+    view = await handle.execute_update(IncidentWorkflow.reclassify, Reclassification(
+        "all_users", "high", "chef.service", "tous les appels en échec"))
+    assert (view.priority, view.severity) == ("P1", "critical_major")
+    assert datetime.fromisoformat(view.deadline) == detected + timedelta(hours=23)
+    [fact] = [f for f in view.history if f.kind == "reclassified"]
+    assert fact.who == "chef.service" and "P3 → P1" in fact.detail
+    assert datetime.fromisoformat(fact.at) >= detected + timedelta(hours=1)
+
+    # An unknown impact is refused, naming it; the incident is unchanged.
+    with pytest.raises(WorkflowUpdateFailedError):
+        await handle.execute_update(IncidentWorkflow.reclassify,
+                                    Reclassification("la_moitie", "high", "chef.service"))
+
+    # The SLA clocks now run: past the deadline, reminder and escalation went out.
+    await skipping_env.sleep(datetime.fromisoformat(view.deadline) + timedelta(minutes=1)
+                             - await skipping_env.get_current_time())
+    view = await view_when(handle, lambda v: len(v.emails) == 4)
+    assert [e.template for e in view.emails] == [
+        "cdc_notification", "escalation", "reminder", "deadline_passed"]
+
+    # Downgraded: no deadline, no further step.
+    view = await handle.execute_update(IncidentWorkflow.reclassify, Reclassification(
+        "one_user", "low", "chef.service"))
+    assert (view.priority, view.deadline) == ("P4", None)
+    await handle.execute_update(IncidentWorkflow.resolve, IncidentAction("cdc.support"))
+    result = await handle.result()
+    assert [f.kind for f in result.history if f.kind != "email"] == [
+        "detected", "reclassified", "reclassified", "resolve"]
+    assert len(smtp_server.messages) == 4
+
+
+async def test_an_anomaly_the_cdc_reported_notifies_nobody_and_escalates_its_missed_commitments(
+    skipping_env: WorkflowEnvironment, skipping_worker: str, smtp_server: SmtpServer
+) -> None:
+    client = skipping_env.client
+    reported = next_monday_9am_paris(await skipping_env.get_current_time())
+    data = incident(reported, impact="fifty_users_or_more", urgency="high", origin=ORIGIN_CDC,
+                    cdc_report=CdcReport("CDC-INC-7781", reported.isoformat(), "support CPF",
+                                         "phone"))
+    handle = await start(client, skipping_worker, data)
+
+    # Four hours after the report (the CDC's acknowledgement commitment), unacknowledged.
+    await skipping_env.sleep(reported + timedelta(hours=4, minutes=1)
+                             - await skipping_env.get_current_time())
+    [ack_missed] = await smtp_server.wait_for(lambda m: len(m) == 1)
+    assert "CDC-INC-7781" in ack_missed.subject and "prise en compte" in ack_missed.subject
+    assert sorted(ack_missed.envelope_to) == sorted([*CDC_ESCALATION, CDC, REGION])
+    assert ack_missed.message["To"] == ", ".join(CDC_ESCALATION)
+
+    # The Region notifies nothing of the CDC's own anomaly, by phone either.
+    with pytest.raises(WorkflowUpdateFailedError):
+        await handle.execute_update(IncidentWorkflow.record_phone_call, PhoneCall(
+            "Paul Leca", "support CPF", reported.isoformat(), "appel", "paul.leca"))
+    await handle.execute_update(IncidentWorkflow.acknowledge, IncidentAction("support.cpf"))
+    view = await handle.query(IncidentWorkflow.view)
+    # Monday 09:00 + 11 working hours: Tuesday 08:00 Paris.
+    deadline = datetime.fromisoformat(view.deadline)
+    assert deadline == reported + timedelta(hours=23)
+    await skipping_env.sleep(deadline + timedelta(minutes=1) - await skipping_env.get_current_time())
+    messages = await smtp_server.wait_for(lambda m: len(m) == 2)
+    assert "résolution" in messages[1].subject
+    await handle.execute_update(IncidentWorkflow.resolve, IncidentAction("support.cpf"))
+    result = await handle.result()
+    assert result.notified_at is None and result.origin == ORIGIN_CDC
+    assert [e.template for e in result.emails] == ["cdc_commitment_missed"] * 2
+    assert result.history[0].kind == "detected" and "CDC-INC-7781" in result.history[0].detail
+
+
+async def test_a_phone_notification_counts_once_confirmed_by_email(
+    temporal_client: Client, task_queue: str, tmp_path: Path, agora_settings: Settings
+) -> None:
+    # The SMTP server is down when the incident opens: neither the notification email
+    # nor the phone call's confirmation can go out yet.
+    port = free_port()
+    config = SmtpConfig(host="127.0.0.1", port=port, sender="agora-flow <agora-flow@test.example.org>")
+    notify = NotifyActivities(Settings(), config, tmp_path / "sent.sqlite3")
+    traces = TraceActivities(hold_settings(agora_settings, tmp_path))
+    detected = datetime.now(UTC) - timedelta(minutes=40)
+    called = detected + timedelta(minutes=25)
+    data = incident(detected, impact="all_users", urgency="high")
+    with concurrent.futures.ThreadPoolExecutor(max_workers=4) as executor:
+        async with Worker(temporal_client, task_queue=task_queue, workflows=[IncidentWorkflow],
+                          activities=[*notify.all(), *traces.all()], activity_executor=executor):
+            handle = await start(temporal_client, task_queue, data)
+            call = PhoneCall("Paul Leca", "M. Durand, support CPF", called.isoformat(),
+                             "HTTP 503 sur tous les appels depuis 09:12", "paul.leca")
+            update = await handle.start_update(IncidentWorkflow.record_phone_call, call,
+                                              wait_for_stage=WorkflowUpdateStage.ACCEPTED)
+            view = await view_when(handle, lambda v: len(v.phone_calls) == 1)
+            # Recorded, not yet confirmed: not a notification.
+            assert view.notified_at is None and view.state == "detected"
+            assert [f.kind for f in view.history] == ["detected", "phone_call"]
+
+            server = start_smtp_server(port)
+            try:
+                confirmed = await asyncio.wait_for(update.result(), timeout=30)
+                assert datetime.fromisoformat(confirmed.notified_at) == called
+                assert confirmed.state == "notified"
+                messages = await server.wait_for(lambda m: len(m) == 2, timeout=30)
+                [confirmation] = [m for m in messages if "Confirmation" in m.subject]
+                assert data.ticket in confirmation.subject
+                assert confirmation.message["To"] == CDC
+                for part in (confirmation.text, confirmation.html):
+                    for item in ("Paul Leca", "M. Durand, support CPF", call.summary,
+                                 CONTACTS.region_contact.phone):
+                        assert item in part
+                # The email notification, later, does not move the notification time.
+                view = await view_when(handle, lambda v: len(v.emails) == 2)
+                assert datetime.fromisoformat(view.notified_at) == called
+                kinds = [f.kind for f in view.history if f.kind != "email"]
+                assert kinds == ["detected", "phone_call", "phone_confirmed"]
+                await handle.execute_update(IncidentWorkflow.resolve, IncidentAction("cdc.support"))
+                await handle.result()
+            finally:
+                server.stop()
