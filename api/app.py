@@ -37,6 +37,7 @@ from state_models.public_holidays import default_calendar
 from store.crypto import cipher_for
 from store.db import Database
 from store.production import refuse_unsafe_start
+from temporal_client.link import load_priority_matrix
 
 STATIC_DIR = Path(__file__).parent / "static"
 
@@ -73,6 +74,7 @@ def create_app(settings: Settings, temporal_client_factory: TemporalClientFactor
                                    calendar=_calendar_from_now(),
                                    escalation_override=escalation,
                                    incident_timings=incident_timings or IncidentTimings(),
+                                   priority_matrix=load_priority_matrix(settings.priority_matrix_file),
                                    codec=EncryptionCodec(keys))
     app.include_router(signin.api)
     app.include_router(codec.router)

@@ -197,6 +197,31 @@ INCIDENT_STEPS = {
     "resolve": "Résolution",
 }
 
+IMPACTS = {
+    "all_users": "Indisponibilité totale, tous les utilisateurs",
+    "fifty_users_or_more": "Au moins 50 utilisateurs",
+    "non_essential_functions": "Indisponibilité partielle de fonctions non essentielles",
+    "few_users": "Moins de 50 utilisateurs",
+    "one_user": "Un utilisateur",
+}
+
+URGENCIES = {"high": "Haute", "medium": "Moyenne", "low": "Basse"}
+
+INCIDENT_ORIGINS = {"region": "Détectée par la Région", "cdc": "Signalée par la CDC"}
+
+REPORT_CHANNELS = {"mail": "par courriel", "phone": "par téléphone"}
+
+INCIDENT_FACTS = {
+    "detected": "Détection",
+    "reclassified": "Requalification",
+    "phone_call": "Notification par téléphone",
+    "phone_confirmed": "Confirmation écrite de l'appel",
+    "email": "Courriel",
+    "acknowledge": "Prise en compte par la CDC",
+    "work_around": "Contournement",
+    "resolve": "Résolution",
+}
+
 INCIDENT_KINDS = {
     "manual": "Signalé par un utilisateur",
     "agora_unavailable": "AGORA indisponible (détection automatique)",
@@ -217,6 +242,8 @@ EMAIL_TEMPLATES = {
     "reminder": "Rappel avant échéance",
     "escalation": "Escalade (sans prise en compte)",
     "deadline_passed": "Escalade (échéance dépassée)",
+    "cdc_commitment_missed": "Escalade à la CDC (engagement non tenu)",
+    "phone_confirmation": "Confirmation écrite d'un appel",
     "cutoff_warning": "Avertissement de coupure",
     "crisis_convocation": "Convocation de la cellule de crise",
     "dossier_reminder": "Rappel au gestionnaire",

@@ -12,6 +12,7 @@ from contracts.notify import SentEmail
 from notifications.contacts import Contacts
 from state_models.calendar import MaintenanceWindow, WorkingCalendar
 from state_models.incident_detection import BurstRule
+from state_models.incident_priority import PriorityMatrix
 
 LINK_WORKFLOW_ID = "agora-link"
 
@@ -114,6 +115,11 @@ class LinkConfig:
     incident_timings: IncidentTimings = field(default_factory=IncidentTimings)
     # Total unavailability is an "anomalie critique ou majeure" (SPEC §4).
     incident_severity: str = "critical_major"
+    # Failures across dossiers mean the web services are down for every user: priority P1
+    # by the default matrix (impact × urgency, SPEC §4).
+    incident_impact: str = "all_users"
+    incident_urgency: str = "high"
+    priority_matrix: PriorityMatrix = field(default_factory=PriorityMatrix)
     ticket_prefix: str = "AGORA"
     crisis_meeting_working_days: int = 2
     # Continue as new once the history holds this many events (0: when Temporal suggests it).

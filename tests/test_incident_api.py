@@ -273,7 +273,8 @@ async def test_pages_show_the_cut_off_and_let_an_operator_act(stack: Stack) -> N
         assert 'id="link-banner"' not in (await browser.get("/liaison")).text
 
         opened = await browser.post("/incidents", data={
-            "csrf": csrf, "severity": "minor", "description": "Lenteurs sur RechercherDossier"})
+            "csrf": csrf, "impact": "few_users", "urgency": "low",
+            "description": "Lenteurs sur RechercherDossier"})
         assert opened.status_code == 303
         incident = await browser.get(opened.headers["location"])
         assert "Notifié à la CDC" in incident.text or "Détecté" in incident.text
@@ -298,3 +299,65 @@ async def test_an_incident_opening_retried_after_a_lost_answer_is_one_incident(s
     assert retried.json()["ticket"] == first.json()["ticket"]
     assert other.json()["ticket"] != first.json()["ticket"]  # another key: another incident
     assert [i["ticket"] for i in listed].count(first.json()["ticket"]) == 1
+
+
+async def test_priority_reclassification_phone_call_and_cdc_report_through_the_api(
+    stack: Stack,
+) -> None:
+    ticket = f"INC-{uuid.uuid4().hex[:6]}"
+    async with stack.api.client("operateur") as http:
+        unknown = await http.post("/api/incidents", json={
+            "impact": "la_moitie", "urgency": "high", "description": "x"})
+        assert unknown.status_code == 422 and unknown.json()["detail"][0]["loc"] == ["body", "impact"]
+        created = await http.post("/api/incidents", json={
+            "impact": "few_users", "urgency": "medium", "ticket": ticket,
+            "description": "Lenteurs sur DeclarerRemuneration pour une partie des agents."})
+        assert created.status_code == 201, created.text
+        assert (created.json()["priority"], created.json()["deadline"]) == ("P3", None)
+        await stack.smtp.wait_for(lambda m: any(ticket in x.subject for x in m))
+
+        raised = await http.post(f"/api/incidents/{ticket}/reclassification", json={
+            "impact": "all_users", "urgency": "high", "note": "plus aucun appel ne passe"})
+        assert raised.status_code == 200, raised.text
+        view = raised.json()
+        assert (view["priority"], view["severity"]) == ("P1", "critical_major") and view["deadline"]
+        assert [f["who"] for f in view["history"] if f["kind"] == "reclassified"] == ["operateur"]
+        refused = await http.post(f"/api/incidents/{ticket}/reclassification", json={
+            "impact": "all_users", "urgency": "urgentissime"})
+        assert refused.status_code == 422 and refused.json()["detail"][0]["loc"] == ["body", "urgency"]
+
+        called_at = datetime.now(UTC).isoformat()
+        phoned = await http.post(f"/api/incidents/{ticket}/phone-calls", json={
+            "caller": "Paul Leca", "callee": "support CPF", "called_at": called_at,
+            "summary": "Aucun appel ne passe depuis 9 h."})
+        assert phoned.status_code == 200, phoned.text
+        assert phoned.json()["phone_calls"][0]["who"] == "operateur"
+        def confirmations(messages: list) -> list:
+            return [x for x in messages if ticket in x.subject and "Confirmation" in x.subject]
+        [confirmation] = confirmations(await stack.smtp.wait_for(confirmations))
+        assert "Aucun appel ne passe depuis 9 h." in confirmation.text
+
+        reported = await http.post("/api/incidents", json={
+            "impact": "fifty_users_or_more", "urgency": "high",
+            "description": "La CDC constate des rejets de signature sur nos appels.",
+            "cdc_report": {"reference": "CDC-INC-9001", "reported_at": called_at,
+                           "reported_by": "support CPF", "channel": "mail"}})
+        assert reported.status_code == 201, reported.text
+        cdc_ticket = reported.json()["ticket"]
+        assert reported.json()["origin"] == "cdc" and reported.json()["notified_at"] is None
+        assert reported.json()["cdc_ack_due_at"]
+        no_phone = await http.post(f"/api/incidents/{cdc_ticket}/phone-calls", json={
+            "caller": "Paul Leca", "callee": "support CPF", "called_at": called_at,
+            "summary": "x"})
+        assert no_phone.status_code == 409
+    async with signed_in(stack, "operateur") as browser:
+        page = (await browser.get(f"/incidents/{ticket}")).text
+        assert 'id="priority"' in page and "P1" in page and "Requalification" in page
+        assert "Confirmation écrite de l&#39;appel" in page or "Confirmation écrite de l'appel" in page
+        cdc_page = (await browser.get(f"/incidents/{cdc_ticket}")).text
+        assert "CDC-INC-9001" in cdc_page and "Notification par téléphone" not in cdc_page
+    await asyncio.sleep(0.5)
+    assert not [m for m in stack.smtp.messages if cdc_ticket in m.subject]
+    for closing in (ticket, cdc_ticket):
+        async with stack.api.client("operateur") as http:
+            assert (await http.post(f"/api/incidents/{closing}/resolve")).status_code == 200

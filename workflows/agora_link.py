@@ -130,6 +130,9 @@ class AgoraLinkWorkflow:
                 timings=config.incident_timings,
                 opened_by="agora-flow (détection automatique)",
                 link_workflow_id=workflow.info().workflow_id,
+                impact=config.incident_impact,
+                urgency=config.incident_urgency,
+                priority_matrix=config.priority_matrix,
             ),
             id=workflow_id_for(ticket),
             # The incident outlives this run of the link (continue-as-new).

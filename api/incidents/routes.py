@@ -8,8 +8,10 @@ auditors read; every signed-in user sees the link's status.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Annotated, Any, Literal
 from urllib.parse import quote
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Request, status
 from fastapi.responses import RedirectResponse, Response
@@ -21,11 +23,12 @@ from api.dossiers.schemas import ErrorOut
 from api.idempotency import request_identity
 from api.pages import guarded, read_form, render, signed_in_user
 from contracts.agora_link import LinkState
-from contracts.incident import IncidentView
+from contracts.incident import CdcReport, IncidentView, PhoneCall, Reclassification
 from store.models import User
 from temporal_client import link as link_commands
 from temporal_client.link import INCIDENT_ACTIONS, LinkRefused, NewIncident
 
+PARIS = ZoneInfo("Europe/Paris")
 api = APIRouter(prefix="/api", tags=["AGORA link and incidents"])
 pages = APIRouter(include_in_schema=False)
 
@@ -48,15 +51,46 @@ REFUSALS = {
 }
 
 
+Short = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+
+
+class CdcReportIn(BaseModel):
+    """An anomaly the CDC detected and reported to the Region."""
+
+    reference: Short = Field(description="Référence de la CDC")
+    reported_at: datetime = Field(description="Quand la CDC l'a signalée (avec fuseau)")
+    reported_by: Short = Field(description="Qui, à la CDC, l'a signalée")
+    channel: Literal["mail", "phone"] = Field(description="Par courriel ou par téléphone")
+
+
 class IncidentCreate(BaseModel):
-    severity: Literal["critical_major", "minor"] = Field(
-        description="critical_major: indisponibilité totale, ou pour au moins 50 utilisateurs, "
-                    "ou partielle de fonctions non essentielles (SLA 11 heures ouvrées)")
+    impact: str = Field("", description="all_users, fifty_users_or_more, non_essential_functions, "
+                                        "few_users, one_user (matrice configurée)")
+    urgency: str = Field("", description="high, medium, low (matrice configurée)")
+    severity: Literal["critical_major", "minor", ""] = Field(
+        "", description="À défaut d'impact et d'urgence : critical_major (SLA 11 heures ouvrées) "
+                        "ou minor")
     description: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)]
     ticket: Annotated[str, Field(pattern=r"^[A-Za-z0-9._-]{0,40}$",
                                  description="N° de ticket de la Région (généré si absent)")] = ""
     attachments: list[Annotated[str, StringConstraints(max_length=255)]] = Field(
         default_factory=list, max_length=20, description="Noms ou liens des pièces jointes")
+    cdc_report: CdcReportIn | None = Field(
+        None, description="Anomalie signalée par la CDC : aucune notification ne lui est "
+                          "envoyée, ses engagements sont suivis")
+
+
+class ReclassificationIn(BaseModel):
+    impact: Short
+    urgency: Short
+    note: Note = ""
+
+
+class PhoneCallIn(BaseModel):
+    caller: Short = Field(description="Qui a appelé")
+    callee: Short = Field(description="Qui a été appelé")
+    called_at: datetime = Field(description="Heure de l'appel (avec fuseau)")
+    summary: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
 
 
 class IncidentActionIn(BaseModel):
@@ -75,9 +109,9 @@ class ApprovalIn(BaseModel):
                                        "enregistré pour le compte d'un autre)")
 
 
-def _http_error(refused: LinkRefused, field: str = "body") -> HTTPException:
+def _http_error(refused: LinkRefused, field: str = "") -> HTTPException:
     if refused.kind == "Invalid":
-        return HTTPException(422, [{"loc": ["body", field], "msg": refused.message,
+        return HTTPException(422, [{"loc": ["body", field or refused.field], "msg": refused.message,
                                     "type": "value_error"}])
     code = status.HTTP_404_NOT_FOUND if refused.kind == "Unknown" else status.HTTP_409_CONFLICT
     return HTTPException(code, {"code": refused.kind, "message": refused.message})
@@ -86,11 +120,37 @@ def _http_error(refused: LinkRefused, field: str = "body") -> HTTPException:
 async def _open(ctx: AppContext, user: User, incident: IncidentCreate, identity: str) -> IncidentView:
     return await link_commands.open_incident(
         await ctx.temporal(), ctx.settings.task_queue,
-        NewIncident(severity=incident.severity, description=incident.description,
+        NewIncident(severity=incident.severity, impact=incident.impact, urgency=incident.urgency,
+                    description=incident.description,
                     opened_by=user.username, ticket=incident.ticket,
-                    attachments=tuple(incident.attachments), request_id=identity),
+                    attachments=tuple(incident.attachments), request_id=identity,
+                    cdc_report=_report(incident.cdc_report)),
         contacts=ctx.contacts, calendar=ctx.calendar,
-        ticket_prefix=ctx.settings.incident_ticket_prefix, timings=ctx.incident_timings)
+        ticket_prefix=ctx.settings.incident_ticket_prefix, timings=ctx.incident_timings,
+        matrix=ctx.priority_matrix)
+
+
+def _report(report: CdcReportIn | None) -> CdcReport | None:
+    if report is None:
+        return None
+    return CdcReport(report.reference, report.reported_at.isoformat(), report.reported_by,
+                     report.channel)
+
+
+async def _reclassify(ctx: AppContext, user: User, ticket: str,
+                      change: ReclassificationIn) -> IncidentView:
+    for name, value, known in (("impact", change.impact, ctx.priority_matrix.impacts()),
+                               ("urgency", change.urgency, ctx.priority_matrix.urgencies())):
+        if value not in known:
+            raise LinkRefused("Invalid", f"valeur inconnue : {value!r} (attendu : "
+                              f"{', '.join(known)})", name)
+    return await link_commands.reclassify_incident(await ctx.temporal(), ticket, Reclassification(
+        change.impact, change.urgency, user.username, change.note))
+
+
+async def _phone_call(ctx: AppContext, user: User, ticket: str, call: PhoneCallIn) -> IncidentView:
+    return await link_commands.record_phone_call(await ctx.temporal(), ticket, PhoneCall(
+        call.caller, call.callee, call.called_at.isoformat(), call.summary, user.username))
 
 
 async def _approve(ctx: AppContext, user: User, approval: ApprovalIn) -> LinkState:
@@ -157,6 +217,30 @@ async def incident(ticket: Ticket, user: IncidentReader, ctx: Ctx) -> IncidentVi
         return await link_commands.incident_view(await ctx.temporal(), ticket)
     except LinkRefused as refused:
         raise _http_error(refused) from refused
+
+
+@api.post("/incidents/{ticket}/reclassification", response_model=IncidentView,
+          responses={**ERRORS, **REFUSALS})
+async def reclassify(ticket: Ticket, body: ReclassificationIn, user: IncidentWriter,
+                     ctx: Ctx) -> IncidentView:
+    """A new impact and urgency: the priority follows from the matrix, the deadline is
+    recomputed from the original detection, and the change is recorded."""
+    try:
+        return await _reclassify(ctx, user, ticket, body)
+    except LinkRefused as refused:
+        raise _http_error(refused) from refused
+
+
+@api.post("/incidents/{ticket}/phone-calls", response_model=IncidentView,
+          responses={**ERRORS, **REFUSALS})
+async def phone_call(ticket: Ticket, body: PhoneCallIn, user: IncidentWriter,
+                     ctx: Ctx) -> IncidentView:
+    """Record a notification made by phone; its confirmation email goes out at once, and
+    the call counts as the notification time once confirmed."""
+    try:
+        return await _phone_call(ctx, user, ticket, body)
+    except LinkRefused as refused:
+        raise _http_error(refused, "called_at" if refused.kind == "Invalid" else "") from refused
 
 
 @api.post("/incidents/{ticket}/{action}", response_model=IncidentView,
@@ -259,17 +343,23 @@ async def open_incident_page(request: Request) -> Response:
     form = await read_form(request)
     if not check_csrf(request, form.get("csrf", "")):
         return await _incidents_page(request, user, _Outcome("Formulaire expiré.", 400), values=form)
+    matrix = context(request).priority_matrix
     errors: dict[str, str] = {}
-    if form.get("severity") not in ("critical_major", "minor"):
-        errors["severity"] = "Choisissez la gravité."
+    if form.get("impact") not in matrix.impacts():
+        errors["impact"] = "Choisissez l'impact."
+    if form.get("urgency") not in matrix.urgencies():
+        errors["urgency"] = "Choisissez l'urgence."
     if not form.get("description", "").strip():
         errors["description"] = "Décrivez précisément l'anomalie."
+    report, report_errors = _form_report(form)
+    errors.update(report_errors)
     if errors:
         return await _incidents_page(request, user, _Outcome("Le formulaire contient des erreurs.", 422),
                                      values=form, field_errors=errors)
     attachments = [line.strip() for line in form.get("attachments", "").splitlines() if line.strip()]
     try:
-        body = IncidentCreate(severity=form["severity"], description=form["description"],
+        body = IncidentCreate(impact=form["impact"], urgency=form["urgency"],
+                              description=form["description"], cdc_report=report,
                               ticket=form.get("ticket", "").strip(), attachments=attachments)
         view = await _open(context(request), user, body, request_identity(request))
     except ValueError:
@@ -277,8 +367,35 @@ async def open_incident_page(request: Request) -> Response:
             request, user, _Outcome("Le formulaire contient des erreurs.", 422), values=form,
             field_errors={"ticket": "Lettres, chiffres, « . », « _ » ou « - » (40 au plus)."})
     except LinkRefused as refused:
-        return await _incidents_page(request, user, _Outcome(refused.message, 409), values=form)
+        code = 422 if refused.kind == "Invalid" else 409
+        return await _incidents_page(request, user, _Outcome(refused.message, code), values=form,
+                                     field_errors={refused.field: refused.message})
     return RedirectResponse(f"/incidents/{quote(view.ticket)}?fait=ouverture", status_code=303)
+
+
+def _form_report(form: dict[str, str]) -> tuple[CdcReportIn | None, dict[str, str]]:
+    """The CDC's report from the opening form: none when its reference is empty."""
+    reference = form.get("cdc_reference", "").strip()
+    if not reference:
+        return None, {}
+    errors: dict[str, str] = {}
+    if not form.get("cdc_reported_by", "").strip():
+        errors["cdc_reported_by"] = "Indiquez qui, à la CDC, l'a signalée."
+    try:
+        reported = datetime.fromisoformat(form.get("cdc_reported_at", "").strip())
+    except ValueError:
+        reported = None
+    if reported is None:
+        errors["cdc_reported_at"] = "Date et heure attendues (ex. 2026-12-07T09:12)."
+    if errors:
+        return None, errors
+    assert reported is not None
+    if reported.tzinfo is None:  # typed in the form: Paris time
+        reported = reported.replace(tzinfo=PARIS)
+    channel = form.get("cdc_channel", "mail")
+    return CdcReportIn(reference=reference[:200], reported_at=reported,
+                       reported_by=form["cdc_reported_by"].strip()[:200],
+                       channel=channel if channel in ("mail", "phone") else "mail"), {}
 
 
 async def _incident_page(request: Request, user: User, ticket: str,
@@ -291,6 +408,48 @@ async def _incident_page(request: Request, user: User, ticket: str,
     return render(request, "incident.html", outcome.status_code, user=user, i=view,
                    error=outcome.error, can_write=may(user, "incidents:write"),
                    done=request.query_params.get("fait"))
+
+
+@pages.post("/incidents/{ticket}/requalification")
+@guarded
+async def reclassify_page(request: Request, ticket: str) -> Response:
+    user = signed_in_user(request, "incidents:write")
+    form = await read_form(request)
+    if not check_csrf(request, form.get("csrf", "")):
+        return await _incident_page(request, user, ticket, _Outcome("Formulaire expiré.", 400))
+    try:
+        change = ReclassificationIn(impact=form.get("impact", ""), urgency=form.get("urgency", ""),
+                                    note=form.get("note", "").strip()[:2000])
+        await _reclassify(context(request), user, ticket, change)
+    except ValueError:
+        return await _incident_page(request, user, ticket,
+                                    _Outcome("Choisissez l'impact et l'urgence.", 422))
+    except LinkRefused as refused:
+        code = 422 if refused.kind == "Invalid" else 409
+        return await _incident_page(request, user, ticket, _Outcome(refused.message, code))
+    return RedirectResponse(f"/incidents/{quote(ticket)}?fait=requalification", status_code=303)
+
+
+@pages.post("/incidents/{ticket}/appel")
+@guarded
+async def phone_call_page(request: Request, ticket: str) -> Response:
+    user = signed_in_user(request, "incidents:write")
+    form = await read_form(request)
+    if not check_csrf(request, form.get("csrf", "")):
+        return await _incident_page(request, user, ticket, _Outcome("Formulaire expiré.", 400))
+    try:
+        called = datetime.fromisoformat(form.get("called_at", "").strip())
+        call = PhoneCallIn(caller=form.get("caller", ""), callee=form.get("callee", ""),
+                           called_at=called if called.tzinfo else called.replace(tzinfo=PARIS),
+                           summary=form.get("summary", ""))
+        await _phone_call(context(request), user, ticket, call)
+    except ValueError:
+        return await _incident_page(request, user, ticket, _Outcome(
+            "Indiquez qui a appelé qui, quand (AAAA-MM-JJTHH:MM) et ce qui a été dit.", 422))
+    except LinkRefused as refused:
+        code = 422 if refused.kind == "Invalid" else 409
+        return await _incident_page(request, user, ticket, _Outcome(refused.message, code))
+    return RedirectResponse(f"/incidents/{quote(ticket)}?fait=appel", status_code=303)
 
 
 @pages.get("/incidents/{ticket}")
