@@ -49,6 +49,10 @@ class IncidentTimings:
     # The CDC's commitments on an anomaly it reported: acknowledged within this long of
     # its report (the resolution deadline is the same 11 working hours).
     cdc_ack_commitment_seconds: float = 4 * 3600
+    # Not delivered this long after detection (SMTP refusing, contacts misconfigured), the
+    # CDC notification is late: the head of service and the handlers are alerted by every
+    # other channel, half an hour before the 2-hour limit.
+    late_notification_alert_seconds: float = 1.5 * 3600
     # Tests only: the deadline this many seconds after detection instead of
     # the working-hour one (which ``state_models.calendar`` tests cover).
     deadline_override_seconds: float | None = None
@@ -172,4 +176,7 @@ class IncidentView:
     cdc_ack_due_at: str | None = None
     phone_calls: list[PhoneCall] = field(default_factory=list)
     history: list[IncidentFact] = field(default_factory=list)
+    # When the CDC notification was found late, and the channels that carried the alert.
+    notification_late_at: str | None = None
+    alert_channels: list[str] = field(default_factory=list)
 

@@ -35,6 +35,7 @@ EMAILS: tuple[str, ...] = (
     "subject_request_escalation",
     "cdc_commitment_missed",
     "phone_confirmation",
+    "late_notification",
 )
 
 _DAYS = ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche")

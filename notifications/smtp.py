@@ -92,4 +92,8 @@ def send(message: EmailMessage, config: SmtpConfig) -> None:
             client.starttls(context=context)
         if config.username:
             client.login(config.username, config.password)
-        client.send_message(message)
+        # A recipient refused while others accept (e.g. the CDC's address misconfigured)
+        # is a failed send: a notification that did not reach the CDC is not delivered.
+        refused = client.send_message(message)
+        if refused:
+            raise smtplib.SMTPRecipientsRefused(refused)

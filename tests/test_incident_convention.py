@@ -10,18 +10,26 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import email
+import email.policy
+import http.server
+import json
+import threading
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import ClassVar
 from zoneinfo import ZoneInfo
 
 import pytest
 import pytest_asyncio
+from aiosmtpd.controller import Controller
 from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError, WorkflowUpdateStage
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from activities.alerts import AlertActivities
 from activities.notify import NotifyActivities
 from activities.traces import TraceActivities
 from contracts.incident import (
@@ -29,6 +37,7 @@ from contracts.incident import (
     CdcReport,
     IncidentAction,
     IncidentInput,
+    IncidentTimings,
     PhoneCall,
     Reclassification,
     workflow_id_for,
@@ -235,3 +244,94 @@ async def test_a_phone_notification_counts_once_confirmed_by_email(
                 await handle.result()
             finally:
                 server.stop()
+
+
+class _RefusingCdc:
+    """An SMTP server refusing the CDC's address (as for a misconfigured contact), keeping
+    every other message."""
+
+    def __init__(self) -> None:
+        self.messages: list[tuple[list[str], str]] = []
+
+    async def handle_RCPT(self, server, session, envelope, address: str, options) -> str:
+        if address == CDC:
+            return "550 5.1.1 mailbox unavailable"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope) -> str:
+        parsed = email.message_from_bytes(envelope.original_content or b"",
+                                          policy=email.policy.default)
+        self.messages.append((list(envelope.rcpt_tos), parsed))
+        return "250 OK"
+
+
+class _Hook(http.server.BaseHTTPRequestHandler):
+    received: ClassVar[list[dict]] = []
+
+    def do_POST(self) -> None:
+        length = int(self.headers["Content-Length"])
+        type(self).received.append(json.loads(self.rfile.read(length)))
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+async def test_a_late_cdc_notification_alerts_the_head_of_service_and_handlers_by_other_channels(
+    temporal_client: Client, task_queue: str, tmp_path: Path, agora_settings: Settings
+) -> None:
+    refusing = _RefusingCdc()
+    controller = Controller(refusing, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    hook = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Hook)
+    _Hook.received = []
+    threading.Thread(target=hook.serve_forever, daemon=True).start()
+    config = SmtpConfig(host="127.0.0.1", port=controller.port,
+                        sender="agora-flow <agora-flow@test.example.org>")
+    notify = NotifyActivities(Settings(), config, tmp_path / "sent.sqlite3")
+    alerts = AlertActivities(Settings(), urls=(f"http://127.0.0.1:{hook.server_port}/hooks/T0K3N",))
+    traces = TraceActivities(hold_settings(agora_settings, tmp_path))
+    data = incident(datetime.now(UTC), impact="all_users", urgency="high",
+                    timings=IncidentTimings(late_notification_alert_seconds=1.0))
+    try:
+        with concurrent.futures.ThreadPoolExecutor(max_workers=4) as executor:
+            async with Worker(temporal_client, task_queue=task_queue, workflows=[IncidentWorkflow],
+                              activities=[*notify.all(), *alerts.all(), *traces.all()],
+                              activity_executor=executor):
+                handle = await start(temporal_client, task_queue, data)
+                view = await view_when(handle, lambda v: bool(v.alert_channels), timeout=15)
+                # The CDC refused: its notification is not delivered, whoever else got a copy.
+                assert view.notified_at is None and view.state == "detected"
+                assert view.notification_late_at is not None
+                assert view.alert_channels == [f"http://127.0.0.1:{hook.server_port}"]
+                [alert] = _Hook.received
+                assert alert["ticket"] == data.ticket and data.ticket in alert["text"]
+                assert data.description not in alert["text"]  # no free text: no personal data
+                view = await view_when(handle, lambda v: any(
+                    e.template == "late_notification" for e in v.emails))
+                [(to, late)] = [(to, m) for to, m in refusing.messages if "URGENT" in m["Subject"]]
+                assert sorted(to) == sorted([CONTACTS.head_of_service.email, REGION])
+                assert data.ticket in late["Subject"]
+                assert "Prévenir la CDC par téléphone" in late.get_body(("plain",)).get_content()
+                kinds = [f.kind for f in view.history if f.kind != "email"]
+                assert kinds == ["detected", "notification_late", "alert_sent"]
+                await handle.terminate("fin du test")
+    finally:
+        controller.stop()
+        hook.shutdown()
+
+
+async def test_a_notification_delivered_in_time_raises_no_alert(
+    skipping_env: WorkflowEnvironment, skipping_worker: str, smtp_server: SmtpServer
+) -> None:
+    handle = await start(skipping_env.client, skipping_worker, incident(
+        await skipping_env.get_current_time(), impact="few_users", urgency="low"))
+    await view_when(handle, lambda v: v.state == "notified")
+    await skipping_env.sleep(timedelta(hours=3))
+    view = await handle.query(IncidentWorkflow.view)
+    assert view.notification_late_at is None
+    assert [m.subject for m in smtp_server.messages if "URGENT" in m.subject] == []
+    await handle.execute_update(IncidentWorkflow.resolve, IncidentAction("cdc.support"))
+    await handle.result()

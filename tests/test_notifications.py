@@ -109,6 +109,8 @@ CONTEXTS = {
     "subject_request_escalation": SUBJECT_REQUEST,
     "cdc_commitment_missed": CDC_REPORTED,
     "phone_confirmation": PHONE,
+    "late_notification": {**PRIORITISED, "notification_due_at": "2026-12-07T10:12:00+00:00",
+                          "cdc_support": asdict(CONTACTS.cdc_support)},
 }
 
 
@@ -119,7 +121,7 @@ def test_every_email_renders_in_french_with_text_and_html(name: str) -> None:
     assert email_.text.startswith("Bonjour,")
     assert "<p>Bonjour,</p>" in email_.html and '<html lang="fr">' in email_.html
     if name in ("cdc_notification", "reminder", "escalation", "deadline_passed",
-                "cdc_commitment_missed", "phone_confirmation"):
+                "cdc_commitment_missed", "phone_confirmation", "late_notification"):
         assert email_.subject.startswith("[AGORA-20261207-0001]")
         # Data is escaped in HTML, verbatim in text.
         assert "&lt;ValiderDossier&gt;" in email_.html

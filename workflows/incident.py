@@ -19,6 +19,7 @@ by email at once; the call counts as the notification time once confirmed.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import asdict
 from datetime import datetime, timedelta
 
@@ -30,8 +31,10 @@ with workflow.unsafe.imports_passed_through():
     # resolves the input's nested dataclass hints (Contacts → Contact) through
     # the sandbox's sys.modules, which lacks modules only imported transitively.
     import notifications.contacts  # noqa: F401
+    from activities.alerts import AlertActivities
     from activities.traces import TraceActivities
     from contracts.agora_link import SIGNAL_INCIDENT_CLOSED
+    from contracts.alerts import ChannelAlert
     from contracts.dossier import WORKFLOW_ID_PREFIX as DOSSIER_PREFIX
     from contracts.incident import (
         ORIGIN_CDC,
@@ -67,9 +70,12 @@ CDC_ACK_MISSED = "cdc_ack_missed"
 CDC_RESOLUTION_MISSED = "cdc_resolution_missed"
 CDC_COMMITMENT_MISSED = "cdc_commitment_missed"
 PHONE_CONFIRMATION = "phone_confirmation"
+LATE_NOTIFICATION = "late_notification"
 
 # The version of this workflow that holds its traces (workflow.patched).
 HOLD_PATCH = "incident-legal-hold"
+# The version that watches for a late CDC notification.
+LATE_PATCH = "incident-late-notification"
 
 # States in which the CDC has not answered yet / the SLA is not met yet.
 _UNANSWERED = frozenset({"detected", "notified"})
@@ -103,18 +109,26 @@ class IncidentWorkflow:
         # Reclassifications so far: they name the emails of the steps they re-arm.
         self._classifications = 0
         self._phone_calls: list[PhoneCall] = []
+        self._late_at: datetime | None = None
+        self._alert_channels: list[str] = []
         self._history: list[IncidentFact] = [IncidentFact(
             incident.detected_at, "detected", incident.opened_by, self._opening_detail())]
 
     @workflow.run
     async def run(self, incident: IncidentInput) -> IncidentView:
+        watch: asyncio.Task[None] | None = None
         if incident.origin != ORIGIN_CDC:
+            # Incidents started before the watch existed replay without it.
+            if workflow.patched(LATE_PATCH):
+                watch = asyncio.create_task(self._watch_notification())
             await self._notify_cdc()
         # Incidents started before legal holds existed replay without them.
         holds = workflow.patched(HOLD_PATCH)
         if holds:
             await self._hold_traces(ends_at=None)
         await self._follow_sla()
+        if watch is not None:
+            await watch
         await workflow.wait_condition(
             lambda: self._state == "resolved" and workflow.all_handlers_finished()
         )
@@ -153,6 +167,48 @@ class IncidentWorkflow:
         # The CDC may have acknowledged (or we resolved) while the email was on its way.
         if "notify" in lifecycle.allowed_events(self._state):
             self._state = lifecycle.next_state(self._state, "notify")
+
+    async def _watch_notification(self) -> None:
+        """Alert the head of service and the handlers by every other channel when the CDC
+        notification is still not delivered some time before its 2-hour limit."""
+        due = self._detected + timedelta(seconds=self._input.timings.late_notification_alert_seconds)
+        try:
+            await workflow.wait_condition(
+                lambda: self._notified_at is not None or self._state == "resolved",
+                timeout=max((due - workflow.now()).total_seconds(), 0.001),
+                timeout_summary=f"notification {self._input.ticket} en retard ?")
+            return
+        except TimeoutError:
+            pass
+        self._late_at = workflow.now()
+        self._history.append(IncidentFact(self._late_at.isoformat(), "notification_late",
+                                          "agora-flow", "notification à la CDC non délivrée"))
+        contacts = self._input.contacts
+        handlers = [c.email for c in (contacts.head_of_service, contacts.region_contact) if c]
+        await asyncio.gather(
+            self._send(LATE_NOTIFICATION, handlers, cc=[]),
+            self._alert_other_channels())
+
+    async def _alert_other_channels(self) -> None:
+        incident = self._input
+        limit = self._detected + timedelta(seconds=incident.timings.notification_limit_seconds)
+        channels = await workflow.execute_activity_method(
+            AlertActivities.post_alert,
+            ChannelAlert(
+                idempotency_key=f"{workflow.info().workflow_id}:{LATE_NOTIFICATION}",
+                text=(f"[{incident.ticket}] Notification à la CDC non délivrée : incident "
+                      f"détecté le {incident.detected_at}, limite contractuelle "
+                      f"{limit.isoformat()}. Prévenir la CDC par téléphone et enregistrer "
+                      f"l'appel."),
+                ticket=incident.ticket),
+            start_to_close_timeout=timedelta(minutes=1),
+            heartbeat_timeout=timedelta(minutes=1),
+            retry_policy=RetryPolicy(maximum_interval=timedelta(minutes=2)),
+            summary=f"alerte {incident.ticket}")
+        self._alert_channels = channels
+        if channels:
+            self._history.append(IncidentFact(workflow.now().isoformat(), "alert_sent",
+                                              "agora-flow", ", ".join(channels)))
 
     # --- the SLA clocks (critical/major) ---------------------------------------------
 
@@ -378,6 +434,8 @@ class IncidentWorkflow:
             cdc_ack_due_at=_iso(steps.get(CDC_ACK_MISSED)),
             phone_calls=list(self._phone_calls),
             history=list(self._history),
+            notification_late_at=_iso(self._late_at),
+            alert_channels=list(self._alert_channels),
         )
 
     def _opening_detail(self) -> str:
@@ -406,6 +464,9 @@ class IncidentWorkflow:
             "attachments": incident.attachments,
             "detected_at": incident.detected_at,
             "notified_at": _iso(self._notified_at),
+            "notification_due_at": (self._detected + timedelta(
+                seconds=incident.timings.notification_limit_seconds)).isoformat(),
+            "cdc_support": asdict(contacts.cdc_support),
             "deadline": _iso(self._deadline),
             "partner_name": contacts.partner_name,
             "region_contact": asdict(contacts.region_contact),
