@@ -207,6 +207,8 @@ IMPACTS = {
 
 URGENCIES = {"high": "Haute", "medium": "Moyenne", "low": "Basse"}
 
+CRISIS_DOMAINS = {"studies": "Études", "production": "Production"}
+
 INCIDENT_ORIGINS = {"region": "Détectée par la Région", "cdc": "Signalée par la CDC"}
 
 REPORT_CHANNELS = {"mail": "par courriel", "phone": "par téléphone"}
@@ -247,6 +249,9 @@ EMAIL_TEMPLATES = {
     "cdc_commitment_missed": "Escalade à la CDC (engagement non tenu)",
     "phone_confirmation": "Confirmation écrite d'un appel",
     "late_notification": "Alerte : notification à la CDC non délivrée",
+    "major_disaster": "Sinistre majeur (escalade des deux parties)",
+    "crisis_meeting_reminder": "Relance de la cellule de crise",
+    "crisis_meeting_escalation": "Escalade (cellule de crise non réunie)",
     "cutoff_warning": "Avertissement de coupure",
     "crisis_convocation": "Convocation de la cellule de crise",
     "dossier_reminder": "Rappel au gestionnaire",

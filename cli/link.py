@@ -12,7 +12,7 @@ from typing import Any
 from temporalio.client import Client
 
 import temporal_client
-from contracts.agora_link import LinkState
+from contracts.agora_link import CRISIS_DOMAINS, CrisisMeeting, LinkState
 from contracts.incident import CdcReport, IncidentView, PhoneCall, Reclassification
 from notifications.contacts import load_contacts
 from settings import Settings
@@ -30,6 +30,7 @@ from temporal_client.link import (
     load_priority_matrix,
     open_incident,
     reclassify_incident,
+    record_crisis_meeting,
     record_phone_call,
 )
 
@@ -121,7 +122,16 @@ def link_status(args: argparse.Namespace, settings: Settings) -> None:
 
 def link_cut_off(args: argparse.Namespace, settings: Settings) -> None:
     _print_link(_run(settings, lambda client: cut_off(
-        client, settings.link_workflow_id, args.who, args.reason)))
+        client, settings.link_workflow_id, args.who, args.reason, args.domain,
+        major_disaster=args.major_disaster)))
+
+
+def link_meeting(args: argparse.Namespace, settings: Settings) -> None:
+    meeting = CrisisMeeting(held_at=args.held_at, attendees=list(args.attendee),
+                            minutes=args.minutes, decision=args.decision,
+                            reconnection_agreed=args.reconnect, recorded_by=args.who)
+    _print_link(_run(settings, lambda client: record_crisis_meeting(
+        client, settings.link_workflow_id, meeting)))
 
 
 def link_approve(args: argparse.Namespace, settings: Settings) -> None:
@@ -186,7 +196,20 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     cut = link.add_parser("cut-off", help="disconnect AGORA now; warns the CDC, convenes the crisis cell")
     cut.add_argument("--who", required=True, help="your user name")
     cut.add_argument("--reason", required=True)
+    cut.add_argument("--domain", choices=CRISIS_DOMAINS, default="production",
+                     help="whose crisis cell is convened")
+    cut.add_argument("--major-disaster", action="store_true",
+                     help="a major disaster: both parties' escalation contacts are told at once")
     cut.set_defaults(func=link_cut_off)
+    meeting = link.add_parser("meeting", help="record the crisis cell's meeting and decision")
+    meeting.add_argument("--held-at", required=True, help="when (ISO, with offset)")
+    meeting.add_argument("--attendee", action="append", required=True)
+    meeting.add_argument("--minutes", required=True)
+    meeting.add_argument("--decision", required=True)
+    meeting.add_argument("--reconnect", action="store_true",
+                         help="the cell expressly agrees to reconnect")
+    meeting.add_argument("--who", required=True, help="your user name")
+    meeting.set_defaults(func=link_meeting)
     approve = link.add_parser("approve", help="record a crisis-cell approver's agreement to reconnect")
     approve.add_argument("--approver", required=True, help="the approver's user code")
     approve.add_argument("--who", required=True, help="your user name (who records it)")

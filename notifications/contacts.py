@@ -37,6 +37,15 @@ class CrisisCell:
     # User codes of the members whose express agreement re-enables the link.
     approvers: list[str] = field(default_factory=list)
     required_approvals: int = 1
+    # The convention's domains ("studies", "production") → user codes of their members;
+    # a domain not listed convenes every member.
+    domains: dict[str, list[str]] = field(default_factory=dict)
+
+    def members_for(self, domain: str) -> list[Contact]:
+        codes = self.domains.get(domain)
+        if codes is None:
+            return list(self.members)
+        return [m for m in self.members if m.user_code in codes]
 
 
 @dataclass
@@ -76,6 +85,7 @@ def parse_contacts(data: dict) -> Contacts:
             members=[Contact(**c) for c in cell.get("members", [])],
             approvers=list(cell.get("approvers", [])),
             required_approvals=int(cell.get("required_approvals", 1)),
+            domains={str(d): list(codes) for d, codes in cell.get("domains", {}).items()},
         ),
         head_of_service=Contact(**head) if head else None,
         security_officer=Contact(**data["security_officer"]) if data.get("security_officer") else None,
@@ -84,6 +94,10 @@ def parse_contacts(data: dict) -> Contacts:
     )
     if contacts.crisis_cell.required_approvals > len(contacts.crisis_cell.approvers):
         raise ValueError("crisis_cell.required_approvals exceeds the number of approvers")
+    known = {m.user_code for m in contacts.crisis_cell.members}
+    for domain, codes in contacts.crisis_cell.domains.items():
+        if unknown := set(codes) - known:
+            raise ValueError(f"crisis_cell.domains.{domain}: not members: {', '.join(sorted(unknown))}")
     return contacts
 
 

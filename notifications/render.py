@@ -36,6 +36,9 @@ EMAILS: tuple[str, ...] = (
     "cdc_commitment_missed",
     "phone_confirmation",
     "late_notification",
+    "major_disaster",
+    "crisis_meeting_reminder",
+    "crisis_meeting_escalation",
 )
 
 _DAYS = ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche")
@@ -49,6 +52,7 @@ _IMPACTS = {
     "few_users": "moins de 50 utilisateurs",
     "one_user": "un utilisateur",
 }
+_DOMAINS = {"studies": "études", "production": "production"}
 _URGENCIES = {"high": "haute", "medium": "moyenne", "low": "basse"}
 _STATES = {
     "detected": "détectée, non encore signalée",
@@ -84,6 +88,7 @@ def _environment() -> jinja2.Environment:
     environment.filters["paris"] = paris
     environment.filters["severity_label"] = lambda value: _SEVERITIES.get(value, value)
     environment.filters["impact_label"] = lambda value: _IMPACTS.get(value, value)
+    environment.filters["domain_label"] = lambda value: _DOMAINS.get(value, value)
     environment.filters["urgency_label"] = lambda value: _URGENCIES.get(value, value)
     environment.filters["state_label"] = lambda value: _STATES.get(value, value)
     return environment

@@ -21,6 +21,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from contracts.agora_link import (
     LINK_WORKFLOW_ID,
     ApprovalRequest,
+    CrisisMeeting,
     CutOffRequest,
     LinkConfig,
     LinkInput,
@@ -252,10 +253,22 @@ async def link_state(client: Client, link_workflow_id: str) -> LinkState:
         raise
 
 
-async def cut_off(client: Client, link_workflow_id: str, who: str, reason: str) -> LinkState:
-    """Disconnect the AGORA link now; the CDC is warned and the crisis cell convened."""
+async def cut_off(client: Client, link_workflow_id: str, who: str, reason: str,
+                  domain: str = "production", major_disaster: bool = False) -> LinkState:
+    """Disconnect the AGORA link now; the CDC is warned and the domain's crisis cell
+    convened. A major disaster also tells both parties' escalation contacts at once."""
     handle = client.get_workflow_handle(link_workflow_id)
-    return await _update(handle.execute_update(AgoraLinkWorkflow.cut_off, CutOffRequest(who, reason)),
+    request = CutOffRequest(who, reason, domain, major_disaster)
+    return await _update(handle.execute_update(AgoraLinkWorkflow.cut_off, request),
+                         "la liaison AGORA")
+
+
+async def record_crisis_meeting(client: Client, link_workflow_id: str,
+                                meeting: CrisisMeeting) -> LinkState:
+    """Record the crisis cell's meeting (date, attendees, minutes, decision): it stops the
+    reminders, and the reconnection approvals refer to its decision."""
+    handle = client.get_workflow_handle(link_workflow_id)
+    return await _update(handle.execute_update(AgoraLinkWorkflow.record_meeting, meeting),
                          "la liaison AGORA")
 
 

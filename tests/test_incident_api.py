@@ -31,7 +31,7 @@ from tests.conftest import FAST_RETRY
 from tests.fixtures_agora import SimulatorHandle
 from tests.fixtures_api import PASSWORD, ApiHandle, seed_users, serve_in_thread
 from tests.fixtures_smtp import SmtpServer, start_smtp_server
-from tests.test_agora_link import window_around_now
+from tests.test_agora_link import PARIS, window_around_now
 
 CONTACTS = load_contacts()
 
@@ -183,6 +183,21 @@ async def test_cut_off_holds_real_dossiers_until_the_crisis_cell_approves(
 
         # The crisis cell's express agreement: only its approvers, each once, with evidence.
         assert (await manager.post("/api/agora-link/approvals", json={})).status_code == 403
+        # The approvals rest on the crisis cell's decision, recorded first.
+        before_meeting = await operator.post("/api/agora-link/approvals", json={
+            "approver": "RSSI-CORSE", "note": "courriel du 29/11 10 h 02"})
+        assert before_meeting.status_code == 409 and "réunion" in before_meeting.text
+        no_attendee = await operator.post("/api/agora-link/crisis-meetings", json={
+            "held_at": datetime.now(UTC).isoformat(), "attendees": [], "minutes": "x",
+            "decision": "x", "reconnection_agreed": True})
+        assert no_attendee.status_code == 422
+        assert no_attendee.json()["detail"][0]["loc"] == ["body", "attendees"]
+        met = await operator.post("/api/agora-link/crisis-meetings", json={
+            "held_at": datetime.now(UTC).isoformat(), "attendees": ["RSSI-CORSE", "RSSI-CDC"],
+            "minutes": "Certificat remplacé.", "decision": "reconnecter",
+            "reconnection_agreed": True})
+        assert met.status_code == 200, met.text
+        assert met.json()["cut_offs"][-1]["meetings"][0]["recorded_by"] == "operateur"
         self_approval = await operator.post("/api/agora-link/approvals", json={})
         assert self_approval.status_code == 409 and "operateur" in self_approval.text
         no_evidence = await operator.post("/api/agora-link/approvals", json={"approver": "RSSI-CORSE"})
@@ -254,10 +269,27 @@ async def test_pages_show_the_cut_off_and_let_an_operator_act(stack: Stack) -> N
         csrf = page.text.split('name="csrf" value="')[1].split('"')[0]
         empty = await browser.post("/liaison/coupure", data={"csrf": csrf, "reason": " "})
         assert empty.status_code == 422 and "Champ obligatoire" in empty.text
-        cut = await browser.post("/liaison/coupure", data={"csrf": csrf, "reason": "test UI"})
+        # Only administrators declare a major disaster.
+        assert "Sinistre majeur" not in page.text
+        refused = await browser.post("/liaison/coupure", data={
+            "csrf": csrf, "reason": "incendie", "major_disaster": "oui"})
+        assert refused.status_code == 403
+        async with stack.api.client("operateur") as operator:
+            assert (await operator.post("/api/agora-link/major-disaster", json={
+                "description": "incendie"})).status_code == 403
+        cut = await browser.post("/liaison/coupure", data={"csrf": csrf, "reason": "test UI",
+                                                           "domain": "studies"})
         assert cut.status_code == 303
         dossiers = await browser.get("/dossiers")
         assert 'id="link-banner"' in dossiers.text and "Liaison AGORA coupée" in dossiers.text
+        await asyncio.sleep(1.1)  # the form's instant is to the second, after the cut-off
+        met = await browser.post("/liaison/reunion", data={
+            "csrf": csrf, "held_at": datetime.now(PARIS).strftime("%Y-%m-%dT%H:%M:%S"),
+            "attendees": "RSSI-CORSE\nRSSI-CDC", "minutes": "Essai terminé.",
+            "decision": "reconnecter", "reconnection_agreed": "oui"})
+        assert met.status_code == 303, met.text
+        link_page = (await browser.get("/liaison")).text
+        assert "Études" in link_page and "Essai terminé." in link_page
         approved = await browser.post("/liaison/accords", data={
             "csrf": csrf, "approver": "RSSI-CORSE", "note": "accord écrit"})
         assert approved.status_code == 303

@@ -32,6 +32,13 @@ from temporalio.worker import Worker
 from activities.alerts import AlertActivities
 from activities.notify import NotifyActivities
 from activities.traces import TraceActivities
+from contracts.agora_link import (
+    ApprovalRequest,
+    CrisisMeeting,
+    CutOffRequest,
+    LinkConfig,
+    LinkInput,
+)
 from contracts.incident import (
     ORIGIN_CDC,
     CdcReport,
@@ -45,11 +52,12 @@ from contracts.incident import (
 from notifications.contacts import load_contacts
 from notifications.smtp import SmtpConfig
 from settings import Settings
-from state_models.calendar import WorkingCalendar
+from state_models.calendar import WorkingCalendar, add_working_days
 from state_models.incident_priority import PriorityMatrix
 from temporal_client import product_data_converter
 from tests.fixtures_smtp import SmtpServer, free_port, start_smtp_server
 from tests.test_incident_workflow import hold_settings, view_when
+from workflows.agora_link import AgoraLinkWorkflow
 from workflows.incident import IncidentWorkflow
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -335,3 +343,70 @@ async def test_a_notification_delivered_in_time_raises_no_alert(
     assert [m.subject for m in smtp_server.messages if "URGENT" in m.subject] == []
     await handle.execute_update(IncidentWorkflow.resolve, IncidentAction("cdc.support"))
     await handle.result()
+
+
+# --- crisis cell: domains, meeting follow-up, major disaster (AgoraLinkWorkflow) ----------------
+
+async def test_a_major_disaster_alerts_both_escalations_and_the_crisis_cell_is_followed_until_it_meets(
+    skipping_env: WorkflowEnvironment, smtp_server: SmtpServer, tmp_path: Path
+) -> None:
+    queue = f"skip-link-{uuid.uuid4().hex[:8]}"
+    notify = NotifyActivities(Settings(), smtp_server.config, tmp_path / "sent.sqlite3")
+    config = LinkConfig(contacts=CONTACTS, calendar=WorkingCalendar(), guard_cache_seconds=0.1)
+    client = skipping_env.client
+    with concurrent.futures.ThreadPoolExecutor(max_workers=2) as executor:
+        async with Worker(client, task_queue=queue, workflows=[AgoraLinkWorkflow],
+                          activities=notify.all(), activity_executor=executor):
+            link = await client.start_workflow(AgoraLinkWorkflow.run, LinkInput(config),
+                                               id=f"link-{queue}", task_queue=queue)
+            cut = await link.execute_update(AgoraLinkWorkflow.cut_off, CutOffRequest(
+                "admin", "incendie du centre de données principal", domain="studies",
+                major_disaster=True))
+            record = cut.cut_offs[-1]
+            assert record.major_disaster and record.domain == "studies"
+            disaster, warning, convocation = await smtp_server.wait_for(lambda m: len(m) == 3)
+            assert "Coupure" in warning.subject
+            assert "SINISTRE MAJEUR" in disaster.subject
+            assert sorted(disaster.message["To"].split(", ")) == sorted(
+                c.email for c in CONTACTS.escalation)
+            assert {c.party for c in CONTACTS.escalation} == {"cdc", "region"}  # both parties
+            studies = sorted(m.email for m in CONTACTS.crisis_cell.members_for("studies"))
+            assert sorted(convocation.envelope_to) == studies
+            assert "du domaine études" in convocation.text
+
+            # Two working days on, no meeting: the cell is reminded, both escalations told.
+            deadline = datetime.fromisoformat(record.meeting_deadline)
+            assert deadline == add_working_days(datetime.fromisoformat(record.at), 2,
+                                                WorkingCalendar())
+            await skipping_env.sleep(deadline + timedelta(minutes=1)
+                                     - await skipping_env.get_current_time())
+            messages = await smtp_server.wait_for(lambda m: len(m) == 5)
+            escalation, reminder = messages[3:]
+            assert "Escalade" in escalation.subject and "2 jours ouvrés" in escalation.subject
+            assert sorted(escalation.message["To"].split(", ")) == sorted(
+                c.email for c in CONTACTS.escalation)
+            assert "Relance n° 1" in reminder.subject
+            assert sorted(set(reminder.envelope_to) - {REGION}) == studies
+            # A day later, reminded again, not escalated again.
+            await skipping_env.sleep(timedelta(days=1))
+            messages = await smtp_server.wait_for(lambda m: len(m) == 6)
+            assert "Relance n° 2" in messages[5].subject
+
+            met = await link.execute_update(AgoraLinkWorkflow.record_meeting, CrisisMeeting(
+                held_at=(await skipping_env.get_current_time()).isoformat(),
+                attendees=["RSSI-CORSE", "RSSI-CDC", "ETUDES-CDC"],
+                minutes="Bascule sur le site de secours validée.",
+                decision="reconnexion depuis le site de secours", reconnection_agreed=True,
+                recorded_by="admin"))
+            assert met.cut_offs[-1].meetings[0].decision == "reconnexion depuis le site de secours"
+            await skipping_env.sleep(timedelta(days=3))
+            assert len(smtp_server.messages) == 6  # met: no more reminders
+            await link.execute_update(AgoraLinkWorkflow.approve_reconnection,
+                                      ApprovalRequest("RSSI-CORSE", recorded_by="rssi.corse"))
+            reopened = await link.execute_update(AgoraLinkWorkflow.approve_reconnection,
+                                                 ApprovalRequest("RSSI-CDC", recorded_by="rssi.cdc"))
+            assert reopened.status == "connected"
+            decision = (f"réunion du {met.cut_offs[-1].meetings[0].held_at} : "
+                        "reconnexion depuis le site de secours")
+            assert {a.decision for a in reopened.cut_offs[-1].approvals} == {decision}
+            await link.terminate("fin du test")

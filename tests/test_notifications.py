@@ -109,6 +109,9 @@ CONTEXTS = {
     "subject_request_escalation": SUBJECT_REQUEST,
     "cdc_commitment_missed": CDC_REPORTED,
     "phone_confirmation": PHONE,
+    "major_disaster": {**CUT_OFF, "domain": "production", "major_disaster": True},
+    "crisis_meeting_reminder": {**CUT_OFF, "domain": "studies", "reminder_number": 2},
+    "crisis_meeting_escalation": {**CUT_OFF, "domain": "production"},
     "late_notification": {**PRIORITISED, "notification_due_at": "2026-12-07T10:12:00+00:00",
                           "cdc_support": asdict(CONTACTS.cdc_support)},
 }

@@ -22,7 +22,7 @@ from api.context import AppContext
 from api.dossiers.schemas import ErrorOut
 from api.idempotency import request_identity
 from api.pages import guarded, read_form, render, signed_in_user
-from contracts.agora_link import LinkState
+from contracts.agora_link import CRISIS_DOMAINS, CrisisMeeting, LinkState
 from contracts.incident import CdcReport, IncidentView, PhoneCall, Reclassification
 from store.models import User
 from temporal_client import link as link_commands
@@ -35,6 +35,8 @@ pages = APIRouter(include_in_schema=False)
 Ctx = Annotated[AppContext, Depends(context)]
 LinkReader = Annotated[User, Depends(requires("link:read"))]
 LinkWriter = Annotated[User, Depends(requires("link:write"))]
+# A major disaster is declared by administrators only (the authorised users).
+LinkDisaster = Annotated[User, Depends(requires("link:disaster"))]
 IncidentReader = Annotated[User, Depends(requires("incidents:read"))]
 IncidentWriter = Annotated[User, Depends(requires("incidents:write"))]
 
@@ -99,6 +101,22 @@ class IncidentActionIn(BaseModel):
 
 class CutOffIn(BaseModel):
     reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+    domain: Literal[CRISIS_DOMAINS] = Field(  # type: ignore[valid-type]
+        "production", description="Domaine dont la cellule de crise est convoquée")
+
+
+class DisasterIn(BaseModel):
+    description: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
+                                                  max_length=2000)]
+    domain: Literal[CRISIS_DOMAINS] = "production"  # type: ignore[valid-type]
+
+
+class CrisisMeetingIn(BaseModel):
+    held_at: datetime = Field(description="Date et heure de la réunion (avec fuseau)")
+    attendees: list[Short] = Field(min_length=1, max_length=30, description="Participants")
+    minutes: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=8000)]
+    decision: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+    reconnection_agreed: bool = Field(description="La cellule décide expressément de reconnecter")
 
 
 class ApprovalIn(BaseModel):
@@ -153,6 +171,14 @@ async def _phone_call(ctx: AppContext, user: User, ticket: str, call: PhoneCallI
         call.caller, call.callee, call.called_at.isoformat(), call.summary, user.username))
 
 
+async def _record_meeting(ctx: AppContext, user: User, meeting: CrisisMeetingIn) -> LinkState:
+    return await ctx.remember_link(await link_commands.record_crisis_meeting(
+        await ctx.temporal(), ctx.settings.link_workflow_id, CrisisMeeting(
+            held_at=meeting.held_at.isoformat(), attendees=list(meeting.attendees),
+            minutes=meeting.minutes, decision=meeting.decision,
+            reconnection_agreed=meeting.reconnection_agreed, recorded_by=user.username)))
+
+
 async def _approve(ctx: AppContext, user: User, approval: ApprovalIn) -> LinkState:
     return await ctx.remember_link(await link_commands.approve_reconnection(
         await ctx.temporal(), ctx.settings.link_workflow_id,
@@ -178,7 +204,31 @@ async def cut_off(body: CutOffIn, user: LinkWriter, ctx: Ctx) -> LinkState:
     the crisis cell convened (meeting within 2 working days)."""
     try:
         return await ctx.remember_link(await link_commands.cut_off(
-            await ctx.temporal(), ctx.settings.link_workflow_id, user.username, body.reason))
+            await ctx.temporal(), ctx.settings.link_workflow_id, user.username, body.reason,
+            body.domain))
+    except LinkRefused as refused:
+        raise _http_error(refused) from refused
+
+
+@api.post("/agora-link/major-disaster", response_model=LinkState,
+          responses={**ERRORS, **REFUSALS})
+async def major_disaster(body: DisasterIn, user: LinkDisaster, ctx: Ctx) -> LinkState:
+    """Declare a major disaster ("sinistre majeur"): both parties' escalation contacts are
+    told at once, the link is suspended and the domain's crisis cell convened."""
+    try:
+        return await ctx.remember_link(await link_commands.cut_off(
+            await ctx.temporal(), ctx.settings.link_workflow_id, user.username, body.description,
+            body.domain, major_disaster=True))
+    except LinkRefused as refused:
+        raise _http_error(refused) from refused
+
+
+@api.post("/agora-link/crisis-meetings", response_model=LinkState,
+          responses={**ERRORS, **REFUSALS})
+async def crisis_meeting(body: CrisisMeetingIn, user: LinkWriter, ctx: Ctx) -> LinkState:
+    """Record the crisis cell's meeting: date, attendees, minutes, decision."""
+    try:
+        return await _record_meeting(ctx, user, body)
     except LinkRefused as refused:
         raise _http_error(refused) from refused
 
@@ -277,6 +327,7 @@ async def _link_page(request: Request, user: User, outcome: _Outcome = _OK,
     return render(request, "link.html", outcome.status_code, user=user, state=state,
                    error=outcome.error, contacts=ctx.contacts,
                    can_write=may(user, "link:write"), can_read_incidents=may(user, "incidents:read"),
+                   can_declare_disaster=may(user, "link:disaster"),
                    done=request.query_params.get("fait"), **values)
 
 
@@ -298,12 +349,45 @@ async def cut_off_page(request: Request) -> Response:
         return await _link_page(request, user, _Outcome("Indiquez le motif de la coupure.", 422),
                                 field_errors={"reason": "Champ obligatoire."})
     ctx = context(request)
+    domain = form.get("domain", "production")
+    if domain not in CRISIS_DOMAINS:
+        return await _link_page(request, user, _Outcome("Choisissez le domaine.", 422),
+                                field_errors={"domain": "Études ou production."})
+    disaster = form.get("major_disaster") == "oui"
+    if disaster and not may(user, "link:disaster"):
+        return await _link_page(request, user, _Outcome(
+            "Seul un administrateur peut déclarer un sinistre majeur.", 403))
     try:
         await ctx.remember_link(await link_commands.cut_off(
-            await ctx.temporal(), ctx.settings.link_workflow_id, user.username, reason))
+            await ctx.temporal(), ctx.settings.link_workflow_id, user.username, reason, domain,
+            major_disaster=disaster))
     except LinkRefused as refused:
         return await _link_page(request, user, _Outcome(refused.message, 409))
-    return RedirectResponse("/liaison?fait=coupure", status_code=303)
+    return RedirectResponse(f"/liaison?fait={'sinistre' if disaster else 'coupure'}", status_code=303)
+
+
+@pages.post("/liaison/reunion")
+@guarded
+async def crisis_meeting_page(request: Request) -> Response:
+    user = signed_in_user(request, "link:write")
+    form = await read_form(request)
+    if not check_csrf(request, form.get("csrf", "")):
+        return await _link_page(request, user, _Outcome("Formulaire expiré.", 400))
+    try:
+        held = datetime.fromisoformat(form.get("held_at", "").strip())
+        meeting = CrisisMeetingIn(
+            held_at=held if held.tzinfo else held.replace(tzinfo=PARIS),
+            attendees=[a.strip() for a in form.get("attendees", "").splitlines() if a.strip()],
+            minutes=form.get("minutes", ""), decision=form.get("decision", ""),
+            reconnection_agreed=form.get("reconnection_agreed") == "oui")
+        await _record_meeting(context(request), user, meeting)
+    except ValueError:
+        return await _link_page(request, user, _Outcome(
+            "Indiquez la date (AAAA-MM-JJTHH:MM), les participants (un par ligne), le compte "
+            "rendu et la décision.", 422), values=form)
+    except LinkRefused as refused:
+        return await _link_page(request, user, _Outcome(refused.message, 409), values=form)
+    return RedirectResponse("/liaison?fait=reunion", status_code=303)
 
 
 @pages.post("/liaison/accords")

@@ -39,7 +39,13 @@ from agora.messages import Person, TrainingAction
 from agora.pki import ensure_dev_pki
 from agora.simulator.config import SimulatorConfig
 from contracts import search_attributes
-from contracts.agora_link import ApprovalRequest, CutOffRequest, GateConfig, LinkConfig
+from contracts.agora_link import (
+    ApprovalRequest,
+    CrisisMeeting,
+    CutOffRequest,
+    GateConfig,
+    LinkConfig,
+)
 from contracts.dossier import (
     DossierInput,
     EscalationConfig,
@@ -350,6 +356,9 @@ class Recorder:
         d = dossier("D-REPLAY-HELD", 6)
         view = await create_dossier(self.client, d, TASK_QUEUE)
         assert not view.registered, "the cut-off must hold the registration"
+        await link.execute_update("record_crisis_meeting", CrisisMeeting(
+            datetime.now(UTC).isoformat(), list(CONTACTS.crisis_cell.approvers),
+            "clé remplacée", "reconnecter", reconnection_agreed=True, recorded_by="rssi.corse"))
         for approver in CONTACTS.crisis_cell.approvers:
             await link.execute_update("approve_reconnection", ApprovalRequest(approver, "accord écrit"))
         await eventually(lambda: view_dossier(self.client, d.dossier_id), lambda v: v.registered)
