@@ -209,7 +209,11 @@ URGENCIES = {"high": "Haute", "medium": "Moyenne", "low": "Basse"}
 
 CRISIS_DOMAINS = {"studies": "Études", "production": "Production"}
 
-INCIDENT_ORIGINS = {"region": "Détectée par la Région", "cdc": "Signalée par la CDC"}
+INCIDENT_ORIGINS = {"region": "Détectée par la Région", "cdc": "Signalée par la CDC",
+                    "region_system": "Système de la Région (information de la CDC)"}
+
+REGION_EVENT_KINDS = {"outage": "Panne du système de la Région",
+                      "planned_intervention": "Intervention programmée"}
 
 REPORT_CHANNELS = {"mail": "par courriel", "phone": "par téléphone"}
 
@@ -250,6 +254,7 @@ EMAIL_TEMPLATES = {
     "phone_confirmation": "Confirmation écrite d'un appel",
     "late_notification": "Alerte : notification à la CDC non délivrée",
     "major_disaster": "Sinistre majeur (escalade des deux parties)",
+    "region_notice": "Information de la CDC (système de la Région)",
     "crisis_meeting_reminder": "Relance de la cellule de crise",
     "crisis_meeting_escalation": "Escalade (cellule de crise non réunie)",
     "cutoff_warning": "Avertissement de coupure",

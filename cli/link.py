@@ -13,7 +13,14 @@ from temporalio.client import Client
 
 import temporal_client
 from contracts.agora_link import CRISIS_DOMAINS, CrisisMeeting, LinkState
-from contracts.incident import CdcReport, IncidentView, PhoneCall, Reclassification
+from contracts.incident import (
+    REGION_EVENT_KINDS,
+    CdcReport,
+    IncidentView,
+    PhoneCall,
+    Reclassification,
+    RegionEvent,
+)
 from notifications.contacts import load_contacts
 from settings import Settings
 from state_models.public_holidays import default_calendar
@@ -82,7 +89,10 @@ def incident_open(args: argparse.Namespace, settings: Settings) -> None:
     incident = NewIncident(severity=args.severity or "", impact=args.impact or "",
                            urgency=args.urgency or "", description=args.description,
                            opened_by=args.who, ticket=args.ticket or "",
-                           attachments=tuple(args.attachment or ()), cdc_report=report)
+                           attachments=tuple(args.attachment or ()), cdc_report=report,
+                           region_event=(RegionEvent(args.region_event, args.starts_at
+                                                     or datetime.now(UTC).isoformat(), args.ends_at)
+                                         if args.region_event else None))
     _print_incident(_run(settings, lambda client: open_incident(
         client, settings.task_queue, incident, contacts=load_contacts(),
         calendar=default_calendar(range(year, year + 3)),
@@ -154,6 +164,11 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     opening.add_argument("--cdc-reported-at", help="when the CDC reported it (ISO, with offset)")
     opening.add_argument("--cdc-reported-by", help="who at the CDC reported it")
     opening.add_argument("--cdc-channel", choices=["mail", "phone"], default="mail")
+    opening.add_argument("--region-event", choices=REGION_EVENT_KINDS,
+                         help="an outage or planned intervention on the Region's own system: "
+                              "the CDC is warned (within a day)")
+    opening.add_argument("--starts-at", help="its start (ISO, with offset; default now)")
+    opening.add_argument("--ends-at", help="its expected end (ISO, with offset)")
     opening.add_argument("--description", required=True)
     opening.add_argument("--who", required=True, help="your user name")
     opening.add_argument("--ticket", help="the Region's ticket number (generated if absent)")

@@ -27,6 +27,10 @@ QUERY_VIEW = "view"
 # to the Region, the Region notifies nobody and follows the CDC's commitments instead.
 ORIGIN_REGION = "region"
 ORIGIN_CDC = "cdc"
+# An incident on the Region's own system that may affect the exchanges (its own outage, a
+# planned intervention): the CDC is warned within one day (SPEC §4).
+ORIGIN_REGION_SYSTEM = "region_system"
+REGION_EVENT_KINDS = ("outage", "planned_intervention")
 REPORT_CHANNELS = ("mail", "phone")
 
 
@@ -53,6 +57,11 @@ class IncidentTimings:
     # CDC notification is late: the head of service and the handlers are alerted by every
     # other channel, half an hour before the 2-hour limit.
     late_notification_alert_seconds: float = 1.5 * 3600
+    # The Region's own outage: the CDC is warned within a day of detection; a planned
+    # intervention, a day before it starts. Not sent this long before that limit, the
+    # head of service and the handlers are reminded.
+    region_notice_limit_seconds: float = 24 * 3600
+    region_notice_reminder_before_seconds: float = 4 * 3600
     # Tests only: the deadline this many seconds after detection instead of
     # the working-hour one (which ``state_models.calendar`` tests cover).
     deadline_override_seconds: float | None = None
@@ -66,6 +75,15 @@ class CdcReport:
     reported_at: str  # ISO instant
     reported_by: str  # who at the CDC
     channel: str  # "mail" or "phone"
+
+
+@dataclass
+class RegionEvent:
+    """An outage or a planned intervention on the Region's own system."""
+
+    kind: str  # REGION_EVENT_KINDS
+    starts_at: str  # ISO instant
+    ends_at: str | None = None  # expected end, when known
 
 
 @dataclass
@@ -91,6 +109,7 @@ class IncidentInput:
     priority_matrix: PriorityMatrix | None = None
     origin: str = ORIGIN_REGION
     cdc_report: CdcReport | None = None
+    region_event: RegionEvent | None = None
 
 
 @dataclass
@@ -172,6 +191,7 @@ class IncidentView:
     priority: str = ""
     origin: str = ORIGIN_REGION
     cdc_report: CdcReport | None = None
+    region_event: RegionEvent | None = None
     # The CDC's commitments on an anomaly it reported.
     cdc_ack_due_at: str | None = None
     phone_calls: list[PhoneCall] = field(default_factory=list)

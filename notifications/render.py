@@ -39,6 +39,7 @@ EMAILS: tuple[str, ...] = (
     "major_disaster",
     "crisis_meeting_reminder",
     "crisis_meeting_escalation",
+    "region_notice",
 )
 
 _DAYS = ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche")

@@ -30,6 +30,8 @@ from contracts.agora_link import (
 from contracts.incident import (
     ORIGIN_CDC,
     ORIGIN_REGION,
+    ORIGIN_REGION_SYSTEM,
+    REGION_EVENT_KINDS,
     REPORT_CHANNELS,
     CdcReport,
     IncidentAction,
@@ -38,6 +40,7 @@ from contracts.incident import (
     IncidentView,
     PhoneCall,
     Reclassification,
+    RegionEvent,
     workflow_id_for,
 )
 from notifications.contacts import Contacts, load_contacts
@@ -88,6 +91,8 @@ class NewIncident:
     request_id: str = ""
     # An anomaly the CDC reported: the Region notifies nobody and follows its commitments.
     cdc_report: CdcReport | None = None
+    # An outage or planned intervention on the Region's own system: the CDC is warned.
+    region_event: RegionEvent | None = None
 
 
 def new_ticket(prefix: str, now: datetime, request_id: str = "") -> str:
@@ -128,6 +133,29 @@ def _check_report(report: CdcReport, now: datetime) -> datetime:
     return reported
 
 
+def _check_event(event: RegionEvent) -> None:
+    if event.kind not in REGION_EVENT_KINDS:
+        raise LinkRefused("Invalid", f"nature inconnue : {event.kind!r} "
+                          f"(attendu : {', '.join(REGION_EVENT_KINDS)})", "region_event")
+    try:
+        starts = datetime.fromisoformat(event.starts_at)
+        ends = datetime.fromisoformat(event.ends_at) if event.ends_at else None
+    except ValueError:
+        starts = ends = None
+    if starts is None or starts.tzinfo is None or (ends is not None and ends <= starts):
+        raise LinkRefused("Invalid", "début (et fin) invalides : des instants avec leur fuseau, "
+                          "la fin après le début", "region_event")
+
+
+def _origin(incident: NewIncident) -> str:
+    if incident.cdc_report and incident.region_event:
+        raise LinkRefused("Invalid", "une anomalie signalée par la CDC ne concerne pas le "
+                          "système de la Région : choisissez l'un ou l'autre", "region_event")
+    if incident.cdc_report:
+        return ORIGIN_CDC
+    return ORIGIN_REGION_SYSTEM if incident.region_event else ORIGIN_REGION
+
+
 async def open_incident(client: Client, task_queue: str, incident: NewIncident, *,
                         contacts: Contacts, calendar: WorkingCalendar, ticket_prefix: str,
                         timings: IncidentTimings | None = None,
@@ -139,6 +167,9 @@ async def open_incident(client: Client, task_queue: str, incident: NewIncident, 
     if not incident.description.strip():
         raise LinkRefused("Invalid", "la description précise de l'anomalie est obligatoire",
                           "description")
+    origin = _origin(incident)
+    if incident.region_event:
+        _check_event(incident.region_event)
     now = datetime.now(UTC)
     # The CDC's report is the detection of an anomaly it tells us about.
     detected = _check_report(incident.cdc_report, now) if incident.cdc_report else now
@@ -163,8 +194,9 @@ async def open_incident(client: Client, task_queue: str, incident: NewIncident, 
                 impact=incident.impact,
                 urgency=incident.urgency,
                 priority_matrix=matrix,
-                origin=ORIGIN_CDC if incident.cdc_report else ORIGIN_REGION,
+                origin=origin,
                 cdc_report=incident.cdc_report,
+                region_event=incident.region_event,
             ),
             id=workflow_id_for(ticket),
             task_queue=task_queue,

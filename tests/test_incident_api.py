@@ -382,14 +382,35 @@ async def test_priority_reclassification_phone_call_and_cdc_report_through_the_a
             "caller": "Paul Leca", "callee": "support CPF", "called_at": called_at,
             "summary": "x"})
         assert no_phone.status_code == 409
+        both = await http.post("/api/incidents", json={
+            "impact": "all_users", "urgency": "high", "description": "x",
+            "cdc_report": {"reference": "R", "reported_at": called_at, "reported_by": "s",
+                           "channel": "mail"},
+            "region_event": {"kind": "outage", "starts_at": called_at}})
+        assert both.status_code == 422 and both.json()["detail"][0]["loc"] == ["body", "region_event"]
     async with signed_in(stack, "operateur") as browser:
         page = (await browser.get(f"/incidents/{ticket}")).text
         assert 'id="priority"' in page and "P1" in page and "Requalification" in page
         assert "Confirmation écrite de l&#39;appel" in page or "Confirmation écrite de l'appel" in page
         cdc_page = (await browser.get(f"/incidents/{cdc_ticket}")).text
         assert "CDC-INC-9001" in cdc_page and "Notification par téléphone" not in cdc_page
+    async with signed_in(stack, "operateur") as browser:
+        page = await browser.get("/incidents")
+        csrf = page.text.split('name="csrf" value="')[1].split('"')[0]
+        planned = await browser.post("/incidents", data={
+            "csrf": csrf, "impact": "all_users", "urgency": "low",
+            "description": "Mise à jour du pare-feu de la Région",
+            "region_event_kind": "planned_intervention",
+            "region_event_starts_at": "2099-03-02T20:00", "region_event_ends_at": "2099-03-02T22:00"})
+        assert planned.status_code == 303, planned.text
+        region_ticket = planned.headers["location"].split("/incidents/")[1].split("?")[0]
+        await stack.smtp.wait_for(lambda m: [x for x in m if region_ticket in x.subject])
+        notice = next(x for x in stack.smtp.messages if region_ticket in x.subject)
+        assert "intervention programmée" in notice.subject and "20:00" in notice.subject
+        shown = (await browser.get(f"/incidents/{region_ticket}")).text
+        assert "Intervention programmée" in shown and "Information de la CDC" in shown
     await asyncio.sleep(0.5)
     assert not [m for m in stack.smtp.messages if cdc_ticket in m.subject]
-    for closing in (ticket, cdc_ticket):
+    for closing in (ticket, cdc_ticket, region_ticket):
         async with stack.api.client("operateur") as http:
             assert (await http.post(f"/api/incidents/{closing}/resolve")).status_code == 200

@@ -41,12 +41,14 @@ from contracts.agora_link import (
 )
 from contracts.incident import (
     ORIGIN_CDC,
+    ORIGIN_REGION_SYSTEM,
     CdcReport,
     IncidentAction,
     IncidentInput,
     IncidentTimings,
     PhoneCall,
     Reclassification,
+    RegionEvent,
     workflow_id_for,
 )
 from notifications.contacts import load_contacts
@@ -410,3 +412,63 @@ async def test_a_major_disaster_alerts_both_escalations_and_the_crisis_cell_is_f
                         "reconnexion depuis le site de secours")
             assert {a.decision for a in reopened.cut_offs[-1].approvals} == {decision}
             await link.terminate("fin du test")
+
+
+# --- the Region's own outage or planned intervention: one-day notice to the CDC -----------------
+
+async def test_a_planned_intervention_is_announced_to_the_cdc_at_once_and_needs_no_reminder(
+    skipping_env: WorkflowEnvironment, skipping_worker: str, smtp_server: SmtpServer
+) -> None:
+    now = await skipping_env.get_current_time()
+    starts = next_monday_9am_paris(now + timedelta(days=2))
+    event = RegionEvent("planned_intervention", starts.isoformat(),
+                        (starts + timedelta(hours=2)).isoformat())
+    handle = await start(skipping_env.client, skipping_worker, incident(
+        now, impact="all_users", urgency="medium", origin=ORIGIN_REGION_SYSTEM,
+        region_event=event))
+    view = await view_when(handle, lambda v: v.state == "notified")
+    assert datetime.fromisoformat(view.notification_due_at) == starts - timedelta(days=1)
+    assert view.deadline is None  # the CDC has nothing to fix on the Region's system
+    [notice] = smtp_server.messages
+    assert "intervention programmée" in notice.subject and notice.message["To"] == CDC
+    assert "lundi" in notice.subject and "09:00" in notice.subject
+    await skipping_env.sleep(starts - await skipping_env.get_current_time())
+    view = await handle.query(IncidentWorkflow.view)
+    assert view.notification_late_at is None and len(smtp_server.messages) == 1
+    await handle.execute_update(IncidentWorkflow.resolve, IncidentAction("region.it"))
+    await handle.result()
+
+
+async def test_a_region_outage_notice_not_sent_is_reminded_before_its_one_day_limit(
+    temporal_client: Client, task_queue: str, tmp_path: Path, agora_settings: Settings
+) -> None:
+    refusing = _RefusingCdc()
+    controller = Controller(refusing, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    config = SmtpConfig(host="127.0.0.1", port=controller.port,
+                        sender="agora-flow <agora-flow@test.example.org>")
+    notify = NotifyActivities(Settings(), config, tmp_path / "sent.sqlite3")
+    traces = TraceActivities(hold_settings(agora_settings, tmp_path))
+    detected = datetime.now(UTC)
+    # Seconds instead of a day: the reminder 1 s after detection, 2 s before the limit.
+    data = incident(detected, impact="all_users", urgency="high", origin=ORIGIN_REGION_SYSTEM,
+                    region_event=RegionEvent("outage", detected.isoformat()),
+                    timings=IncidentTimings(region_notice_limit_seconds=3.0,
+                                            region_notice_reminder_before_seconds=2.0))
+    try:
+        with concurrent.futures.ThreadPoolExecutor(max_workers=4) as executor:
+            async with Worker(temporal_client, task_queue=task_queue, workflows=[IncidentWorkflow],
+                              activities=[*notify.all(), *AlertActivities(Settings(), urls=()).all(),
+                                          *traces.all()], activity_executor=executor):
+                handle = await start(temporal_client, task_queue, data)
+                view = await view_when(handle, lambda v: any(
+                    e.template == "late_notification" for e in v.emails), timeout=15)
+                assert view.notified_at is None
+                assert datetime.fromisoformat(view.notification_due_at) == detected + timedelta(seconds=3)
+                [(to, reminder)] = [(to, m) for to, m in refusing.messages
+                                    if "URGENT" in m["Subject"]]
+                assert sorted(to) == sorted([CONTACTS.head_of_service.email, REGION])
+                assert "dans un délai d'un jour" in reminder.get_body(("plain",)).get_content()
+                await handle.terminate("fin du test")
+    finally:
+        controller.stop()

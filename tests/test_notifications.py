@@ -112,6 +112,9 @@ CONTEXTS = {
     "major_disaster": {**CUT_OFF, "domain": "production", "major_disaster": True},
     "crisis_meeting_reminder": {**CUT_OFF, "domain": "studies", "reminder_number": 2},
     "crisis_meeting_escalation": {**CUT_OFF, "domain": "production"},
+    "region_notice": {**PRIORITISED, "origin": "region_system", "region_event": {
+        "kind": "planned_intervention", "starts_at": "2026-12-09T07:00:00+00:00",
+        "ends_at": "2026-12-09T09:00:00+00:00"}},
     "late_notification": {**PRIORITISED, "notification_due_at": "2026-12-07T10:12:00+00:00",
                           "cdc_support": asdict(CONTACTS.cdc_support)},
 }
@@ -124,7 +127,8 @@ def test_every_email_renders_in_french_with_text_and_html(name: str) -> None:
     assert email_.text.startswith("Bonjour,")
     assert "<p>Bonjour,</p>" in email_.html and '<html lang="fr">' in email_.html
     if name in ("cdc_notification", "reminder", "escalation", "deadline_passed",
-                "cdc_commitment_missed", "phone_confirmation", "late_notification"):
+                "cdc_commitment_missed", "phone_confirmation", "late_notification",
+                "region_notice"):
         assert email_.subject.startswith("[AGORA-20261207-0001]")
         # Data is escaped in HTML, verbatim in text.
         assert "&lt;ValiderDossier&gt;" in email_.html

@@ -38,6 +38,7 @@ with workflow.unsafe.imports_passed_through():
     from contracts.dossier import WORKFLOW_ID_PREFIX as DOSSIER_PREFIX
     from contracts.incident import (
         ORIGIN_CDC,
+        ORIGIN_REGION_SYSTEM,
         QUERY_VIEW,
         SIGNAL_ATTACH_FAILURE,
         UPDATE_ACKNOWLEDGE,
@@ -71,6 +72,7 @@ CDC_RESOLUTION_MISSED = "cdc_resolution_missed"
 CDC_COMMITMENT_MISSED = "cdc_commitment_missed"
 PHONE_CONFIRMATION = "phone_confirmation"
 LATE_NOTIFICATION = "late_notification"
+REGION_NOTICE = "region_notice"
 
 # The version of this workflow that holds its traces (workflow.patched).
 HOLD_PATCH = "incident-legal-hold"
@@ -155,7 +157,9 @@ class IncidentWorkflow:
 
     async def _notify_cdc(self) -> None:
         contacts = self._input.contacts
-        await self._send("cdc_notification", [contacts.cdc_support.email],
+        template = (REGION_NOTICE if self._input.origin == ORIGIN_REGION_SYSTEM
+                    else "cdc_notification")
+        await self._send(template, [contacts.cdc_support.email],
                          cc=[contacts.region_contact.email])
         self._notified(workflow.now())
 
@@ -171,7 +175,12 @@ class IncidentWorkflow:
     async def _watch_notification(self) -> None:
         """Alert the head of service and the handlers by every other channel when the CDC
         notification is still not delivered some time before its 2-hour limit."""
-        due = self._detected + timedelta(seconds=self._input.timings.late_notification_alert_seconds)
+        timings = self._input.timings
+        if self._input.origin == ORIGIN_REGION_SYSTEM:
+            due = self._notification_due() - timedelta(
+                seconds=timings.region_notice_reminder_before_seconds)
+        else:
+            due = self._detected + timedelta(seconds=timings.late_notification_alert_seconds)
         try:
             await workflow.wait_condition(
                 lambda: self._notified_at is not None or self._state == "resolved",
@@ -189,9 +198,20 @@ class IncidentWorkflow:
             self._send(LATE_NOTIFICATION, handlers, cc=[]),
             self._alert_other_channels())
 
+    def _notification_due(self) -> datetime:
+        """When the CDC must have been told: 2 hours after detecting an anomaly on AGORA; a
+        day after an outage of the Region's own system, a day before its planned intervention."""
+        timings, event = self._input.timings, self._input.region_event
+        if self._input.origin != ORIGIN_REGION_SYSTEM or event is None:
+            return self._detected + timedelta(seconds=timings.notification_limit_seconds)
+        limit = timedelta(seconds=timings.region_notice_limit_seconds)
+        if event.kind == "planned_intervention":
+            return datetime.fromisoformat(event.starts_at) - limit
+        return self._detected + limit
+
     async def _alert_other_channels(self) -> None:
         incident = self._input
-        limit = self._detected + timedelta(seconds=incident.timings.notification_limit_seconds)
+        limit = self._notification_due()
         channels = await workflow.execute_activity_method(
             AlertActivities.post_alert,
             ChannelAlert(
@@ -284,7 +304,9 @@ class IncidentWorkflow:
             await self._send(DEADLINE_PASSED, escalation, cc=[cdc, region])
 
     def _sla_deadline(self) -> datetime | None:
-        if self._severity != lifecycle.Severity.CRITICAL_MAJOR:
+        # The CDC has no deadline to fix the Region's own system.
+        if (self._severity != lifecycle.Severity.CRITICAL_MAJOR
+                or self._input.origin == ORIGIN_REGION_SYSTEM):
             return None
         timings = self._input.timings
         if timings.deadline_override_seconds is not None:
@@ -414,8 +436,7 @@ class IncidentWorkflow:
             severity=self._severity,
             state=self._state,
             detected_at=self._input.detected_at,
-            notification_due_at=(self._detected + timedelta(
-                seconds=self._input.timings.notification_limit_seconds)).isoformat(),
+            notification_due_at=self._notification_due().isoformat(),
             notified_at=_iso(self._notified_at),
             deadline=_iso(self._deadline),
             reminder_at=_iso(steps.get(REMINDER)),
@@ -431,6 +452,7 @@ class IncidentWorkflow:
             priority=self._priority,
             origin=self._input.origin,
             cdc_report=self._input.cdc_report,
+            region_event=self._input.region_event,
             cdc_ack_due_at=_iso(steps.get(CDC_ACK_MISSED)),
             phone_calls=list(self._phone_calls),
             history=list(self._history),
@@ -439,7 +461,10 @@ class IncidentWorkflow:
         )
 
     def _opening_detail(self) -> str:
-        report = self._input.cdc_report
+        report, event = self._input.cdc_report, self._input.region_event
+        if self._input.origin == ORIGIN_REGION_SYSTEM and event is not None:
+            return (f"{'intervention programmée' if event.kind == 'planned_intervention' else 'panne'}"
+                    f" du système de la Région à partir du {event.starts_at}")
         if self._input.origin == ORIGIN_CDC and report is not None:
             return (f"signalée par la CDC ({report.reported_by}, {report.channel}), "
                     f"référence CDC {report.reference}")
@@ -464,8 +489,8 @@ class IncidentWorkflow:
             "attachments": incident.attachments,
             "detected_at": incident.detected_at,
             "notified_at": _iso(self._notified_at),
-            "notification_due_at": (self._detected + timedelta(
-                seconds=incident.timings.notification_limit_seconds)).isoformat(),
+            "notification_due_at": self._notification_due().isoformat(),
+            "region_event": asdict(incident.region_event) if incident.region_event else None,
             "cdc_support": asdict(contacts.cdc_support),
             "deadline": _iso(self._deadline),
             "partner_name": contacts.partner_name,

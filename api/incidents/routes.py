@@ -23,7 +23,7 @@ from api.dossiers.schemas import ErrorOut
 from api.idempotency import request_identity
 from api.pages import guarded, read_form, render, signed_in_user
 from contracts.agora_link import CRISIS_DOMAINS, CrisisMeeting, LinkState
-from contracts.incident import CdcReport, IncidentView, PhoneCall, Reclassification
+from contracts.incident import CdcReport, IncidentView, PhoneCall, Reclassification, RegionEvent
 from store.models import User
 from temporal_client import link as link_commands
 from temporal_client.link import INCIDENT_ACTIONS, LinkRefused, NewIncident
@@ -65,6 +65,14 @@ class CdcReportIn(BaseModel):
     channel: Literal["mail", "phone"] = Field(description="Par courriel ou par téléphone")
 
 
+class RegionEventIn(BaseModel):
+    """An outage or a planned intervention on the Region's own system."""
+
+    kind: Literal["outage", "planned_intervention"]
+    starts_at: datetime = Field(description="Début (avec fuseau)")
+    ends_at: datetime | None = Field(None, description="Fin prévue (avec fuseau)")
+
+
 class IncidentCreate(BaseModel):
     impact: str = Field("", description="all_users, fifty_users_or_more, non_essential_functions, "
                                         "few_users, one_user (matrice configurée)")
@@ -80,6 +88,9 @@ class IncidentCreate(BaseModel):
     cdc_report: CdcReportIn | None = Field(
         None, description="Anomalie signalée par la CDC : aucune notification ne lui est "
                           "envoyée, ses engagements sont suivis")
+    region_event: RegionEventIn | None = Field(
+        None, description="Incident ou intervention programmée sur le système de la Région : "
+                          "la CDC en est informée dans un délai d'un jour (rappel sinon)")
 
 
 class ReclassificationIn(BaseModel):
@@ -142,10 +153,18 @@ async def _open(ctx: AppContext, user: User, incident: IncidentCreate, identity:
                     description=incident.description,
                     opened_by=user.username, ticket=incident.ticket,
                     attachments=tuple(incident.attachments), request_id=identity,
-                    cdc_report=_report(incident.cdc_report)),
+                    cdc_report=_report(incident.cdc_report),
+                    region_event=_event(incident.region_event)),
         contacts=ctx.contacts, calendar=ctx.calendar,
         ticket_prefix=ctx.settings.incident_ticket_prefix, timings=ctx.incident_timings,
         matrix=ctx.priority_matrix)
+
+
+def _event(event: RegionEventIn | None) -> RegionEvent | None:
+    if event is None:
+        return None
+    return RegionEvent(event.kind, event.starts_at.isoformat(),
+                       event.ends_at.isoformat() if event.ends_at else None)
 
 
 def _report(report: CdcReportIn | None) -> CdcReport | None:
@@ -437,6 +456,8 @@ async def open_incident_page(request: Request) -> Response:
         errors["description"] = "Décrivez précisément l'anomalie."
     report, report_errors = _form_report(form)
     errors.update(report_errors)
+    event, event_errors = _form_event(form)
+    errors.update(event_errors)
     if errors:
         return await _incidents_page(request, user, _Outcome("Le formulaire contient des erreurs.", 422),
                                      values=form, field_errors=errors)
@@ -444,6 +465,7 @@ async def open_incident_page(request: Request) -> Response:
     try:
         body = IncidentCreate(impact=form["impact"], urgency=form["urgency"],
                               description=form["description"], cdc_report=report,
+                              region_event=event,
                               ticket=form.get("ticket", "").strip(), attachments=attachments)
         view = await _open(context(request), user, body, request_identity(request))
     except ValueError:
@@ -455,6 +477,26 @@ async def open_incident_page(request: Request) -> Response:
         return await _incidents_page(request, user, _Outcome(refused.message, code), values=form,
                                      field_errors={refused.field: refused.message})
     return RedirectResponse(f"/incidents/{quote(view.ticket)}?fait=ouverture", status_code=303)
+
+
+def _form_event(form: dict[str, str]) -> tuple[RegionEventIn | None, dict[str, str]]:
+    """The Region-side outage or intervention from the opening form: none unless chosen."""
+    kind = form.get("region_event_kind", "")
+    if kind not in ("outage", "planned_intervention"):
+        return None, {}
+    instants: dict[str, datetime | None] = {}
+    for name in ("region_event_starts_at", "region_event_ends_at"):
+        text = form.get(name, "").strip()
+        try:
+            value = datetime.fromisoformat(text) if text else None
+        except ValueError:
+            return None, {name: "Date et heure attendues (ex. 2026-12-09T08:00)."}
+        instants[name] = value if value is None or value.tzinfo else value.replace(tzinfo=PARIS)
+    starts = instants["region_event_starts_at"]
+    if starts is None:
+        return None, {"region_event_starts_at": "Indiquez le début."}
+    return RegionEventIn(kind=kind, starts_at=starts,
+                         ends_at=instants["region_event_ends_at"]), {}
 
 
 def _form_report(form: dict[str, str]) -> tuple[CdcReportIn | None, dict[str, str]]:
