@@ -222,6 +222,7 @@ INCIDENT_FACTS = {
     "reclassified": "Requalification",
     "phone_call": "Notification par téléphone",
     "phone_confirmed": "Confirmation écrite de l'appel",
+    "attachment": "Pièce jointe",
     "notification_late": "Notification à la CDC non délivrée",
     "alert_sent": "Alerte par les autres canaux",
     "email": "Courriel",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from contracts.notify import SentEmail
+from contracts.notify import EmailAttachment, SentEmail
 from notifications.contacts import Contacts
 from state_models.calendar import WorkingCalendar
 from state_models.incident_priority import PriorityMatrix
@@ -21,6 +21,7 @@ UPDATE_RESOLVE = "resolve"
 UPDATE_RECLASSIFY = "reclassify"
 UPDATE_PHONE_CALL = "record_phone_call"
 SIGNAL_ATTACH_FAILURE = "attach_failure"
+UPDATE_ADD_ATTACHMENT = "add_attachment"
 QUERY_VIEW = "view"
 
 # Who detected the anomaly: the Region notifies the CDC; for an anomaly the CDC reported
@@ -110,6 +111,8 @@ class IncidentInput:
     origin: str = ORIGIN_REGION
     cdc_report: CdcReport | None = None
     region_event: RegionEvent | None = None
+    # Files kept with the incident (screenshots, logs), sent with each of its emails.
+    files: list[EmailAttachment] = field(default_factory=list)
 
 
 @dataclass
@@ -199,4 +202,5 @@ class IncidentView:
     # When the CDC notification was found late, and the channels that carried the alert.
     notification_late_at: str | None = None
     alert_channels: list[str] = field(default_factory=list)
+    files: list[EmailAttachment] = field(default_factory=list)
 

@@ -43,6 +43,7 @@ from contracts.incident import (
     RegionEvent,
     workflow_id_for,
 )
+from contracts.notify import EmailAttachment
 from notifications.contacts import Contacts, load_contacts
 from settings import Settings
 from state_models.calendar import WorkingCalendar, parse_maintenance_window
@@ -93,6 +94,8 @@ class NewIncident:
     cdc_report: CdcReport | None = None
     # An outage or planned intervention on the Region's own system: the CDC is warned.
     region_event: RegionEvent | None = None
+    # Files already kept for this ticket (store/incident_attachments.py): sent with every email.
+    files: tuple[EmailAttachment, ...] = ()
 
 
 def new_ticket(prefix: str, now: datetime, request_id: str = "") -> str:
@@ -197,6 +200,7 @@ async def open_incident(client: Client, task_queue: str, incident: NewIncident, 
                 origin=origin,
                 cdc_report=incident.cdc_report,
                 region_event=incident.region_event,
+                files=list(incident.files),
             ),
             id=workflow_id_for(ticket),
             task_queue=task_queue,
@@ -236,6 +240,20 @@ async def act_on_incident(client: Client, ticket: str, action: str, who: str,
     handle = client.get_workflow_handle(workflow_id_for(ticket))
     try:
         return await _update(handle.execute_update(INCIDENT_ACTIONS[action], IncidentAction(who, note)),
+                             f"incident {ticket}")
+    except LinkRefused as refused:
+        if refused.kind != "Unknown":
+            raise
+        # A resolved incident's workflow has completed: it answers queries, not updates.
+        closed = await incident_view(client, ticket)
+        raise LinkRefused("Refused", f"l'incident {ticket} est clos (état {closed.state})") from refused
+
+
+async def add_attachment(client: Client, ticket: str, file: EmailAttachment) -> IncidentView:
+    """Attach a file kept for ``ticket`` to its open incident: later emails carry it."""
+    handle = client.get_workflow_handle(workflow_id_for(ticket))
+    try:
+        return await _update(handle.execute_update(IncidentWorkflow.add_attachment, file),
                              f"incident {ticket}")
     except LinkRefused as refused:
         if refused.kind != "Unknown":

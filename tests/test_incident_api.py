@@ -414,3 +414,49 @@ async def test_priority_reclassification_phone_call_and_cdc_report_through_the_a
     for closing in (ticket, cdc_ticket, region_ticket):
         async with stack.api.client("operateur") as http:
             assert (await http.post(f"/api/incidents/{closing}/resolve")).status_code == 200
+
+
+async def test_files_attached_in_the_ui_and_the_api_leave_as_mime_attachments_named_after_the_ticket(
+    stack: Stack,
+) -> None:
+    png = b"\x89PNG\r\n\x1a\n" + b"\x01" * 200
+    async with signed_in(stack, "operateur") as browser:
+        page = await browser.get("/incidents")
+        csrf = page.text.split('name="csrf" value="')[1].split('"')[0]
+        opened = await browser.post("/incidents", data={
+            "csrf": csrf, "impact": "few_users", "urgency": "low",
+            "description": "Erreur 500 sur ConsulterDossier (capture jointe)"},
+            files={"files": ("capture.png", png, "image/png")})
+        assert opened.status_code == 303, opened.text
+        ticket = opened.headers["location"].split("/incidents/")[1].split("?")[0]
+
+    def about(messages: list) -> list:
+        return [m for m in messages if ticket in m.subject]
+
+    [notification] = about(await stack.smtp.wait_for(about))
+    [part] = list(notification.message.iter_attachments())
+    assert part.get_filename() == f"{ticket}_capture.png"
+    assert part.get_content_type() == "image/png" and part.get_content() == png
+
+    async with stack.api.client("operateur") as http:
+        refused = await http.post(f"/api/incidents/{ticket}/attachments",
+                                  files={"file": ("outil.png", b"MZ\x90\x00", "image/png")})
+        assert refused.status_code == 422 and refused.json()["detail"][0]["loc"] == ["body", "file"]
+        log = "09:12 HTTP 500 ConsulterDossier\n".encode()
+        added = await http.post(f"/api/incidents/{ticket}/attachments",
+                                files={"file": ("journal.log", log, "text/plain")})
+        assert added.status_code == 200, added.text
+        assert [f["filename"] for f in added.json()["files"]] == ["capture.png", "journal.log"]
+        assert [f["kind"] for f in added.json()["history"]].count("attachment") == 2
+        # A later email (the phone call's confirmation) carries both.
+        phoned = await http.post(f"/api/incidents/{ticket}/phone-calls", json={
+            "caller": "Paul Leca", "callee": "support CPF",
+            "called_at": datetime.now(UTC).isoformat(), "summary": "Erreur 500 persistante."})
+        assert phoned.status_code == 200, phoned.text
+        confirmation = next(m for m in about(stack.smtp.messages) if "Confirmation" in m.subject)
+        names = sorted(p.get_filename() for p in confirmation.message.iter_attachments())
+        assert names == sorted([f"{ticket}_capture.png", f"{ticket}_journal.log"])
+        assert (await http.post(f"/api/incidents/{ticket}/resolve")).status_code == 200
+        closed = await http.post(f"/api/incidents/{ticket}/attachments",
+                                 files={"file": ("autre.log", b"x\n", "text/plain")})
+        assert closed.status_code == 409

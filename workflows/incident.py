@@ -42,6 +42,7 @@ with workflow.unsafe.imports_passed_through():
         QUERY_VIEW,
         SIGNAL_ATTACH_FAILURE,
         UPDATE_ACKNOWLEDGE,
+        UPDATE_ADD_ATTACHMENT,
         UPDATE_PHONE_CALL,
         UPDATE_RECLASSIFY,
         UPDATE_RESOLVE,
@@ -55,7 +56,7 @@ with workflow.unsafe.imports_passed_through():
         PhoneCall,
         Reclassification,
     )
-    from contracts.notify import EmailRequest, SentEmail
+    from contracts.notify import EmailAttachment, EmailRequest, SentEmail
     from contracts.traces import INCIDENT_HOLD_LOOKBACK_SECONDS, IncidentHold
     from state_models import incident as lifecycle
     from state_models.calendar import add_working_hours
@@ -112,9 +113,13 @@ class IncidentWorkflow:
         self._classifications = 0
         self._phone_calls: list[PhoneCall] = []
         self._late_at: datetime | None = None
+        self._files: list[EmailAttachment] = list(incident.files)
         self._alert_channels: list[str] = []
         self._history: list[IncidentFact] = [IncidentFact(
             incident.detected_at, "detected", incident.opened_by, self._opening_detail())]
+        self._history += [IncidentFact(f.uploaded_at or incident.detected_at, "attachment",
+                                       f.uploaded_by, f"{f.filename} ({f.content_type}, {f.size} octets)")
+                          for f in incident.files]
 
     @workflow.run
     async def run(self, incident: IncidentInput) -> IncidentView:
@@ -425,6 +430,24 @@ class IncidentWorkflow:
         if failure.workflow_id.startswith(DOSSIER_PREFIX):
             self._dossiers.add(failure.workflow_id.removeprefix(DOSSIER_PREFIX))
 
+    @workflow.update(name=UPDATE_ADD_ATTACHMENT)
+    def add_attachment(self, file: EmailAttachment) -> IncidentView:
+        """A file attached after the opening: kept, and sent with every later email."""
+        if any(f.sha256 == file.sha256 for f in self._files):
+            return self.view()  # the same file uploaded twice
+        self._files.append(file)
+        self._history.append(IncidentFact(file.uploaded_at or workflow.now().isoformat(),
+                                          "attachment", file.uploaded_by,
+                                          f"{file.filename} ({file.content_type}, {file.size} octets)"))
+        return self.view()
+
+    @add_attachment.validator
+    def _validate_attachment(self, file: EmailAttachment) -> None:
+        if self._state == "resolved":
+            raise ValueError("l'incident est résolu")
+        if file.ticket != self._input.ticket:
+            raise ValueError("cette pièce jointe est gardée pour un autre incident")
+
     # --- views and emails -------------------------------------------------------------
 
     @workflow.query(name=QUERY_VIEW)
@@ -458,6 +481,7 @@ class IncidentWorkflow:
             history=list(self._history),
             notification_late_at=_iso(self._late_at),
             alert_channels=list(self._alert_channels),
+            files=list(self._files),
         )
 
     def _opening_detail(self) -> str:
@@ -486,7 +510,7 @@ class IncidentWorkflow:
             "application": incident.application,
             "service": incident.service,
             "description": incident.description,
-            "attachments": incident.attachments,
+            "attachments": [*incident.attachments, *(f.sent_name for f in self._files)],
             "detected_at": incident.detected_at,
             "notified_at": _iso(self._notified_at),
             "notification_due_at": self._notification_due().isoformat(),
@@ -509,6 +533,7 @@ class IncidentWorkflow:
             context={**self._context(), **(extra or {})},
             idempotency_key=f"{workflow.info().workflow_id}:{key}",
             incident_id=self._input.ticket,
+            attachments=list(self._files),
         ))
         self._emails.append(sent)
         self._history.append(IncidentFact(sent.sent_at, "email", "agora-flow",

@@ -13,9 +13,10 @@ from typing import Annotated, Any, Literal
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Request, status
+from fastapi import APIRouter, Depends, File, HTTPException, Path, Request, UploadFile, status
 from fastapi.responses import RedirectResponse, Response
 from pydantic import BaseModel, Field, StringConstraints
+from starlette.datastructures import UploadFile as StarletteUpload
 
 from api.auth import check_csrf, context, may, requires
 from api.context import AppContext
@@ -24,9 +25,11 @@ from api.idempotency import request_identity
 from api.pages import guarded, read_form, render, signed_in_user
 from contracts.agora_link import CRISIS_DOMAINS, CrisisMeeting, LinkState
 from contracts.incident import CdcReport, IncidentView, PhoneCall, Reclassification, RegionEvent
+from state_models.attachments import MAX_BYTES, MAX_FILES
+from store.incident_attachments import AttachmentStore
 from store.models import User
 from temporal_client import link as link_commands
-from temporal_client.link import INCIDENT_ACTIONS, LinkRefused, NewIncident
+from temporal_client.link import INCIDENT_ACTIONS, LinkRefused, NewIncident, new_ticket
 
 PARIS = ZoneInfo("Europe/Paris")
 api = APIRouter(prefix="/api", tags=["AGORA link and incidents"])
@@ -146,7 +149,35 @@ def _http_error(refused: LinkRefused, field: str = "") -> HTTPException:
     return HTTPException(code, {"code": refused.kind, "message": refused.message})
 
 
-async def _open(ctx: AppContext, user: User, incident: IncidentCreate, identity: str) -> IncidentView:
+async def _read_upload(upload: UploadFile) -> bytes:
+    # One byte over the limit is enough to refuse: never read a huge body whole.
+    return await upload.read(MAX_BYTES + 1)
+
+
+async def _attach(ctx: AppContext, user: User, ticket: str, upload: UploadFile) -> IncidentView:
+    store = AttachmentStore(ctx.settings, ctx.cipher)
+    try:
+        kept = store.save(ticket, upload.filename or "", await _read_upload(upload), user.username)
+    except ValueError as refused:
+        raise LinkRefused("Invalid", str(refused), "file") from refused
+    return await link_commands.add_attachment(await ctx.temporal(), ticket, kept)
+
+
+async def _open(ctx: AppContext, user: User, incident: IncidentCreate, identity: str,
+                uploads: list[UploadFile] | None = None) -> IncidentView:
+    files = []
+    if uploads:
+        # The files are kept under the ticket before the incident starts: its first email
+        # (the notification) carries them.
+        ticket = incident.ticket or new_ticket(ctx.settings.incident_ticket_prefix,
+                                               datetime.now(PARIS), identity)
+        incident = incident.model_copy(update={"ticket": ticket})
+        store = AttachmentStore(ctx.settings, ctx.cipher)
+        try:
+            files = [store.save(ticket, u.filename or "", await _read_upload(u), user.username)
+                     for u in uploads]
+        except ValueError as refused:
+            raise LinkRefused("Invalid", str(refused), "files") from refused
     return await link_commands.open_incident(
         await ctx.temporal(), ctx.settings.task_queue,
         NewIncident(severity=incident.severity, impact=incident.impact, urgency=incident.urgency,
@@ -154,7 +185,7 @@ async def _open(ctx: AppContext, user: User, incident: IncidentCreate, identity:
                     opened_by=user.username, ticket=incident.ticket,
                     attachments=tuple(incident.attachments), request_id=identity,
                     cdc_report=_report(incident.cdc_report),
-                    region_event=_event(incident.region_event)),
+                    region_event=_event(incident.region_event), files=tuple(files)),
         contacts=ctx.contacts, calendar=ctx.calendar,
         ticket_prefix=ctx.settings.incident_ticket_prefix, timings=ctx.incident_timings,
         matrix=ctx.priority_matrix)
@@ -312,6 +343,20 @@ async def phone_call(ticket: Ticket, body: PhoneCallIn, user: IncidentWriter,
         raise _http_error(refused, "called_at" if refused.kind == "Invalid" else "") from refused
 
 
+@api.post("/incidents/{ticket}/attachments", response_model=IncidentView,
+          responses={**ERRORS, **REFUSALS})
+async def attach(ticket: Ticket, user: IncidentWriter, ctx: Ctx,
+                 file: Annotated[UploadFile, File(description="Capture PNG/JPEG/GIF, PDF, ou "
+                                                  "journal .txt/.log/.csv (5 Mo au plus)")]
+                 ) -> IncidentView:
+    """Attach a file to an open incident: kept with it (sealed), and sent as a MIME
+    attachment named after the ticket with every later email."""
+    try:
+        return await _attach(ctx, user, ticket, file)
+    except LinkRefused as refused:
+        raise _http_error(refused) from refused
+
+
 @api.post("/incidents/{ticket}/{action}", response_model=IncidentView,
           responses={**ERRORS, **REFUSALS})
 async def act(ticket: Ticket, action: ActionName, user: IncidentWriter, ctx: Ctx,
@@ -462,12 +507,17 @@ async def open_incident_page(request: Request) -> Response:
         return await _incidents_page(request, user, _Outcome("Le formulaire contient des erreurs.", 422),
                                      values=form, field_errors=errors)
     attachments = [line.strip() for line in form.get("attachments", "").splitlines() if line.strip()]
+    uploads = [f for f in (await request.form()).getlist("files")
+               if isinstance(f, StarletteUpload) and f.filename]
+    if len(uploads) > MAX_FILES:
+        return await _incidents_page(request, user, _Outcome("Le formulaire contient des erreurs.", 422),
+                                     values=form, field_errors={"files": f"{MAX_FILES} fichiers au plus."})
     try:
         body = IncidentCreate(impact=form["impact"], urgency=form["urgency"],
                               description=form["description"], cdc_report=report,
                               region_event=event,
                               ticket=form.get("ticket", "").strip(), attachments=attachments)
-        view = await _open(context(request), user, body, request_identity(request))
+        view = await _open(context(request), user, body, request_identity(request), uploads)
     except ValueError:
         return await _incidents_page(
             request, user, _Outcome("Le formulaire contient des erreurs.", 422), values=form,
@@ -554,6 +604,24 @@ async def reclassify_page(request: Request, ticket: str) -> Response:
         code = 422 if refused.kind == "Invalid" else 409
         return await _incident_page(request, user, ticket, _Outcome(refused.message, code))
     return RedirectResponse(f"/incidents/{quote(ticket)}?fait=requalification", status_code=303)
+
+
+@pages.post("/incidents/{ticket}/pieces-jointes")
+@guarded
+async def attach_page(request: Request, ticket: str) -> Response:
+    user = signed_in_user(request, "incidents:write")
+    form = await request.form()
+    if not check_csrf(request, str(form.get("csrf", ""))):
+        return await _incident_page(request, user, ticket, _Outcome("Formulaire expiré.", 400))
+    upload = form.get("file")
+    if not isinstance(upload, StarletteUpload) or not upload.filename:
+        return await _incident_page(request, user, ticket, _Outcome("Choisissez un fichier.", 422))
+    try:
+        await _attach(context(request), user, ticket, upload)
+    except LinkRefused as refused:
+        code = 422 if refused.kind == "Invalid" else 409
+        return await _incident_page(request, user, ticket, _Outcome(refused.message, code))
+    return RedirectResponse(f"/incidents/{quote(ticket)}?fait=piece", status_code=303)
 
 
 @pages.post("/incidents/{ticket}/appel")
