@@ -70,8 +70,9 @@ CDC_ESCALATION = [c.email for c in CONTACTS.escalation if c.party == "cdc"]
 TEST_SERVER = Path(__file__).resolve().parents[1] / ".venv" / "bin" / "temporal-test-server"
 
 
-@pytest_asyncio.fixture(scope="module")
+@pytest_asyncio.fixture
 async def skipping_env() -> AsyncIterator[WorkflowEnvironment]:
+    # One server per test: skipped time is the server's, and must not leak between tests.
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=str(TEST_SERVER) if TEST_SERVER.exists() else None,
         data_converter=product_data_converter(Settings()))
