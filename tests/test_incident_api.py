@@ -442,7 +442,7 @@ async def test_files_attached_in_the_ui_and_the_api_leave_as_mime_attachments_na
         refused = await http.post(f"/api/incidents/{ticket}/attachments",
                                   files={"file": ("outil.png", b"MZ\x90\x00", "image/png")})
         assert refused.status_code == 422 and refused.json()["detail"][0]["loc"] == ["body", "file"]
-        log = "09:12 HTTP 500 ConsulterDossier\n".encode()
+        log = b"09:12 HTTP 500 ConsulterDossier\n"
         added = await http.post(f"/api/incidents/{ticket}/attachments",
                                 files={"file": ("journal.log", log, "text/plain")})
         assert added.status_code == 200, added.text
