@@ -21,6 +21,7 @@ from api.idempotency import IdempotencyMiddleware
 from api.incidents import routes as incidents
 from api.markets import api as markets_api
 from api.markets import ui as markets_ui
+from api.service_report import routes as service_report
 from api.signin import routes as signin
 from api.subject_requests import routes as subject_requests
 from api.traces import exports as trace_exports
@@ -80,6 +81,7 @@ def create_app(settings: Settings, temporal_client_factory: TemporalClientFactor
     app.include_router(codec.router)
     app.include_router(dossiers_api.router)
     app.include_router(incidents.api)
+    app.include_router(service_report.api)
     app.include_router(markets_api.router)
     app.include_router(traces.api)
     app.include_router(trace_exports.api)
@@ -93,6 +95,7 @@ def create_app(settings: Settings, temporal_client_factory: TemporalClientFactor
     app.include_router(trace_exports.pages)
     app.include_router(subject_requests.pages)
     app.include_router(users.pages)
+    app.include_router(service_report.pages)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_middleware(IdempotencyMiddleware)
 

@@ -231,6 +231,14 @@ async def list_incidents(client: Client, task_queue: str) -> list[IncidentView]:
     return sorted(views, key=lambda v: v.detected_at, reverse=True)
 
 
+async def incidents_of_year(client: Client, task_queue: str, year: int) -> list[IncidentView]:
+    """Every incident of this deployment started during ``year`` (for the service report)."""
+    query = (f"WorkflowType = 'IncidentWorkflow' AND TaskQueue = '{task_queue}' AND "
+             f"StartTime >= '{year:04d}-01-01T00:00:00Z' AND StartTime < '{year + 1:04d}-01-01T00:00:00Z'")
+    return [await client.get_workflow_handle(e.id, run_id=e.run_id).query(IncidentWorkflow.view)
+            async for e in client.list_workflows(query)]
+
+
 async def act_on_incident(client: Client, ticket: str, action: str, who: str,
                           note: str = "") -> IncidentView:
     """Record an acknowledgement, workaround or resolution: who, when, and a note."""

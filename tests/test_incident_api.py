@@ -460,3 +460,43 @@ async def test_files_attached_in_the_ui_and_the_api_leave_as_mime_attachments_na
         closed = await http.post(f"/api/incidents/{ticket}/attachments",
                                  files={"file": ("autre.log", b"x\n", "text/plain")})
         assert closed.status_code == 409
+
+
+async def test_the_service_report_names_an_incident_in_json_csv_pdf_and_its_page(stack: Stack) -> None:
+    year, month = datetime.now(UTC).year, datetime.now(UTC).month
+    async with stack.api.client("operateur") as http:
+        created = await http.post("/api/incidents", json={
+            "impact": "all_users", "urgency": "high",
+            "description": "Indisponibilité totale des web services AGORA (rapport)."})
+        ticket = created.json()["ticket"]
+        await stack.smtp.wait_for(lambda m: any(ticket in x.subject for x in m))
+
+        async def notified() -> bool:
+            return (await http.get(f"/api/incidents/{ticket}")).json()["notified_at"] is not None
+
+        await eventually(notified)
+        assert (await http.post(f"/api/incidents/{ticket}/work_around")).status_code == 200
+        assert (await http.get("/api/service-report", params={"year": year, "month": 13})
+                ).json()["detail"][0]["loc"] == ["query", "month"]
+        report = (await http.get("/api/service-report", params={"year": year})).json()
+        assert [p["label"] for p in report["periods"]][-1] == str(year) and len(report["periods"]) == 13
+        this_month = report["periods"][month - 1]
+        assert ticket in this_month["notification"]["met"] and ticket in this_month["resolution"]["met"]
+        assert this_month["by_priority"]["P1"] >= 1 and this_month["by_origin"]["region"] >= 1
+        # Down from detection to its workaround: some unavailability this month.
+        assert this_month["unavailable_seconds"] > 0 and this_month["availability"] < 1
+        [only] = (await http.get("/api/service-report", params={"year": year, "month": month})
+                  ).json()["periods"]
+        assert only["notification"]["met"] == this_month["notification"]["met"]
+        csv_file = await http.get("/api/service-report.csv", params={"year": year})
+        assert csv_file.headers["content-type"].startswith("text/csv") and ticket in csv_file.text
+        pdf = await http.get("/api/service-report.pdf", params={"year": year, "month": month})
+        assert pdf.content.startswith(b"%PDF") and ticket.encode() in pdf.content
+        assert (await http.post(f"/api/incidents/{ticket}/resolve")).status_code == 200
+    async with signed_in(stack, "auditeur") as browser:
+        page = (await browser.get(f"/rapport-de-service?annee={year}")).text
+        assert "Rapport de service AGORA" in page and ticket in page
+        assert page.count("<svg") == 3 and "<script" not in page
+        assert 'id="download-pdf"' in page and 'id="download-csv"' in page
+    async with stack.api.client("gestionnaire") as manager:
+        assert (await manager.get("/api/service-report", params={"year": year})).status_code == 403
