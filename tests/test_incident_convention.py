@@ -32,6 +32,7 @@ from temporalio.worker import Worker
 from activities.alerts import AlertActivities
 from activities.notify import NotifyActivities
 from activities.traces import TraceActivities
+from api.service_report.routes import report_incident
 from contracts.agora_link import (
     ApprovalRequest,
     CrisisMeeting,
@@ -56,6 +57,7 @@ from notifications.smtp import SmtpConfig
 from settings import Settings
 from state_models.calendar import WorkingCalendar, add_working_days
 from state_models.incident_priority import PriorityMatrix
+from state_models.service_report import year_report
 from temporal_client import product_data_converter
 from tests.fixtures_smtp import SmtpServer, free_port, start_smtp_server
 from tests.test_incident_workflow import hold_settings, view_when
@@ -133,7 +135,7 @@ async def test_priority_comes_from_the_matrix_and_a_reclassification_recomputes_
     detected = next_monday_9am_paris(await skipping_env.get_current_time())
     handle = await start(client, skipping_worker, incident(
         detected, impact="few_users", urgency="medium"))
-    view = await view_when(handle, lambda v: v.state == "notified")
+    view = await view_when(handle, lambda v: v.state == "notified", timeout=20)
     assert (view.priority, view.severity, view.deadline) == ("P3", "minor", None)
     assert "P3" in smtp_server.messages[0].text
 
@@ -156,7 +158,7 @@ async def test_priority_comes_from_the_matrix_and_a_reclassification_recomputes_
     # The SLA clocks now run: past the deadline, reminder and escalation went out.
     await skipping_env.sleep(datetime.fromisoformat(view.deadline) + timedelta(minutes=1)
                              - await skipping_env.get_current_time())
-    view = await view_when(handle, lambda v: len(v.emails) == 4)
+    view = await view_when(handle, lambda v: len(v.emails) == 4, timeout=20)
     assert [e.template for e in view.emails] == [
         "cdc_notification", "escalation", "reminder", "deadline_passed"]
 
@@ -228,7 +230,7 @@ async def test_a_phone_notification_counts_once_confirmed_by_email(
                              "HTTP 503 sur tous les appels depuis 09:12", "paul.leca")
             update = await handle.start_update(IncidentWorkflow.record_phone_call, call,
                                               wait_for_stage=WorkflowUpdateStage.ACCEPTED)
-            view = await view_when(handle, lambda v: len(v.phone_calls) == 1)
+            view = await view_when(handle, lambda v: len(v.phone_calls) == 1, timeout=20)
             # Recorded, not yet confirmed: not a notification.
             assert view.notified_at is None and view.state == "detected"
             assert [f.kind for f in view.history] == ["detected", "phone_call"]
@@ -247,7 +249,7 @@ async def test_a_phone_notification_counts_once_confirmed_by_email(
                                  CONTACTS.region_contact.phone):
                         assert item in part
                 # The email notification, later, does not move the notification time.
-                view = await view_when(handle, lambda v: len(v.emails) == 2)
+                view = await view_when(handle, lambda v: len(v.emails) == 2, timeout=20)
                 assert datetime.fromisoformat(view.notified_at) == called
                 kinds = [f.kind for f in view.history if f.kind != "email"]
                 assert kinds == ["detected", "phone_call", "phone_confirmed"]
@@ -312,7 +314,7 @@ async def test_a_late_cdc_notification_alerts_the_head_of_service_and_handlers_b
                               activities=[*notify.all(), *alerts.all(), *traces.all()],
                               activity_executor=executor):
                 handle = await start(temporal_client, task_queue, data)
-                view = await view_when(handle, lambda v: bool(v.alert_channels), timeout=15)
+                view = await view_when(handle, lambda v: bool(v.alert_channels), timeout=20)
                 # The CDC refused: its notification is not delivered, whoever else got a copy.
                 assert view.notified_at is None and view.state == "detected"
                 assert view.notification_late_at is not None
@@ -321,7 +323,7 @@ async def test_a_late_cdc_notification_alerts_the_head_of_service_and_handlers_b
                 assert alert["ticket"] == data.ticket and data.ticket in alert["text"]
                 assert data.description not in alert["text"]  # no free text: no personal data
                 view = await view_when(handle, lambda v: any(
-                    e.template == "late_notification" for e in v.emails))
+                    e.template == "late_notification" for e in v.emails), timeout=20)
                 [(to, late)] = [(to, m) for to, m in refusing.messages if "URGENT" in m["Subject"]]
                 assert sorted(to) == sorted([CONTACTS.head_of_service.email, REGION])
                 assert data.ticket in late["Subject"]
@@ -339,7 +341,7 @@ async def test_a_notification_delivered_in_time_raises_no_alert(
 ) -> None:
     handle = await start(skipping_env.client, skipping_worker, incident(
         await skipping_env.get_current_time(), impact="few_users", urgency="low"))
-    await view_when(handle, lambda v: v.state == "notified")
+    await view_when(handle, lambda v: v.state == "notified", timeout=20)
     await skipping_env.sleep(timedelta(hours=3))
     view = await handle.query(IncidentWorkflow.view)
     assert view.notification_late_at is None
@@ -427,7 +429,7 @@ async def test_a_planned_intervention_is_announced_to_the_cdc_at_once_and_needs_
     handle = await start(skipping_env.client, skipping_worker, incident(
         now, impact="all_users", urgency="medium", origin=ORIGIN_REGION_SYSTEM,
         region_event=event))
-    view = await view_when(handle, lambda v: v.state == "notified")
+    view = await view_when(handle, lambda v: v.state == "notified", timeout=20)
     assert datetime.fromisoformat(view.notification_due_at) == starts - timedelta(days=1)
     assert view.deadline is None  # the CDC has nothing to fix on the Region's system
     [notice] = smtp_server.messages
@@ -463,7 +465,7 @@ async def test_a_region_outage_notice_not_sent_is_reminded_before_its_one_day_li
                                           *traces.all()], activity_executor=executor):
                 handle = await start(temporal_client, task_queue, data)
                 view = await view_when(handle, lambda v: any(
-                    e.template == "late_notification" for e in v.emails), timeout=15)
+                    e.template == "late_notification" for e in v.emails), timeout=20)
                 assert view.notified_at is None
                 assert datetime.fromisoformat(view.notification_due_at) == detected + timedelta(seconds=3)
                 [(to, reminder)] = [(to, m) for to, m in refusing.messages
@@ -473,3 +475,32 @@ async def test_a_region_outage_notice_not_sent_is_reminded_before_its_one_day_li
                 await handle.terminate("fin du test")
     finally:
         controller.stop()
+
+
+# --- the service report on incidents the workflow produced -------------------------------------
+
+async def test_the_service_report_counts_the_outage_of_incidents_run_on_the_time_skipping_server(
+    skipping_env: WorkflowEnvironment, skipping_worker: str, smtp_server: SmtpServer
+) -> None:
+    client = skipping_env.client
+    start_at = await skipping_env.get_current_time()
+    outage = await start(client, skipping_worker, incident(start_at, impact="all_users",
+                                                           urgency="high"))
+    minor = await start(client, skipping_worker, incident(start_at, impact="one_user",
+                                                          urgency="low"))
+    for handle in (outage, minor):
+        await view_when(handle, lambda v: v.state == "notified", timeout=20)
+    await skipping_env.sleep(timedelta(hours=3))
+    await outage.execute_update(IncidentWorkflow.work_around, IncidentAction("cdc.support"))
+    for handle in (outage, minor):
+        await handle.execute_update(IncidentWorkflow.resolve, IncidentAction("cdc.support"))
+    views = [await outage.result(), await minor.result()]
+
+    now = await skipping_env.get_current_time()
+    [month] = year_report(start_at.year, now, [report_incident(v) for v in views], [], {}, (),
+                          month=start_at.month)
+    # Three skipped hours of outage for every user; the one-user incident is not downtime.
+    assert abs(month.unavailable_seconds - 3 * 3600) < 60
+    assert month.by_priority == {"P1": 1, "P4": 1} and month.by_origin == {"region": 2}
+    assert sorted(month.notification.met) == sorted(v.ticket for v in views)
+    assert month.resolution.met == [views[0].ticket]  # P4 has no deadline

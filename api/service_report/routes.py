@@ -62,7 +62,7 @@ def _instant(text: str | None) -> datetime | None:
     return datetime.fromisoformat(text) if text else None
 
 
-def _incident(view: IncidentView) -> ReportIncident:
+def report_incident(view: IncidentView) -> ReportIncident:
     fixes = [a.at for a in (view.worked_around, view.resolved) if a is not None]
     return ReportIncident(
         ticket=view.ticket, origin=view.origin, priority=view.priority, severity=view.severity,
@@ -86,7 +86,7 @@ async def build(ctx: AppContext, year: int, month: int | None) -> ServiceReport:
     windows = tuple(parse_maintenance_window(w) for w in ctx.settings.maintenance_windows)
     now = datetime.now(UTC)
     return ServiceReport(year, month, now.isoformat(), year_report(
-        year, now, [_incident(v) for v in views], cut_offs, calls, windows, month))
+        year, now, [report_incident(v) for v in views], cut_offs, calls, windows, month))
 
 
 def _percent(value: float | None) -> str:
