@@ -504,3 +504,37 @@ async def test_the_service_report_counts_the_outage_of_incidents_run_on_the_time
     assert month.by_priority == {"P1": 1, "P4": 1} and month.by_origin == {"region": 2}
     assert sorted(month.notification.met) == sorted(v.ticket for v in views)
     assert month.resolution.met == [views[0].ticket]  # P4 has no deadline
+
+
+async def test_the_crisis_cell_follow_up_survives_continue_as_new_without_sending_twice(
+    skipping_env: WorkflowEnvironment, smtp_server: SmtpServer, tmp_path: Path
+) -> None:
+    queue = f"skip-can-{uuid.uuid4().hex[:8]}"
+    notify = NotifyActivities(Settings(), smtp_server.config, tmp_path / "sent.sqlite3")
+    # A short history limit: the link continues as new right after the cut-off's emails.
+    config = LinkConfig(contacts=CONTACTS, calendar=WorkingCalendar(), guard_cache_seconds=0.1,
+                        continue_as_new_after_events=20)
+    client = skipping_env.client
+    with concurrent.futures.ThreadPoolExecutor(max_workers=2) as executor:
+        async with Worker(client, task_queue=queue, workflows=[AgoraLinkWorkflow],
+                          activities=notify.all(), activity_executor=executor):
+            link = await client.start_workflow(AgoraLinkWorkflow.run, LinkInput(config),
+                                               id=f"link-{queue}", task_queue=queue)
+            first_run = (await link.describe()).run_id
+            cut = await link.execute_update(AgoraLinkWorkflow.cut_off, CutOffRequest(
+                "rssi.corse", "clé compromise"))
+            await smtp_server.wait_for(lambda m: len(m) == 2)
+            deadline = datetime.fromisoformat(cut.cut_offs[-1].meeting_deadline)
+            await skipping_env.sleep(deadline + timedelta(minutes=1)
+                                     - await skipping_env.get_current_time())
+            await smtp_server.wait_for(lambda m: len(m) == 4, timeout=20)
+            await skipping_env.sleep(timedelta(days=1))
+            messages = await smtp_server.wait_for(lambda m: len(m) == 5, timeout=20)
+            current = client.get_workflow_handle(link.id)
+            assert (await current.describe()).run_id != first_run  # it did continue as new
+            subjects = [m.subject for m in messages[2:]]
+            assert ["Escalade" in subjects[0], "Relance n° 1" in subjects[1],
+                    "Relance n° 2" in subjects[2]] == [True, True, True]
+            state = await current.query(AgoraLinkWorkflow.link_state)
+            assert state.cut_offs[-1].follow_ups == ["escalation", "reminder:1", "reminder:2"]
+            await current.terminate("fin du test")

@@ -73,6 +73,8 @@ class AgoraLinkWorkflow:
     def __init__(self, link: LinkInput) -> None:
         self._config = link.config
         self._state = link.state or LinkState()
+        # The crisis-cell follow-up is between sending an email and recording it.
+        self._follow_up_sending = False
 
     @workflow.run
     async def run(self, link: LinkInput) -> None:
@@ -83,7 +85,8 @@ class AgoraLinkWorkflow:
             self._follow_meeting_up(pending)
         # Lives forever; its history is bounded by continuing as new.
         await workflow.wait_condition(self._history_is_long)
-        await workflow.wait_condition(workflow.all_handlers_finished)
+        await workflow.wait_condition(
+            lambda: workflow.all_handlers_finished() and not self._follow_up_sending)
         workflow.continue_as_new(LinkInput(self._config, self._state))
 
     def _history_is_long(self) -> bool:
@@ -232,14 +235,18 @@ class AgoraLinkWorkflow:
             except TimeoutError:
                 pass
             context = {**self._context(record), "reminder_number": sent + 1}
+            # Recorded once sent: a run continued meanwhile sends it again under the same
+            # idempotency key (the sent-mail log answers), rather than never.
+            self._follow_up_sending = True
             if "escalation" not in record.follow_ups:
-                record.follow_ups.append("escalation")
                 await self._send("crisis_meeting_escalation", [c.email for c in contacts.escalation],
                                  [contacts.region_contact.email], context, record)
-            record.follow_ups.append(f"reminder:{sent + 1}")
+                record.follow_ups.append("escalation")
             await self._send("crisis_meeting_reminder", [m["email"] for m in context["members"]],
                              [contacts.region_contact.email], context, record,
                              key=f"reminder:{sent + 1}")
+            record.follow_ups.append(f"reminder:{sent + 1}")
+            self._follow_up_sending = False
 
     @workflow.update(name=UPDATE_RECORD_MEETING)
     def record_meeting(self, meeting: CrisisMeeting) -> LinkState:
