@@ -264,7 +264,9 @@ class AgoraLinkWorkflow:
         held = datetime.fromisoformat(meeting.held_at)
         if held.tzinfo is None:
             raise ValueError("la date de la réunion doit préciser son fuseau")
-        if held < datetime.fromisoformat(self._state.cut_offs[-1].at) or held > workflow.now():
+        # A few minutes of slack: the recorder's clock is not the server's.
+        if (held < datetime.fromisoformat(self._state.cut_offs[-1].at)
+                or held > workflow.now() + timedelta(minutes=5)):
             raise ValueError("la réunion doit dater d'après la coupure et pas du futur")
 
     @cut_off.validator

@@ -77,6 +77,7 @@ REGION_NOTICE = "region_notice"
 
 # The version of this workflow that holds its traces (workflow.patched).
 HOLD_PATCH = "incident-legal-hold"
+_CLOCK_SLACK = timedelta(minutes=5)
 # The version that watches for a late CDC notification.
 LATE_PATCH = "incident-late-notification"
 
@@ -420,7 +421,8 @@ class IncidentWorkflow:
         called = datetime.fromisoformat(call.called_at)
         if called.tzinfo is None:
             raise ValueError("l'heure de l'appel doit préciser son fuseau")
-        if called < self._detected or called > workflow.now():
+        # A few minutes of slack: the caller's clock is not the server's.
+        if called < self._detected or called > workflow.now() + _CLOCK_SLACK:
             raise ValueError("l'appel doit dater d'après la détection et pas du futur")
 
     @workflow.signal(name=SIGNAL_ATTACH_FAILURE)
