@@ -99,6 +99,7 @@ def csv_text(report: ServiceReport) -> str:
     writer.writerow(["période", "disponibilité", "indisponibilité (min)", "maintenance (min)",
                      "incidents par priorité", "incidents par origine",
                      "notifications dans les 2 h", "notifications hors délai",
+                     "délais de notification (min)",
                      "résolutions dans les 11 h ouvrées", "résolutions hors délai",
                      "coupures (début, durée min)", "appels en échec", "appels rejoués"])
     for p in report.periods:
@@ -108,6 +109,7 @@ def csv_text(report: ServiceReport) -> str:
             " ".join(f"{k}={v}" for k, v in p.by_priority.items()),
             " ".join(f"{ORIGINS.get(k, k)}={v}" for k, v in p.by_origin.items()),
             " ".join(p.notification.met), " ".join(p.notification.missed),
+            " ".join(f"{t}={m:g}" for t, m in p.notification_minutes.items()),
             " ".join(p.resolution.met), " ".join(p.resolution.missed),
             " ".join(f"{at} ({'en cours' if d is None else d})" for at, d in p.cut_offs),
             p.calls.failed, p.calls.retried])
@@ -125,7 +127,8 @@ def pdf_bytes(report: ServiceReport) -> bytes:
             Line("Incidents par priorité : " + (", ".join(f"{k} {v}" for k, v in p.by_priority.items()) or "aucun")),
             Line("Incidents par origine : " + (", ".join(f"{ORIGINS.get(k, k)} {v}" for k, v in p.by_origin.items()) or "aucun")),
             Line(f"Notification sous 2 h : tenue {', '.join(p.notification.met) or '—'}; "
-                 f"manquée {', '.join(p.notification.missed) or '—'}"),
+                 f"manquée {', '.join(p.notification.missed) or '—'}; délais "
+                 + (", ".join(f"{t} {m:g} min" for t, m in p.notification_minutes.items()) or "—")),
             Line(f"Résolution sous 11 heures ouvrées : tenue {', '.join(p.resolution.met) or '—'}; "
                  f"manquée {', '.join(p.resolution.missed) or '—'}"),
             Line("Coupures : " + (", ".join(f"{at} ({'en cours' if d is None else f'{d:.0f} min'})"
