@@ -4,6 +4,7 @@ link workflow, the AGORA simulator and a real SMTP server (SPEC §4)."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import dataclasses
 import uuid
@@ -457,6 +458,25 @@ async def test_files_attached_in_the_ui_and_the_api_leave_as_mime_attachments_na
         names = sorted(p.get_filename() for p in confirmation.message.iter_attachments())
         assert names == sorted([f"{ticket}_capture.png", f"{ticket}_journal.log"])
         assert (await http.post(f"/api/incidents/{ticket}/resolve")).status_code == 200
+        # The JSON opening takes files too (base64), checked the same way.
+        bad = await http.post("/api/incidents", json={
+            "impact": "one_user", "urgency": "low", "description": "x",
+            "files": [{"filename": "outil.exe", "content_base64": base64.b64encode(b"MZ\x90").decode()}]})
+        assert bad.status_code == 422 and bad.json()["detail"][0]["loc"] == ["body", "files"]
+        not_base64 = await http.post("/api/incidents", json={
+            "impact": "one_user", "urgency": "low", "description": "x",
+            "files": [{"filename": "a.log", "content_base64": "%%%"}]})
+        assert not_base64.status_code == 422
+        with_file = await http.post("/api/incidents", json={
+            "impact": "one_user", "urgency": "low", "description": "Capture jointe (API)",
+            "files": [{"filename": "ecran.png", "content_base64": base64.b64encode(png).decode()}]})
+        assert with_file.status_code == 201, with_file.text
+        json_ticket = with_file.json()["ticket"]
+        assert [f["filename"] for f in with_file.json()["files"]] == ["ecran.png"]
+        [sent] = [m for m in await stack.smtp.wait_for(lambda m: [x for x in m if json_ticket in x.subject])
+                  if json_ticket in m.subject]
+        assert [p.get_filename() for p in sent.message.iter_attachments()] == [f"{json_ticket}_ecran.png"]
+        assert (await http.post(f"/api/incidents/{json_ticket}/resolve")).status_code == 200
         closed = await http.post(f"/api/incidents/{ticket}/attachments",
                                  files={"file": ("autre.log", b"x\n", "text/plain")})
         assert closed.status_code == 409

@@ -7,6 +7,7 @@ auditors read; every signed-in user sees the link's status.
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Literal
@@ -15,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, File, HTTPException, Path, Request, UploadFile, status
 from fastapi.responses import RedirectResponse, Response
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import BaseModel, Field, StringConstraints, field_validator
 from starlette.datastructures import UploadFile as StarletteUpload
 
 from api.auth import check_csrf, context, may, requires
@@ -76,6 +77,22 @@ class RegionEventIn(BaseModel):
     ends_at: datetime | None = Field(None, description="Fin prévue (avec fuseau)")
 
 
+class FileIn(BaseModel):
+    """A file sent with the opening (the JSON API's way to attach one to the notification)."""
+
+    filename: Annotated[str, StringConstraints(min_length=1, max_length=255)]
+    content_base64: str = Field(description="Contenu encodé en base64 (requête de 1 Mo au plus)")
+
+    @field_validator("content_base64")
+    @classmethod
+    def _is_base64(cls, value: str) -> str:
+        try:
+            base64.b64decode(value, validate=True)
+        except ValueError as refused:
+            raise ValueError("contenu base64 invalide") from refused
+        return value
+
+
 class IncidentCreate(BaseModel):
     impact: str = Field("", description="all_users, fifty_users_or_more, non_essential_functions, "
                                         "few_users, one_user (matrice configurée)")
@@ -88,6 +105,9 @@ class IncidentCreate(BaseModel):
                                  description="N° de ticket de la Région (généré si absent)")] = ""
     attachments: list[Annotated[str, StringConstraints(max_length=255)]] = Field(
         default_factory=list, max_length=20, description="Noms ou liens des pièces jointes")
+    files: list[FileIn] = Field(
+        default_factory=list, max_length=MAX_FILES,
+        description="Fichiers joints à la notification (captures, journaux), vérifiés par contenu")
     cdc_report: CdcReportIn | None = Field(
         None, description="Anomalie signalée par la CDC : aucune notification ne lui est "
                           "envoyée, ses engagements sont suivis")
@@ -165,8 +185,10 @@ async def _attach(ctx: AppContext, user: User, ticket: str, upload: UploadFile) 
 
 async def _open(ctx: AppContext, user: User, incident: IncidentCreate, identity: str,
                 uploads: list[UploadFile] | None = None) -> IncidentView:
+    contents = [(u.filename or "", await _read_upload(u)) for u in uploads or []]
+    contents += [(f.filename, base64.b64decode(f.content_base64)) for f in incident.files]
     files = []
-    if uploads:
+    if contents:
         # The files are kept under the ticket before the incident starts: its first email
         # (the notification) carries them.
         ticket = incident.ticket or new_ticket(ctx.settings.incident_ticket_prefix,
@@ -174,8 +196,7 @@ async def _open(ctx: AppContext, user: User, incident: IncidentCreate, identity:
         incident = incident.model_copy(update={"ticket": ticket})
         store = AttachmentStore(ctx.settings, ctx.cipher)
         try:
-            files = [store.save(ticket, u.filename or "", await _read_upload(u), user.username)
-                     for u in uploads]
+            files = [store.save(ticket, name, content, user.username) for name, content in contents]
         except ValueError as refused:
             raise LinkRefused("Invalid", str(refused), "files") from refused
     return await link_commands.open_incident(
