@@ -106,6 +106,13 @@ class Settings:
     incident_burst_window_seconds: float = field(
         default_factory=lambda: float(_env("INCIDENT_BURST_WINDOW_SECONDS", "600")))
     incident_ticket_prefix: str = field(default_factory=lambda: _env("INCIDENT_TICKET_PREFIX", "AGORA"))
+    # A JSON file {"cells": {impact: {urgency: priority}}, "sla_priorities": [...]}; the
+    # convention's default matrix (state_models/incident_priority.py) when empty.
+    priority_matrix_file: str = field(default_factory=lambda: _env("PRIORITY_MATRIX_FILE", ""))
+    # Channels other than email (chat or SMS gateway webhooks, comma-separated URLs) that
+    # alert the head of service and the handlers when a CDC notification is late.
+    alert_webhook_urls: tuple[str, ...] = field(
+        default_factory=lambda: _env_list("ALERT_WEBHOOK_URLS", ""), repr=False)
 
     # Request bodies above this get 413 before being read whole (API and simulator).
     max_body_bytes: int = field(default_factory=lambda: int(_env("MAX_BODY_BYTES", str(1024 * 1024))))

@@ -18,6 +18,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 import temporal_client
 from activities.agora_calls import AgoraActivities
 from activities.agora_link_guard import AgoraLinkGuard
+from activities.alerts import AlertActivities
 from activities.notify import NotifyActivities
 from activities.projections import ProjectionActivities
 from activities.reconcile import ReconcileActivities
@@ -84,6 +85,7 @@ def build_worker(
         *AgoraActivities(settings, writer).all(),
         *ProjectionActivities(writer).all(),
         *NotifyActivities(settings).all(),
+        *AlertActivities(settings).all(),
         *ReconcileActivities(lambda request: release_orphan_places(client, request)).all(),
         *TraceActivities(settings).all(),
         *TraceExportActivities(settings).all(),

@@ -16,12 +16,14 @@ from notifications import render, smtp
 from notifications.sent_log import SentLog, SentRecord
 from observability import metrics
 from settings import Settings
+from store.incident_attachments import AttachmentStore
 
 
 class NotifyActivities:
     def __init__(self, settings: Settings, smtp_config: smtp.SmtpConfig | None = None,
-                 log_path: Path | None = None) -> None:
+                 log_path: Path | None = None, attachments: AttachmentStore | None = None) -> None:
         self._smtp = smtp_config or smtp.SmtpConfig.from_settings(settings)
+        self._attachments = attachments or AttachmentStore(settings)
         self._log = SentLog(log_path or settings.data_dir / "sent-mail.sqlite3")
 
     @activity.defn(name=SEND_EMAIL)
@@ -32,8 +34,10 @@ class NotifyActivities:
             return _sent_email(done)
         email = render.render(request.template, request.context)
         now = datetime.now(UTC)
+        files = [(a.sent_name, a.content_type, self._attachments.load(a))
+                 for a in request.attachments]
         message = smtp.build_message(email, self._smtp.sender, request.to, request.cc,
-                                     request.idempotency_key, now)
+                                     request.idempotency_key, now, files)
         record = SentRecord(
             idempotency_key=request.idempotency_key,
             message_id=message["Message-ID"],

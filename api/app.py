@@ -23,6 +23,7 @@ from api.markets import api as markets_api
 from api.markets import ui as markets_ui
 from api.metrics import routes as metrics_routes
 from api.metrics.middleware import Observed
+from api.service_report import routes as service_report
 from api.signin import routes as signin
 from api.subject_requests import routes as subject_requests
 from api.traces import exports as trace_exports
@@ -39,6 +40,7 @@ from state_models.public_holidays import default_calendar
 from store.crypto import cipher_for
 from store.db import Database
 from store.production import refuse_unsafe_start
+from temporal_client.link import load_priority_matrix
 
 STATIC_DIR = Path(__file__).parent / "static"
 
@@ -75,12 +77,14 @@ def create_app(settings: Settings, temporal_client_factory: TemporalClientFactor
                                    calendar=_calendar_from_now(),
                                    escalation_override=escalation,
                                    incident_timings=incident_timings or IncidentTimings(),
+                                   priority_matrix=load_priority_matrix(settings.priority_matrix_file),
                                    codec=EncryptionCodec(keys))
     app.include_router(metrics_routes.router)
     app.include_router(signin.api)
     app.include_router(codec.router)
     app.include_router(dossiers_api.router)
     app.include_router(incidents.api)
+    app.include_router(service_report.api)
     app.include_router(markets_api.router)
     app.include_router(traces.api)
     app.include_router(trace_exports.api)
@@ -94,6 +98,7 @@ def create_app(settings: Settings, temporal_client_factory: TemporalClientFactor
     app.include_router(trace_exports.pages)
     app.include_router(subject_requests.pages)
     app.include_router(users.pages)
+    app.include_router(service_report.pages)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_middleware(IdempotencyMiddleware)
 

@@ -39,6 +39,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
         {"dossier_manager", "market_manager", "operator", "auditor", "administrator"}
     ),
     "link:write": frozenset({"operator", "administrator"}),
+    "link:disaster": frozenset({"administrator"}),
     "incidents:read": frozenset({"operator", "auditor", "administrator"}),
     "incidents:write": frozenset({"operator", "administrator"}),
     # The AGORA trace log (SPEC §5): specifically authorised staff only; who looked is

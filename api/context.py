@@ -17,6 +17,7 @@ from crypto.codec import EncryptionCodec, open_keys
 from notifications.contacts import Contacts
 from settings import Settings
 from state_models.calendar import WorkingCalendar
+from state_models.incident_priority import PriorityMatrix
 from store.crypto import DataCipher
 from store.db import Database
 from store.person_fields import PersonFields
@@ -47,6 +48,8 @@ class AppContext:
     escalation_override: EscalationConfig | None = None
     # Incidents opened by users; tests shrink the SLA clocks.
     incident_timings: IncidentTimings = field(default_factory=IncidentTimings)
+    # Impact × urgency → priority (SPEC §4), from AGORA_FLOW_PRIORITY_MATRIX_FILE.
+    priority_matrix: PriorityMatrix = field(default_factory=PriorityMatrix)
     # Decodes Temporal payloads for the codec endpoint (Temporal Web).
     codec: EncryptionCodec | None = None
     _client: Client | None = None

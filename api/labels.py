@@ -197,6 +197,40 @@ INCIDENT_STEPS = {
     "resolve": "Résolution",
 }
 
+IMPACTS = {
+    "all_users": "Indisponibilité totale, tous les utilisateurs",
+    "fifty_users_or_more": "Au moins 50 utilisateurs",
+    "non_essential_functions": "Indisponibilité partielle de fonctions non essentielles",
+    "few_users": "Moins de 50 utilisateurs",
+    "one_user": "Un utilisateur",
+}
+
+URGENCIES = {"high": "Haute", "medium": "Moyenne", "low": "Basse"}
+
+CRISIS_DOMAINS = {"studies": "Études", "production": "Production"}
+
+INCIDENT_ORIGINS = {"region": "Détectée par la Région", "cdc": "Signalée par la CDC",
+                    "region_system": "Système de la Région (information de la CDC)"}
+
+REGION_EVENT_KINDS = {"outage": "Panne du système de la Région",
+                      "planned_intervention": "Intervention programmée"}
+
+REPORT_CHANNELS = {"mail": "par courriel", "phone": "par téléphone"}
+
+INCIDENT_FACTS = {
+    "detected": "Détection",
+    "reclassified": "Requalification",
+    "phone_call": "Notification par téléphone",
+    "phone_confirmed": "Confirmation écrite de l'appel",
+    "attachment": "Pièce jointe",
+    "notification_late": "Notification à la CDC non délivrée",
+    "alert_sent": "Alerte par les autres canaux",
+    "email": "Courriel",
+    "acknowledge": "Prise en compte par la CDC",
+    "work_around": "Contournement",
+    "resolve": "Résolution",
+}
+
 INCIDENT_KINDS = {
     "manual": "Signalé par un utilisateur",
     "agora_unavailable": "AGORA indisponible (détection automatique)",
@@ -217,6 +251,13 @@ EMAIL_TEMPLATES = {
     "reminder": "Rappel avant échéance",
     "escalation": "Escalade (sans prise en compte)",
     "deadline_passed": "Escalade (échéance dépassée)",
+    "cdc_commitment_missed": "Escalade à la CDC (engagement non tenu)",
+    "phone_confirmation": "Confirmation écrite d'un appel",
+    "late_notification": "Alerte : notification à la CDC non délivrée",
+    "major_disaster": "Sinistre majeur (escalade des deux parties)",
+    "region_notice": "Information de la CDC (système de la Région)",
+    "crisis_meeting_reminder": "Relance de la cellule de crise",
+    "crisis_meeting_escalation": "Escalade (cellule de crise non réunie)",
     "cutoff_warning": "Avertissement de coupure",
     "crisis_convocation": "Convocation de la cellule de crise",
     "dossier_reminder": "Rappel au gestionnaire",

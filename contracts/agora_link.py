@@ -11,6 +11,7 @@ from contracts.notify import SentEmail
 from notifications.contacts import Contacts
 from state_models.calendar import MaintenanceWindow, WorkingCalendar
 from state_models.incident_detection import BurstRule
+from state_models.incident_priority import PriorityMatrix
 
 LINK_WORKFLOW_ID = "agora-link"
 
@@ -20,6 +21,7 @@ SIGNAL_INCIDENT_CLOSED = "incident_closed"
 SIGNAL_LINK_REOPENED = "link_reopened"  # sent by the link to each waiting dossier
 UPDATE_CUT_OFF = "cut_off"
 UPDATE_APPROVE_RECONNECTION = "approve_reconnection"
+UPDATE_RECORD_MEETING = "record_crisis_meeting"
 QUERY_LINK_STATE = "link_state"
 
 # How long a worker trusts the link state it last read (activities.agora_link_guard).
@@ -34,6 +36,9 @@ LINK_CUT_OFF = "AgoraLinkCutOff"
 
 CONNECTED = "connected"
 CUT_OFF = "cut_off"
+
+# The convention's domains, each with its own crisis-cell contacts.
+CRISIS_DOMAINS = ("studies", "production")
 
 TRANSPORT_INCIDENT_KIND = "agora_unavailable"
 
@@ -80,6 +85,21 @@ class Waiter:
 class CutOffRequest:
     who: str
     reason: str
+    domain: str = "production"  # whose crisis cell is convened (CRISIS_DOMAINS)
+    # A major disaster ("sinistre majeur"): both parties' escalation contacts are told at once.
+    major_disaster: bool = False
+
+
+@dataclass
+class CrisisMeeting:
+    """The crisis cell's meeting: when, who attended, the minutes and the decision."""
+
+    held_at: str  # ISO instant
+    attendees: list[str]
+    minutes: str
+    decision: str
+    reconnection_agreed: bool  # the cell expressly agrees to re-enable the link
+    recorded_by: str = ""
 
 
 @dataclass
@@ -95,6 +115,7 @@ class Approval:
     at: str
     note: str = ""
     recorded_by: str = ""
+    decision: str = ""  # the crisis-cell meeting's decision the approval refers to
 
 
 @dataclass
@@ -105,6 +126,11 @@ class CutOffRecord:
     meeting_deadline: str  # the crisis cell meets by then (2 working days)
     approvals: list[Approval] = field(default_factory=list)
     reconnected_at: str | None = None
+    domain: str = ""
+    major_disaster: bool = False
+    meetings: list[CrisisMeeting] = field(default_factory=list)
+    # Follow-up emails already sent while the cell had not met ("reminder:N", "escalation").
+    follow_ups: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -117,8 +143,16 @@ class LinkConfig:
     incident_timings: IncidentTimings = field(default_factory=IncidentTimings)
     # Total unavailability is an "anomalie critique ou majeure" (SPEC §4).
     incident_severity: str = "critical_major"
+    # Failures across dossiers mean the web services are down for every user: priority P1
+    # by the default matrix (impact × urgency, SPEC §4).
+    incident_impact: str = "all_users"
+    incident_urgency: str = "high"
+    priority_matrix: PriorityMatrix = field(default_factory=PriorityMatrix)
     ticket_prefix: str = "AGORA"
     crisis_meeting_working_days: int = 2
+    # With no meeting recorded by its deadline, the cell is reminded (and the escalation
+    # contacts told) at the deadline, then reminded again this often.
+    crisis_reminder_every_seconds: float = 24 * 3600
     # Continue as new once the history holds this many events (0: when Temporal suggests it).
     continue_as_new_after_events: int = 0
     # The cut-off switch returns once every worker's cached link state has expired, so no

@@ -8,6 +8,26 @@ SEND_EMAIL = "SendNotification"
 
 
 @dataclass
+class EmailAttachment:
+    """A file kept with an incident (``store/incident_attachments.py``), sent as a MIME
+    attachment named after the incident's ticket. Only its reference travels."""
+
+    ticket: str
+    file_id: str
+    filename: str
+    content_type: str
+    size: int
+    sha256: str
+    uploaded_by: str = ""
+    uploaded_at: str = ""
+
+    @property
+    def sent_name(self) -> str:
+        """The name it leaves with: never without the incident's reference."""
+        return self.filename if self.filename.startswith(self.ticket) else f"{self.ticket}_{self.filename}"
+
+
+@dataclass
 class EmailRequest:
     """One email to render and send.
 
@@ -22,6 +42,7 @@ class EmailRequest:
     idempotency_key: str
     incident_id: str = ""
     cc: list[str] = field(default_factory=list)
+    attachments: list[EmailAttachment] = field(default_factory=list)
 
 
 @dataclass

@@ -24,6 +24,8 @@ class Contact:
     user_code: str = ""
     phone: str = ""
     role: str = ""
+    # Whose side they are on: "cdc" or "region" (escalation contacts: SPEC §4).
+    party: str = ""
 
 
 @dataclass
@@ -34,6 +36,15 @@ class CrisisCell:
     # User codes of the members whose express agreement re-enables the link.
     approvers: list[str] = field(default_factory=list)
     required_approvals: int = 1
+    # The convention's domains ("studies", "production") → user codes of their members;
+    # a domain not listed convenes every member.
+    domains: dict[str, list[str]] = field(default_factory=dict)
+
+    def members_for(self, domain: str) -> list[Contact]:
+        codes = self.domains.get(domain)
+        if codes is None:
+            return list(self.members)
+        return [m for m in self.members if m.user_code in codes]
 
 
 @dataclass
@@ -51,6 +62,12 @@ class Contacts:
     # Who manages dossiers, by user name ("*": everyone else), for per-dossier reminders.
     dossier_managers: dict[str, str] = field(default_factory=dict)
 
+    def escalation_of(self, party: str) -> list[Contact]:
+        """The escalation contacts of one party; all of them when none says its party."""
+        if not any(c.party for c in self.escalation):
+            return list(self.escalation)
+        return [c for c in self.escalation if c.party == party]
+
     def dossier_manager_email(self, username: str | None) -> str:
         return self.dossier_managers.get(username or "", self.dossier_managers.get("*", ""))
 
@@ -67,6 +84,7 @@ def parse_contacts(data: dict) -> Contacts:
             members=[Contact(**c) for c in cell.get("members", [])],
             approvers=list(cell.get("approvers", [])),
             required_approvals=int(cell.get("required_approvals", 1)),
+            domains={str(d): list(codes) for d, codes in cell.get("domains", {}).items()},
         ),
         head_of_service=Contact(**head) if head else None,
         security_officer=Contact(**data["security_officer"]) if data.get("security_officer") else None,
@@ -75,6 +93,10 @@ def parse_contacts(data: dict) -> Contacts:
     )
     if contacts.crisis_cell.required_approvals > len(contacts.crisis_cell.approvers):
         raise ValueError("crisis_cell.required_approvals exceeds the number of approvers")
+    known = {m.user_code for m in contacts.crisis_cell.members}
+    for domain, codes in contacts.crisis_cell.domains.items():
+        if unknown := set(codes) - known:
+            raise ValueError(f"crisis_cell.domains.{domain}: not members: {', '.join(sorted(unknown))}")
     return contacts
 
 

@@ -33,12 +33,28 @@ EMAILS: tuple[str, ...] = (
     "trace_export_escalation",
     "subject_request_reminder",
     "subject_request_escalation",
+    "cdc_commitment_missed",
+    "phone_confirmation",
+    "late_notification",
+    "major_disaster",
+    "crisis_meeting_reminder",
+    "crisis_meeting_escalation",
+    "region_notice",
 )
 
 _DAYS = ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche")
 _MONTHS = ("janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août",
            "septembre", "octobre", "novembre", "décembre")
 _SEVERITIES = {"critical_major": "critique ou majeure", "minor": "mineure"}
+_IMPACTS = {
+    "all_users": "indisponibilité totale, tous les utilisateurs",
+    "fifty_users_or_more": "au moins 50 utilisateurs",
+    "non_essential_functions": "indisponibilité partielle de fonctions non essentielles",
+    "few_users": "moins de 50 utilisateurs",
+    "one_user": "un utilisateur",
+}
+_DOMAINS = {"studies": "études", "production": "production"}
+_URGENCIES = {"high": "haute", "medium": "moyenne", "low": "basse"}
 _STATES = {
     "detected": "détectée, non encore signalée",
     "notified": "signalée, sans réponse de la CDC",
@@ -72,6 +88,9 @@ def _environment() -> jinja2.Environment:
     )
     environment.filters["paris"] = paris
     environment.filters["severity_label"] = lambda value: _SEVERITIES.get(value, value)
+    environment.filters["impact_label"] = lambda value: _IMPACTS.get(value, value)
+    environment.filters["domain_label"] = lambda value: _DOMAINS.get(value, value)
+    environment.filters["urgency_label"] = lambda value: _URGENCIES.get(value, value)
     environment.filters["state_label"] = lambda value: _STATES.get(value, value)
     return environment
 

@@ -64,7 +64,9 @@ def build_message(
     cc: list[str],
     idempotency_key: str,
     sent_at: datetime,
+    attachments: list[tuple[str, str, bytes]] | None = None,
 ) -> EmailMessage:
+    """The email, with ``attachments`` as (file name, content type, bytes) MIME parts."""
     message = EmailMessage()
     message["From"] = sender
     message["To"] = ", ".join(to)
@@ -75,6 +77,9 @@ def build_message(
     message["Message-ID"] = message_id(idempotency_key)
     message.set_content(email.text)
     message.add_alternative(email.html, subtype="html")
+    for filename, content_type, content in attachments or []:
+        maintype, subtype = content_type.split("/", 1)
+        message.add_attachment(content, maintype=maintype, subtype=subtype, filename=filename)
     return message
 
 
@@ -92,4 +97,8 @@ def send(message: EmailMessage, config: SmtpConfig) -> None:
             client.starttls(context=context)
         if config.username:
             client.login(config.username, config.password)
-        client.send_message(message)
+        # A recipient refused while others accept (e.g. the CDC's address misconfigured)
+        # is a failed send: a notification that did not reach the CDC is not delivered.
+        refused = client.send_message(message)
+        if refused:
+            raise smtplib.SMTPRecipientsRefused(refused)

@@ -25,12 +25,12 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 from lxml import etree
-from sqlalchemy import and_, delete, func, not_, or_, select, update
+from sqlalchemy import and_, case, delete, func, not_, or_, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from agora.pki import SigningIdentity, ensure_dev_pki, load_signing_identity
-from agora.tracing import Exchange, VectorFacts
+from agora.tracing import ERROR, UNAVAILABLE, Exchange, VectorFacts
 from contracts.dossier import workflow_id_for as dossier_workflow_id
 from crypto.codec import open_keys
 from crypto.person_keys import PersonKeyErased, PersonKeys, open_sealed, seal
@@ -80,6 +80,9 @@ _PERSON_SEALED_COMPRESSED = b"\x03"
 # window of an incident still open.
 INCIDENT_HOLDER = "incident:"
 OPEN_END = "9999-12-31T23:59:59.999999+00:00"
+
+# Transport failures (AGORA unreachable or answering badly), not business refusals.
+_FAILED_OUTCOMES = (UNAVAILABLE, ERROR)
 
 
 # The exchanges the current thread's AGORA call holds (TraceStore.holding), if any.
@@ -199,6 +202,20 @@ class TraceStore:
     def reading(self) -> Iterator[Session]:
         with self.database.sessions() as session:
             yield session
+
+    def call_counts(self, year: int) -> dict[str, tuple[int, int]]:
+        """Per month ("YYYY-MM") of ``year``: the AGORA calls that failed in transport
+        (unavailable or error) and the attempts that were retries. Counts only: no trace's
+        content is read, so this is not a consultation."""
+        month = func.substr(TraceRecord.at, 1, 7)
+        failed = func.sum(case((TraceRecord.outcome.in_(_FAILED_OUTCOMES), 1), else_=0))
+        retried = func.sum(case((TraceRecord.attempt > 1, 1), else_=0))
+        with self.reading() as session:
+            rows = session.execute(
+                select(month, failed, retried)
+                .where(TraceRecord.at >= f"{year:04d}-01-01", TraceRecord.at < f"{year + 1:04d}-01-01")
+                .group_by(month)).all()
+        return {str(m): (int(f or 0), int(r or 0)) for m, f, r in rows}
 
     def _write(self, build: Any) -> Any:
         """Run ``build(session)`` in its own transaction, retrying a lost race for the head."""

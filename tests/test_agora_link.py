@@ -32,6 +32,7 @@ from contracts.agora_link import (
     SIGNAL_LINK_REOPENED,
     SIGNAL_TRANSPORT_FAILURE,
     ApprovalRequest,
+    CrisisMeeting,
     CutOffRequest,
     FailureReport,
     GateConfig,
@@ -277,13 +278,26 @@ async def test_cut_off_holds_every_call_until_the_crisis_cell_approves(
     assert sorted(warning.envelope_to) == sorted(
         [CONTACTS.cdc_support.email, CONTACTS.region_contact.email])
     assert "Coupure" in warning.subject and "clé de signature compromise" in warning.text
-    assert sorted(convocation.envelope_to) == sorted(m.email for m in CONTACTS.crisis_cell.members)
+    # The production domain's cell (the default domain of a cut-off), not the studies' leads.
+    production = CONTACTS.crisis_cell.members_for("production")
+    assert sorted(convocation.envelope_to) == sorted(m.email for m in production)
+    assert "MOA-CORSE" not in {m.user_code for m in production}
     assert "cellule de crise" in convocation.subject and "2 jours ouvrés" in convocation.text
+    assert "du domaine production" in convocation.text
 
     calls = [await link.call(temporal_client, 20 + serial) for serial in range(3)]
     await eventually(lambda: _waiting(link, 3))
     waiters = [w.workflow_id for w in (await link.state()).waiters]
     assert sorted(waiters) == sorted(handle.id for handle, _ in calls)
+    with pytest.raises(WorkflowUpdateFailedError):  # the cell has not met and decided yet
+        await link.handle.execute_update(AgoraLinkWorkflow.approve_reconnection,
+                                         ApprovalRequest("RSSI-CORSE", "analyse terminée"))
+    met = await link.handle.execute_update(AgoraLinkWorkflow.record_meeting, CrisisMeeting(
+        held_at=datetime.now(UTC).isoformat(), attendees=["RSSI-CORSE", "RSSI-CDC", "TECH-CDC"],
+        minutes="Clé révoquée, nouveau certificat installé et vérifié.",
+        decision="reconnexion après installation du nouveau certificat",
+        reconnection_agreed=True, recorded_by="rssi.corse"))
+    assert met.cut_offs[-1].meetings[0].attendees == ["RSSI-CORSE", "RSSI-CDC", "TECH-CDC"]
     with pytest.raises(WorkflowUpdateFailedError):  # not an approver
         await link.handle.execute_update(AgoraLinkWorkflow.approve_reconnection,
                                          ApprovalRequest("MOA-CORSE"))
@@ -301,6 +315,8 @@ async def test_cut_off_holds_every_call_until_the_crisis_cell_approves(
                                                 ApprovalRequest("RSSI-CDC"))
     assert reopened.status == CONNECTED and reopened.cut_offs[-1].reconnected_at
     assert [a.who for a in reopened.cut_offs[-1].approvals] == ["RSSI-CORSE", "RSSI-CDC"]
+    # Each approval refers to the meeting's decision.
+    assert all("nouveau certificat" in a.decision for a in reopened.cut_offs[-1].approvals)
     for handle, request in calls:
         result: GatedResult = await handle.result()
         assert [w.reason for w in result.waits] == ["cut_off"]

@@ -4,6 +4,7 @@ link workflow, the AGORA simulator and a real SMTP server (SPEC §4)."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import dataclasses
 import uuid
@@ -31,7 +32,7 @@ from tests.conftest import FAST_RETRY
 from tests.fixtures_agora import SimulatorHandle
 from tests.fixtures_api import PASSWORD, ApiHandle, seed_users, serve_in_thread
 from tests.fixtures_smtp import SmtpServer, start_smtp_server
-from tests.test_agora_link import window_around_now
+from tests.test_agora_link import PARIS, window_around_now
 
 CONTACTS = load_contacts()
 
@@ -183,6 +184,21 @@ async def test_cut_off_holds_real_dossiers_until_the_crisis_cell_approves(
 
         # The crisis cell's express agreement: only its approvers, each once, with evidence.
         assert (await manager.post("/api/agora-link/approvals", json={})).status_code == 403
+        # The approvals rest on the crisis cell's decision, recorded first.
+        before_meeting = await operator.post("/api/agora-link/approvals", json={
+            "approver": "RSSI-CORSE", "note": "courriel du 29/11 10 h 02"})
+        assert before_meeting.status_code == 409 and "réunion" in before_meeting.text
+        no_attendee = await operator.post("/api/agora-link/crisis-meetings", json={
+            "held_at": datetime.now(UTC).isoformat(), "attendees": [], "minutes": "x",
+            "decision": "x", "reconnection_agreed": True})
+        assert no_attendee.status_code == 422
+        assert no_attendee.json()["detail"][0]["loc"] == ["body", "attendees"]
+        met = await operator.post("/api/agora-link/crisis-meetings", json={
+            "held_at": datetime.now(UTC).isoformat(), "attendees": ["RSSI-CORSE", "RSSI-CDC"],
+            "minutes": "Certificat remplacé.", "decision": "reconnecter",
+            "reconnection_agreed": True})
+        assert met.status_code == 200, met.text
+        assert met.json()["cut_offs"][-1]["meetings"][0]["recorded_by"] == "operateur"
         self_approval = await operator.post("/api/agora-link/approvals", json={})
         assert self_approval.status_code == 409 and "operateur" in self_approval.text
         no_evidence = await operator.post("/api/agora-link/approvals", json={"approver": "RSSI-CORSE"})
@@ -254,10 +270,27 @@ async def test_pages_show_the_cut_off_and_let_an_operator_act(stack: Stack) -> N
         csrf = page.text.split('name="csrf" value="')[1].split('"')[0]
         empty = await browser.post("/liaison/coupure", data={"csrf": csrf, "reason": " "})
         assert empty.status_code == 422 and "Champ obligatoire" in empty.text
-        cut = await browser.post("/liaison/coupure", data={"csrf": csrf, "reason": "test UI"})
+        # Only administrators declare a major disaster.
+        assert "Sinistre majeur" not in page.text
+        refused = await browser.post("/liaison/coupure", data={
+            "csrf": csrf, "reason": "incendie", "major_disaster": "oui"})
+        assert refused.status_code == 403
+        async with stack.api.client("operateur") as operator:
+            assert (await operator.post("/api/agora-link/major-disaster", json={
+                "description": "incendie"})).status_code == 403
+        cut = await browser.post("/liaison/coupure", data={"csrf": csrf, "reason": "test UI",
+                                                           "domain": "studies"})
         assert cut.status_code == 303
         dossiers = await browser.get("/dossiers")
         assert 'id="link-banner"' in dossiers.text and "Liaison AGORA coupée" in dossiers.text
+        await asyncio.sleep(1.1)  # the form's instant is to the second, after the cut-off
+        met = await browser.post("/liaison/reunion", data={
+            "csrf": csrf, "held_at": datetime.now(PARIS).strftime("%Y-%m-%dT%H:%M:%S"),
+            "attendees": "RSSI-CORSE\nRSSI-CDC", "minutes": "Essai terminé.",
+            "decision": "reconnecter", "reconnection_agreed": "oui"})
+        assert met.status_code == 303, met.text
+        link_page = (await browser.get("/liaison")).text
+        assert "Études" in link_page and "Essai terminé." in link_page
         approved = await browser.post("/liaison/accords", data={
             "csrf": csrf, "approver": "RSSI-CORSE", "note": "accord écrit"})
         assert approved.status_code == 303
@@ -273,7 +306,8 @@ async def test_pages_show_the_cut_off_and_let_an_operator_act(stack: Stack) -> N
         assert 'id="link-banner"' not in (await browser.get("/liaison")).text
 
         opened = await browser.post("/incidents", data={
-            "csrf": csrf, "severity": "minor", "description": "Lenteurs sur RechercherDossier"})
+            "csrf": csrf, "impact": "few_users", "urgency": "low",
+            "description": "Lenteurs sur RechercherDossier"})
         assert opened.status_code == 303
         incident = await browser.get(opened.headers["location"])
         assert "Notifié à la CDC" in incident.text or "Détecté" in incident.text
@@ -298,3 +332,191 @@ async def test_an_incident_opening_retried_after_a_lost_answer_is_one_incident(s
     assert retried.json()["ticket"] == first.json()["ticket"]
     assert other.json()["ticket"] != first.json()["ticket"]  # another key: another incident
     assert [i["ticket"] for i in listed].count(first.json()["ticket"]) == 1
+
+
+async def test_priority_reclassification_phone_call_and_cdc_report_through_the_api(
+    stack: Stack,
+) -> None:
+    ticket = f"INC-{uuid.uuid4().hex[:6]}"
+    async with stack.api.client("operateur") as http:
+        unknown = await http.post("/api/incidents", json={
+            "impact": "la_moitie", "urgency": "high", "description": "x"})
+        assert unknown.status_code == 422 and unknown.json()["detail"][0]["loc"] == ["body", "impact"]
+        created = await http.post("/api/incidents", json={
+            "impact": "few_users", "urgency": "medium", "ticket": ticket,
+            "description": "Lenteurs sur DeclarerRemuneration pour une partie des agents."})
+        assert created.status_code == 201, created.text
+        assert (created.json()["priority"], created.json()["deadline"]) == ("P3", None)
+        await stack.smtp.wait_for(lambda m: any(ticket in x.subject for x in m))
+
+        raised = await http.post(f"/api/incidents/{ticket}/reclassification", json={
+            "impact": "all_users", "urgency": "high", "note": "plus aucun appel ne passe"})
+        assert raised.status_code == 200, raised.text
+        view = raised.json()
+        assert (view["priority"], view["severity"]) == ("P1", "critical_major") and view["deadline"]
+        assert [f["who"] for f in view["history"] if f["kind"] == "reclassified"] == ["operateur"]
+        refused = await http.post(f"/api/incidents/{ticket}/reclassification", json={
+            "impact": "all_users", "urgency": "urgentissime"})
+        assert refused.status_code == 422 and refused.json()["detail"][0]["loc"] == ["body", "urgency"]
+
+        called_at = datetime.now(UTC).isoformat()
+        phoned = await http.post(f"/api/incidents/{ticket}/phone-calls", json={
+            "caller": "Paul Leca", "callee": "support CPF", "called_at": called_at,
+            "summary": "Aucun appel ne passe depuis 9 h."})
+        assert phoned.status_code == 200, phoned.text
+        assert phoned.json()["phone_calls"][0]["who"] == "operateur"
+        def confirmations(messages: list) -> list:
+            return [x for x in messages if ticket in x.subject and "Confirmation" in x.subject]
+        [confirmation] = confirmations(await stack.smtp.wait_for(confirmations))
+        assert "Aucun appel ne passe depuis 9 h." in confirmation.text
+
+        reported = await http.post("/api/incidents", json={
+            "impact": "fifty_users_or_more", "urgency": "high",
+            "description": "La CDC constate des rejets de signature sur nos appels.",
+            "cdc_report": {"reference": "CDC-INC-9001", "reported_at": called_at,
+                           "reported_by": "support CPF", "channel": "mail"}})
+        assert reported.status_code == 201, reported.text
+        cdc_ticket = reported.json()["ticket"]
+        assert reported.json()["origin"] == "cdc" and reported.json()["notified_at"] is None
+        assert reported.json()["cdc_ack_due_at"]
+        no_phone = await http.post(f"/api/incidents/{cdc_ticket}/phone-calls", json={
+            "caller": "Paul Leca", "callee": "support CPF", "called_at": called_at,
+            "summary": "x"})
+        assert no_phone.status_code == 409
+        both = await http.post("/api/incidents", json={
+            "impact": "all_users", "urgency": "high", "description": "x",
+            "cdc_report": {"reference": "R", "reported_at": called_at, "reported_by": "s",
+                           "channel": "mail"},
+            "region_event": {"kind": "outage", "starts_at": called_at}})
+        assert both.status_code == 422 and both.json()["detail"][0]["loc"] == ["body", "region_event"]
+    async with signed_in(stack, "operateur") as browser:
+        page = (await browser.get(f"/incidents/{ticket}")).text
+        assert 'id="priority"' in page and "P1" in page and "Requalification" in page
+        assert "Confirmation écrite de l&#39;appel" in page or "Confirmation écrite de l'appel" in page
+        cdc_page = (await browser.get(f"/incidents/{cdc_ticket}")).text
+        assert "CDC-INC-9001" in cdc_page and "Notification par téléphone" not in cdc_page
+    async with signed_in(stack, "operateur") as browser:
+        page = await browser.get("/incidents")
+        csrf = page.text.split('name="csrf" value="')[1].split('"')[0]
+        planned = await browser.post("/incidents", data={
+            "csrf": csrf, "impact": "all_users", "urgency": "low",
+            "description": "Mise à jour du pare-feu de la Région",
+            "region_event_kind": "planned_intervention",
+            "region_event_starts_at": "2099-03-02T20:00", "region_event_ends_at": "2099-03-02T22:00"})
+        assert planned.status_code == 303, planned.text
+        region_ticket = planned.headers["location"].split("/incidents/")[1].split("?")[0]
+        await stack.smtp.wait_for(lambda m: [x for x in m if region_ticket in x.subject])
+        notice = next(x for x in stack.smtp.messages if region_ticket in x.subject)
+        assert "intervention programmée" in notice.subject and "20:00" in notice.subject
+        shown = (await browser.get(f"/incidents/{region_ticket}")).text
+        assert "Intervention programmée" in shown and "Information de la CDC" in shown
+    await asyncio.sleep(0.5)
+    assert not [m for m in stack.smtp.messages if cdc_ticket in m.subject]
+    for closing in (ticket, cdc_ticket, region_ticket):
+        async with stack.api.client("operateur") as http:
+            assert (await http.post(f"/api/incidents/{closing}/resolve")).status_code == 200
+
+
+async def test_files_attached_in_the_ui_and_the_api_leave_as_mime_attachments_named_after_the_ticket(
+    stack: Stack,
+) -> None:
+    png = b"\x89PNG\r\n\x1a\n" + b"\x01" * 200
+    async with signed_in(stack, "operateur") as browser:
+        page = await browser.get("/incidents")
+        csrf = page.text.split('name="csrf" value="')[1].split('"')[0]
+        opened = await browser.post("/incidents", data={
+            "csrf": csrf, "impact": "few_users", "urgency": "low",
+            "description": "Erreur 500 sur ConsulterDossier (capture jointe)"},
+            files={"files": ("capture.png", png, "image/png")})
+        assert opened.status_code == 303, opened.text
+        ticket = opened.headers["location"].split("/incidents/")[1].split("?")[0]
+
+    def about(messages: list) -> list:
+        return [m for m in messages if ticket in m.subject]
+
+    [notification] = about(await stack.smtp.wait_for(about))
+    [part] = list(notification.message.iter_attachments())
+    assert part.get_filename() == f"{ticket}_capture.png"
+    assert part.get_content_type() == "image/png" and part.get_content() == png
+
+    async with stack.api.client("operateur") as http:
+        refused = await http.post(f"/api/incidents/{ticket}/attachments",
+                                  files={"file": ("outil.png", b"MZ\x90\x00", "image/png")})
+        assert refused.status_code == 422 and refused.json()["detail"][0]["loc"] == ["body", "file"]
+        log = b"09:12 HTTP 500 ConsulterDossier\n"
+        added = await http.post(f"/api/incidents/{ticket}/attachments",
+                                files={"file": ("journal.log", log, "text/plain")})
+        assert added.status_code == 200, added.text
+        assert [f["filename"] for f in added.json()["files"]] == ["capture.png", "journal.log"]
+        assert [f["kind"] for f in added.json()["history"]].count("attachment") == 2
+        # A later email (the phone call's confirmation) carries both.
+        phoned = await http.post(f"/api/incidents/{ticket}/phone-calls", json={
+            "caller": "Paul Leca", "callee": "support CPF",
+            "called_at": datetime.now(UTC).isoformat(), "summary": "Erreur 500 persistante."})
+        assert phoned.status_code == 200, phoned.text
+        confirmation = next(m for m in about(stack.smtp.messages) if "Confirmation" in m.subject)
+        names = sorted(p.get_filename() for p in confirmation.message.iter_attachments())
+        assert names == sorted([f"{ticket}_capture.png", f"{ticket}_journal.log"])
+        assert (await http.post(f"/api/incidents/{ticket}/resolve")).status_code == 200
+        # The JSON opening takes files too (base64), checked the same way.
+        bad = await http.post("/api/incidents", json={
+            "impact": "one_user", "urgency": "low", "description": "x",
+            "files": [{"filename": "outil.exe", "content_base64": base64.b64encode(b"MZ\x90").decode()}]})
+        assert bad.status_code == 422 and bad.json()["detail"][0]["loc"] == ["body", "files"]
+        not_base64 = await http.post("/api/incidents", json={
+            "impact": "one_user", "urgency": "low", "description": "x",
+            "files": [{"filename": "a.log", "content_base64": "%%%"}]})
+        assert not_base64.status_code == 422
+        with_file = await http.post("/api/incidents", json={
+            "impact": "one_user", "urgency": "low", "description": "Capture jointe (API)",
+            "files": [{"filename": "ecran.png", "content_base64": base64.b64encode(png).decode()}]})
+        assert with_file.status_code == 201, with_file.text
+        json_ticket = with_file.json()["ticket"]
+        assert [f["filename"] for f in with_file.json()["files"]] == ["ecran.png"]
+        [sent] = [m for m in await stack.smtp.wait_for(lambda m: [x for x in m if json_ticket in x.subject])
+                  if json_ticket in m.subject]
+        assert [p.get_filename() for p in sent.message.iter_attachments()] == [f"{json_ticket}_ecran.png"]
+        assert (await http.post(f"/api/incidents/{json_ticket}/resolve")).status_code == 200
+        closed = await http.post(f"/api/incidents/{ticket}/attachments",
+                                 files={"file": ("autre.log", b"x\n", "text/plain")})
+        assert closed.status_code == 409
+
+
+async def test_the_service_report_names_an_incident_in_json_csv_pdf_and_its_page(stack: Stack) -> None:
+    year, month = datetime.now(UTC).year, datetime.now(UTC).month
+    async with stack.api.client("operateur") as http:
+        created = await http.post("/api/incidents", json={
+            "impact": "all_users", "urgency": "high",
+            "description": "Indisponibilité totale des web services AGORA (rapport)."})
+        ticket = created.json()["ticket"]
+        await stack.smtp.wait_for(lambda m: any(ticket in x.subject for x in m))
+
+        async def notified() -> bool:
+            return (await http.get(f"/api/incidents/{ticket}")).json()["notified_at"] is not None
+
+        await eventually(notified)
+        assert (await http.post(f"/api/incidents/{ticket}/work_around")).status_code == 200
+        assert (await http.get("/api/service-report", params={"year": year, "month": 13})
+                ).json()["detail"][0]["loc"] == ["query", "month"]
+        report = (await http.get("/api/service-report", params={"year": year})).json()
+        assert [p["label"] for p in report["periods"]][-1] == str(year) and len(report["periods"]) == 13
+        this_month = report["periods"][month - 1]
+        assert ticket in this_month["notification"]["met"] and ticket in this_month["resolution"]["met"]
+        assert this_month["by_priority"]["P1"] >= 1 and this_month["by_origin"]["region"] >= 1
+        # Down from detection to its workaround: some unavailability this month.
+        assert this_month["unavailable_seconds"] > 0 and this_month["availability"] < 1
+        [only] = (await http.get("/api/service-report", params={"year": year, "month": month})
+                  ).json()["periods"]
+        assert only["notification"]["met"] == this_month["notification"]["met"]
+        csv_file = await http.get("/api/service-report.csv", params={"year": year})
+        assert csv_file.headers["content-type"].startswith("text/csv") and ticket in csv_file.text
+        pdf = await http.get("/api/service-report.pdf", params={"year": year, "month": month})
+        assert pdf.content.startswith(b"%PDF") and ticket.encode() in pdf.content
+        assert (await http.post(f"/api/incidents/{ticket}/resolve")).status_code == 200
+    async with signed_in(stack, "auditeur") as browser:
+        page = (await browser.get(f"/rapport-de-service?annee={year}")).text
+        assert "Rapport de service AGORA" in page and ticket in page
+        assert page.count("<svg") == 3 and "<script" not in page
+        assert 'id="download-pdf"' in page and 'id="download-csv"' in page
+    async with stack.api.client("gestionnaire") as manager:
+        assert (await manager.get("/api/service-report", params={"year": year})).status_code == 403

@@ -10,6 +10,7 @@ from state_models.incident import (
     allowed_events,
     next_state,
 )
+from state_models.incident_priority import PriorityMatrix, parse_matrix
 
 # The whole transition table: (state, event) → next state. Anything absent is illegal.
 LEGAL = {
@@ -117,3 +118,29 @@ def test_severity_values_are_plain_strings() -> None:
     assert [s.value for s in Severity] == ["critical_major", "minor"]
     with pytest.raises(ValueError):
         Severity("blocking")
+
+
+# --- priority from impact × urgency (state_models/incident_priority.py) ---------------------
+
+def test_the_convention_s_critical_or_major_impacts_carry_the_sla_whatever_the_urgency() -> None:
+    matrix = PriorityMatrix()
+    for impact in ("all_users", "fifty_users_or_more", "non_essential_functions"):
+        for urgency in ("high", "medium", "low"):
+            assert matrix.severity(matrix.priority(impact, urgency)) == "critical_major"
+    assert matrix.priority("all_users", "high") == "P1"
+    assert matrix.severity(matrix.priority("one_user", "high")) == "minor"
+    with pytest.raises(ValueError, match="impact inconnu"):
+        matrix.priority("la_moitie", "high")
+    with pytest.raises(ValueError, match="urgence inconnue"):
+        matrix.priority("all_users", "demain")
+
+
+def test_a_configured_matrix_decides_priorities_and_must_grade_every_urgency() -> None:
+    matrix = parse_matrix({"cells": {"all_users": {"high": "P1", "low": "P3"},
+                                     "one_user": {"high": "P2", "low": "P4"}},
+                           "sla_priorities": ["P1", "P2"]})
+    assert matrix.severity(matrix.priority("one_user", "high")) == "critical_major"
+    assert matrix.severity(matrix.priority("all_users", "low")) == "minor"
+    assert matrix.urgencies() == ["high", "low"]
+    with pytest.raises(ValueError, match="chaque urgence"):
+        parse_matrix({"cells": {"all_users": {"high": "P1"}, "one_user": {"low": "P4"}}})

@@ -85,6 +85,15 @@ SUBJECT_REQUEST = {
     "page_url": "http://127.0.0.1:8000/demandes-rgpd/a1b2c3d4e5f6",
     "partner_name": CONTACTS.partner_name,
 }
+PRIORITISED = {**INCIDENT, "priority": "P1", "impact": "all_users", "urgency": "high",
+               "origin": "region", "cdc_report": None}
+CDC_REPORTED = {**PRIORITISED, "origin": "cdc", "missed": "cdc_ack_missed", "cdc_report": {
+    "reference": "CDC-INC-7781", "reported_at": "2026-12-07T08:12:00+00:00",
+    "reported_by": "support CPF", "channel": "phone"}}
+PHONE = {**PRIORITISED, "call": {
+    "caller": "Paul Leca", "callee": "support CPF (M. Durand)",
+    "called_at": "2026-12-07T08:20:00+00:00",
+    "summary": "HTTP 503 sur tous les appels depuis 09:12", "who": "paul.leca"}}
 CONTEXTS = {
     "cdc_notification": INCIDENT,
     "reminder": INCIDENT,
@@ -98,6 +107,16 @@ CONTEXTS = {
     "trace_export_escalation": TRACE_EXPORT,
     "subject_request_reminder": SUBJECT_REQUEST,
     "subject_request_escalation": SUBJECT_REQUEST,
+    "cdc_commitment_missed": CDC_REPORTED,
+    "phone_confirmation": PHONE,
+    "major_disaster": {**CUT_OFF, "domain": "production", "major_disaster": True},
+    "crisis_meeting_reminder": {**CUT_OFF, "domain": "studies", "reminder_number": 2},
+    "crisis_meeting_escalation": {**CUT_OFF, "domain": "production"},
+    "region_notice": {**PRIORITISED, "origin": "region_system", "region_event": {
+        "kind": "planned_intervention", "starts_at": "2026-12-09T07:00:00+00:00",
+        "ends_at": "2026-12-09T09:00:00+00:00"}},
+    "late_notification": {**PRIORITISED, "notification_due_at": "2026-12-07T10:12:00+00:00",
+                          "cdc_support": asdict(CONTACTS.cdc_support)},
 }
 
 
@@ -107,7 +126,9 @@ def test_every_email_renders_in_french_with_text_and_html(name: str) -> None:
     assert "\n" not in email_.subject and email_.subject
     assert email_.text.startswith("Bonjour,")
     assert "<p>Bonjour,</p>" in email_.html and '<html lang="fr">' in email_.html
-    if name in ("cdc_notification", "reminder", "escalation", "deadline_passed"):
+    if name in ("cdc_notification", "reminder", "escalation", "deadline_passed",
+                "cdc_commitment_missed", "phone_confirmation", "late_notification",
+                "region_notice"):
         assert email_.subject.startswith("[AGORA-20261207-0001]")
         # Data is escaped in HTML, verbatim in text.
         assert "&lt;ValiderDossier&gt;" in email_.html
@@ -124,6 +145,33 @@ def test_cdc_notification_carries_every_item_spec_4_lists() -> None:
                  # 08:12 UTC is 09:12 in Paris in winter.
                  "lundi 7 décembre 2026 à 09:12 (heure de Paris)"):
         assert item in text
+
+
+def test_a_prioritised_incident_shows_its_priority_impact_and_urgency() -> None:
+    email_ = render.render("cdc_notification", PRIORITISED)
+    for part in (email_.text, email_.html):
+        assert "P1 (impact : indisponibilité totale, tous les utilisateurs, urgence : haute)" in part
+    assert "Priorité" not in render.render("cdc_notification", INCIDENT).text
+
+
+def test_the_cdc_escalation_names_its_reference_and_the_commitment_missed() -> None:
+    ack = render.render("cdc_commitment_missed", CDC_REPORTED)
+    resolution = render.render("cdc_commitment_missed", {**CDC_REPORTED,
+                                                          "missed": "cdc_resolution_missed"})
+    assert "CDC-INC-7781" in ack.subject and "prise en compte" in ack.subject
+    assert "résolution" in resolution.subject
+    assert "par téléphone" in ack.text and "n'a pas été prise en compte" in ack.text
+    assert "ni corrigée ni contournée" in resolution.text
+    assert "mardi 8 décembre 2026 à 09:12" in resolution.html
+
+
+def test_the_phone_confirmation_says_who_called_whom_when_and_what() -> None:
+    email_ = render.render("phone_confirmation", PHONE)
+    assert "lundi 7 décembre 2026 à 09:20" in email_.subject
+    for part in (email_.text, email_.html):
+        for item in ("Paul Leca", "support CPF (M. Durand)", "HTTP 503 sur tous les appels",
+                     "AGORA-20261207-0001", CONTACTS.region_contact.phone):
+            assert item in part
 
 
 def test_a_missing_value_is_an_error_not_a_blank() -> None:

@@ -18,7 +18,7 @@ from temporalio.testing import ActivityEnvironment
 from agora import messages as m
 from agora.client import AgoraClient
 from agora.errors import AgoraFault, AgoraUnavailable
-from agora.tracing import ACKNOWLEDGED, FAULT, UNAVAILABLE, Exchange, ExchangeContext
+from agora.tracing import ACKNOWLEDGED, ERROR, FAULT, UNAVAILABLE, Exchange, ExchangeContext
 from cli import main as cli_main
 from crypto.person_keys import seal
 from settings import Settings
@@ -464,3 +464,22 @@ async def test_schedules_are_created_once_and_a_run_signs_checkpoints(
         finally:
             for schedule_id in ids:
                 await temporal_client.get_schedule_handle(schedule_id).delete()
+
+
+def test_failed_and_retried_calls_are_counted_per_month_for_the_service_report(
+    store: TraceStore,
+) -> None:
+    calls = [  # (sent at, outcome, attempt)
+        ("2026-03-02T10:00:00+00:00", ACKNOWLEDGED, 1),
+        ("2026-03-02T10:05:00+00:00", UNAVAILABLE, 1),  # failed …
+        ("2026-03-02T10:06:00+00:00", ACKNOWLEDGED, 2),  # … then retried
+        ("2026-03-31T23:59:00+00:00", ERROR, 3),  # failed, and a retry
+        ("2026-03-15T09:00:00+00:00", FAULT, 1),  # AGORA's refusal: not a failure of the service
+        ("2026-04-01T00:00:00+00:00", UNAVAILABLE, 1),
+        ("2025-12-31T23:00:00+00:00", UNAVAILABLE, 2),  # another year
+    ]
+    for index, (sent_at, outcome, attempt) in enumerate(calls):
+        store.record_exchange(Exchange("ValiderDossier", "agent", f"req-{index}",
+                                       ExchangeContext(dossier_id="D-1", attempt=attempt),
+                                       sent_at=sent_at, received_at=sent_at, outcome=outcome))
+    assert store.call_counts(2026) == {"2026-03": (2, 2), "2026-04": (1, 0)}

@@ -7,10 +7,19 @@ time and again when the deadline passes with neither fix nor workaround.
 Acknowledgement, workaround and resolution are updates whose validators ask
 the incident lifecycle model; each records who and when. Resolution stops
 every timer.
+
+Its priority comes from impact × urgency through the configured matrix
+(``state_models.incident_priority``); a reclassification is recorded and
+recomputes the deadline from the original detection. An anomaly reported by
+the CDC notifies nobody: the workflow follows the CDC's commitments instead
+(acknowledgement, resolution) and escalates to the CDC's escalation contacts
+when they are missed. A notification made by phone is recorded and confirmed
+by email at once; the call counts as the notification time once confirmed.
 """
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import asdict
 from datetime import datetime, timedelta
 
@@ -22,34 +31,55 @@ with workflow.unsafe.imports_passed_through():
     # resolves the input's nested dataclass hints (Contacts → Contact) through
     # the sandbox's sys.modules, which lacks modules only imported transitively.
     import notifications.contacts  # noqa: F401
+    from activities.alerts import AlertActivities
     from activities.traces import TraceActivities
     from contracts.agora_link import SIGNAL_INCIDENT_CLOSED
+    from contracts.alerts import ChannelAlert
     from contracts.dossier import WORKFLOW_ID_PREFIX as DOSSIER_PREFIX
     from contracts.incident import (
+        ORIGIN_CDC,
+        ORIGIN_REGION_SYSTEM,
         QUERY_VIEW,
         SIGNAL_ATTACH_FAILURE,
         UPDATE_ACKNOWLEDGE,
+        UPDATE_ADD_ATTACHMENT,
+        UPDATE_PHONE_CALL,
+        UPDATE_RECLASSIFY,
         UPDATE_RESOLVE,
         UPDATE_WORK_AROUND,
         ActionRecord,
         AttachedFailure,
         IncidentAction,
+        IncidentFact,
         IncidentInput,
         IncidentView,
+        PhoneCall,
+        Reclassification,
     )
-    from contracts.notify import EmailRequest, SentEmail
+    from contracts.notify import EmailAttachment, EmailRequest, SentEmail
     from contracts.traces import INCIDENT_HOLD_LOOKBACK_SECONDS, IncidentHold
     from state_models import incident as lifecycle
     from state_models.calendar import add_working_hours
+    from state_models.incident_priority import PriorityMatrix
     from workflows.notify_call import send_email
 
 # The SLA steps, each sent at most once; each is also its email's template.
 ESCALATION_NO_ACK = "escalation"
 REMINDER = "reminder"
 DEADLINE_PASSED = "deadline_passed"
+# The CDC's commitments on an anomaly it reported (email template: cdc_commitment_missed).
+CDC_ACK_MISSED = "cdc_ack_missed"
+CDC_RESOLUTION_MISSED = "cdc_resolution_missed"
+CDC_COMMITMENT_MISSED = "cdc_commitment_missed"
+PHONE_CONFIRMATION = "phone_confirmation"
+LATE_NOTIFICATION = "late_notification"
+REGION_NOTICE = "region_notice"
 
 # The version of this workflow that holds its traces (workflow.patched).
 HOLD_PATCH = "incident-legal-hold"
+_CLOCK_SLACK = timedelta(minutes=5)
+# The version that watches for a late CDC notification.
+LATE_PATCH = "incident-late-notification"
 
 # States in which the CDC has not answered yet / the SLA is not met yet.
 _UNANSWERED = frozenset({"detected", "notified"})
@@ -63,6 +93,12 @@ class IncidentWorkflow:
         self._input = incident
         self._state = "detected"
         self._detected = datetime.fromisoformat(incident.detected_at)
+        self._matrix = incident.priority_matrix or PriorityMatrix()
+        self._impact, self._urgency = incident.impact, incident.urgency
+        # Incidents opened before priorities existed keep the severity they were given.
+        self._priority = self._matrix.priority(self._impact, self._urgency) if self._impact else ""
+        self._severity = (self._matrix.severity(self._priority) if self._priority
+                          else incident.severity)
         self._deadline = self._sla_deadline()
         self._notified_at: datetime | None = None
         self._actions: dict[str, ActionRecord] = {}
@@ -74,16 +110,33 @@ class IncidentWorkflow:
         self._dossiers: set[str] = set()
         # Bumped by every update so the timer loop recomputes its next due instant.
         self._revision = 0
+        # Reclassifications so far: they name the emails of the steps they re-arm.
+        self._classifications = 0
+        self._phone_calls: list[PhoneCall] = []
+        self._late_at: datetime | None = None
+        self._files: list[EmailAttachment] = list(incident.files)
+        self._alert_channels: list[str] = []
+        self._history: list[IncidentFact] = [IncidentFact(
+            incident.detected_at, "detected", incident.opened_by, self._opening_detail())]
+        self._history += [IncidentFact(f.uploaded_at or incident.detected_at, "attachment",
+                                       f.uploaded_by, f"{f.filename} ({f.content_type}, {f.size} octets)")
+                          for f in incident.files]
 
     @workflow.run
     async def run(self, incident: IncidentInput) -> IncidentView:
-        await self._notify_cdc()
+        watch: asyncio.Task[None] | None = None
+        if incident.origin != ORIGIN_CDC:
+            # Incidents started before the watch existed replay without it.
+            if workflow.patched(LATE_PATCH):
+                watch = asyncio.create_task(self._watch_notification())
+            await self._notify_cdc()
         # Incidents started before legal holds existed replay without them.
         holds = workflow.patched(HOLD_PATCH)
         if holds:
             await self._hold_traces(ends_at=None)
-        if self._deadline is not None:
-            await self._follow_sla()
+        await self._follow_sla()
+        if watch is not None:
+            await watch
         await workflow.wait_condition(
             lambda: self._state == "resolved" and workflow.all_handlers_finished()
         )
@@ -110,20 +163,91 @@ class IncidentWorkflow:
 
     async def _notify_cdc(self) -> None:
         contacts = self._input.contacts
-        await self._send("cdc_notification", [contacts.cdc_support.email],
+        template = (REGION_NOTICE if self._input.origin == ORIGIN_REGION_SYSTEM
+                    else "cdc_notification")
+        await self._send(template, [contacts.cdc_support.email],
                          cc=[contacts.region_contact.email])
-        self._notified_at = workflow.now()
+        self._notified(workflow.now())
+
+    def _notified(self, at: datetime) -> None:
+        """The CDC was notified at ``at`` (by email, or by a phone call now confirmed)."""
+        # A phone call confirmed while the email was on its way may be the earlier one.
+        if self._notified_at is None or at < self._notified_at:
+            self._notified_at = at
         # The CDC may have acknowledged (or we resolved) while the email was on its way.
         if "notify" in lifecycle.allowed_events(self._state):
             self._state = lifecycle.next_state(self._state, "notify")
 
+    async def _watch_notification(self) -> None:
+        """Alert the head of service and the handlers by every other channel when the CDC
+        notification is still not delivered some time before its 2-hour limit."""
+        timings = self._input.timings
+        if self._input.origin == ORIGIN_REGION_SYSTEM:
+            due = self._notification_due() - timedelta(
+                seconds=timings.region_notice_reminder_before_seconds)
+        else:
+            due = self._detected + timedelta(seconds=timings.late_notification_alert_seconds)
+        try:
+            await workflow.wait_condition(
+                lambda: self._notified_at is not None or self._state == "resolved",
+                timeout=max((due - workflow.now()).total_seconds(), 0.001),
+                timeout_summary=f"notification {self._input.ticket} en retard ?")
+            return
+        except TimeoutError:
+            pass
+        self._late_at = workflow.now()
+        self._history.append(IncidentFact(self._late_at.isoformat(), "notification_late",
+                                          "agora-flow", "notification à la CDC non délivrée"))
+        contacts = self._input.contacts
+        handlers = [c.email for c in (contacts.head_of_service, contacts.region_contact) if c]
+        await asyncio.gather(
+            self._send(LATE_NOTIFICATION, handlers, cc=[]),
+            self._alert_other_channels())
+
+    def _notification_due(self) -> datetime:
+        """When the CDC must have been told: 2 hours after detecting an anomaly on AGORA; a
+        day after an outage of the Region's own system, a day before its planned intervention."""
+        timings, event = self._input.timings, self._input.region_event
+        if self._input.origin != ORIGIN_REGION_SYSTEM or event is None:
+            return self._detected + timedelta(seconds=timings.notification_limit_seconds)
+        limit = timedelta(seconds=timings.region_notice_limit_seconds)
+        if event.kind == "planned_intervention":
+            return datetime.fromisoformat(event.starts_at) - limit
+        return self._detected + limit
+
+    async def _alert_other_channels(self) -> None:
+        incident = self._input
+        limit = self._notification_due()
+        channels = await workflow.execute_activity_method(
+            AlertActivities.post_alert,
+            ChannelAlert(
+                idempotency_key=f"{workflow.info().workflow_id}:{LATE_NOTIFICATION}",
+                text=(f"[{incident.ticket}] Notification à la CDC non délivrée : incident "
+                      f"détecté le {incident.detected_at}, limite contractuelle "
+                      f"{limit.isoformat()}. Prévenir la CDC par téléphone et enregistrer "
+                      f"l'appel."),
+                ticket=incident.ticket),
+            start_to_close_timeout=timedelta(minutes=1),
+            heartbeat_timeout=timedelta(minutes=1),
+            retry_policy=RetryPolicy(maximum_interval=timedelta(minutes=2)),
+            summary=f"alerte {incident.ticket}")
+        self._alert_channels = channels
+        if channels:
+            self._history.append(IncidentFact(workflow.now().isoformat(), "alert_sent",
+                                              "agora-flow", ", ".join(channels)))
+
     # --- the SLA clocks (critical/major) ---------------------------------------------
 
     async def _follow_sla(self) -> None:
-        """Sleep until the next due step, recomputing whenever an update moves the incident."""
-        while (step := self._next_step()) is not None:
-            name, due = step
+        """Sleep until the next due step, recomputing whenever an update moves the incident
+        (a reclassification may give a minor incident a deadline); return once resolved."""
+        while self._state != "resolved":
             seen = self._revision
+            step = self._next_step()
+            if step is None:
+                await workflow.wait_condition(lambda seen=seen: self._revision != seen)
+                continue
+            name, due = step
             remaining = (due - workflow.now()).total_seconds()
             if remaining > 0:
                 try:
@@ -138,10 +262,22 @@ class IncidentWorkflow:
             await self._send_step(name)
 
     def _steps(self) -> dict[str, datetime]:
-        """The due instant of every step still relevant in the current state."""
-        assert self._deadline is not None
+        """The due instant of every step still relevant in the current state, not yet sent."""
+        return {name: due for name, due in self._due_steps().items()
+                if name not in self._sent_steps}
+
+    def _due_steps(self) -> dict[str, datetime]:
         timings = self._input.timings
         steps: dict[str, datetime] = {}
+        if self._input.origin == ORIGIN_CDC:
+            if self._state == "detected":
+                steps[CDC_ACK_MISSED] = self._detected + timedelta(
+                    seconds=timings.cdc_ack_commitment_seconds)
+            if self._deadline is not None and self._state in _SLA_OPEN:
+                steps[CDC_RESOLUTION_MISSED] = self._deadline
+            return steps
+        if self._deadline is None:
+            return steps
         if self._state in _UNANSWERED and self._notified_at is not None:
             steps[ESCALATION_NO_ACK] = self._notified_at + timedelta(
                 seconds=timings.escalation_if_no_ack_seconds)
@@ -149,7 +285,7 @@ class IncidentWorkflow:
             steps[REMINDER] = self._deadline - timedelta(
                 seconds=timings.reminder_before_deadline_seconds)
             steps[DEADLINE_PASSED] = self._deadline
-        return {name: due for name, due in steps.items() if name not in self._sent_steps}
+        return steps
 
     def _next_step(self) -> tuple[str, datetime] | None:
         steps = self._steps()
@@ -163,7 +299,10 @@ class IncidentWorkflow:
         contacts = self._input.contacts
         cdc, region = contacts.cdc_support.email, contacts.region_contact.email
         escalation = [c.email for c in contacts.escalation]
-        if name == REMINDER:
+        if name in (CDC_ACK_MISSED, CDC_RESOLUTION_MISSED):
+            await self._send(CDC_COMMITMENT_MISSED, [c.email for c in contacts.escalation_of("cdc")],
+                             cc=[cdc, region], step=name, extra={"missed": name})
+        elif name == REMINDER:
             await self._send(REMINDER, [cdc], cc=[region])
         elif name == ESCALATION_NO_ACK:
             await self._send(ESCALATION_NO_ACK, escalation, cc=[region])
@@ -171,7 +310,9 @@ class IncidentWorkflow:
             await self._send(DEADLINE_PASSED, escalation, cc=[cdc, region])
 
     def _sla_deadline(self) -> datetime | None:
-        if self._input.severity != lifecycle.Severity.CRITICAL_MAJOR:
+        # The CDC has no deadline to fix the Region's own system.
+        if (self._severity != lifecycle.Severity.CRITICAL_MAJOR
+                or self._input.origin == ORIGIN_REGION_SYSTEM):
             return None
         timings = self._input.timings
         if timings.deadline_override_seconds is not None:
@@ -214,8 +355,75 @@ class IncidentWorkflow:
     def _apply(self, event: str, action: IncidentAction) -> IncidentView:
         self._state = lifecycle.next_state(self._state, event)
         self._actions[event] = ActionRecord(action.who, workflow.now().isoformat(), action.note)
+        self._history.append(IncidentFact(workflow.now().isoformat(), event, action.who, action.note))
         self._revision += 1
         return self.view()
+
+    # --- reclassification ---------------------------------------------------------------
+
+    @workflow.update(name=UPDATE_RECLASSIFY)
+    def reclassify(self, change: Reclassification) -> IncidentView:
+        before = (self._impact, self._urgency, self._priority, self._deadline)
+        self._impact, self._urgency = change.impact, change.urgency
+        self._priority = self._matrix.priority(change.impact, change.urgency)
+        self._severity = self._matrix.severity(self._priority)
+        # From the original detection, never from the reclassification.
+        self._deadline = self._sla_deadline()
+        self._classifications += 1
+        # Steps sent for the old deadline are due again when the new one is still ahead.
+        now = workflow.now()
+        self._sent_steps -= {name for name, due in self._due_steps().items() if due > now}
+        self._history.append(IncidentFact(now.isoformat(), "reclassified", change.who, (
+            f"impact {before[0] or '—'} → {change.impact}, urgence {before[1] or '—'} → "
+            f"{change.urgency}, priorité {before[2] or '—'} → {self._priority}, échéance "
+            f"{_iso(before[3]) or 'aucune'} → {_iso(self._deadline) or 'aucune'}"
+            + (f" ({change.note})" if change.note else ""))))
+        self._revision += 1
+        return self.view()
+
+    @reclassify.validator
+    def _validate_reclassify(self, change: Reclassification) -> None:
+        if not change.who.strip():
+            raise ValueError("who acted must be given")
+        if self._state == "resolved":
+            raise ValueError("l'incident est résolu : sa priorité ne change plus")
+        self._matrix.priority(change.impact, change.urgency)  # raises naming the unknown value
+        if (change.impact, change.urgency) == (self._impact, self._urgency):
+            raise ValueError("impact et urgence inchangés")
+
+    # --- notification by phone ----------------------------------------------------------
+
+    @workflow.update(name=UPDATE_PHONE_CALL)
+    async def record_phone_call(self, call: PhoneCall) -> IncidentView:
+        self._phone_calls.append(call)
+        self._history.append(IncidentFact(workflow.now().isoformat(), "phone_call", call.who,
+                                          f"{call.caller} a appelé {call.callee} le "
+                                          f"{call.called_at} : {call.summary}"))
+        contacts = self._input.contacts
+        await self._send(PHONE_CONFIRMATION, [contacts.cdc_support.email],
+                         cc=[contacts.region_contact.email], step=f"{PHONE_CONFIRMATION}:"
+                         f"{len(self._phone_calls)}", extra={"call": asdict(call)})
+        self._history.append(IncidentFact(workflow.now().isoformat(), "phone_confirmed", call.who,
+                                          f"confirmation écrite de l'appel du {call.called_at}"))
+        # Only now, confirmed in writing, does the call count as the notification.
+        self._notified(datetime.fromisoformat(call.called_at))
+        self._revision += 1
+        return self.view()
+
+    @record_phone_call.validator
+    def _validate_phone_call(self, call: PhoneCall) -> None:
+        if not all(v.strip() for v in (call.who, call.caller, call.callee, call.summary)):
+            raise ValueError("indiquez qui a appelé qui, ce qui a été dit, et qui l'enregistre")
+        if self._input.origin == ORIGIN_CDC:
+            raise ValueError("anomalie signalée par la CDC : la Région ne lui notifie rien")
+        if self._state == "resolved":
+            raise ValueError("l'incident est résolu")
+        called = datetime.fromisoformat(call.called_at)
+        if called.tzinfo is None:
+            raise ValueError("l'heure de l'appel doit préciser son fuseau")
+        # A few minutes of slack: the caller's clock is not the server's.
+        if called < self._detected or called > workflow.now() + _CLOCK_SLACK:
+            raise ValueError("l'appel doit dater d'après la détection et pas du futur")
 
     @workflow.signal(name=SIGNAL_ATTACH_FAILURE)
     def attach_failure(self, failure: AttachedFailure) -> None:
@@ -224,19 +432,36 @@ class IncidentWorkflow:
         if failure.workflow_id.startswith(DOSSIER_PREFIX):
             self._dossiers.add(failure.workflow_id.removeprefix(DOSSIER_PREFIX))
 
+    @workflow.update(name=UPDATE_ADD_ATTACHMENT)
+    def add_attachment(self, file: EmailAttachment) -> IncidentView:
+        """A file attached after the opening: kept, and sent with every later email."""
+        if any(f.sha256 == file.sha256 for f in self._files):
+            return self.view()  # the same file uploaded twice
+        self._files.append(file)
+        self._history.append(IncidentFact(file.uploaded_at or workflow.now().isoformat(),
+                                          "attachment", file.uploaded_by,
+                                          f"{file.filename} ({file.content_type}, {file.size} octets)"))
+        return self.view()
+
+    @add_attachment.validator
+    def _validate_attachment(self, file: EmailAttachment) -> None:
+        if self._state == "resolved":
+            raise ValueError("l'incident est résolu")
+        if file.ticket != self._input.ticket:
+            raise ValueError("cette pièce jointe est gardée pour un autre incident")
+
     # --- views and emails -------------------------------------------------------------
 
     @workflow.query(name=QUERY_VIEW)
     def view(self) -> IncidentView:
-        steps = self._steps() if self._deadline is not None else {}
+        steps = self._steps()
         return IncidentView(
             ticket=self._input.ticket,
             kind=self._input.kind,
-            severity=self._input.severity,
+            severity=self._severity,
             state=self._state,
             detected_at=self._input.detected_at,
-            notification_due_at=(self._detected + timedelta(
-                seconds=self._input.timings.notification_limit_seconds)).isoformat(),
+            notification_due_at=self._notification_due().isoformat(),
             notified_at=_iso(self._notified_at),
             deadline=_iso(self._deadline),
             reminder_at=_iso(steps.get(REMINDER)),
@@ -247,37 +472,74 @@ class IncidentWorkflow:
             emails=list(self._emails),
             attached_failures=self._attached,
             last_failure=self._last_failure,
+            impact=self._impact,
+            urgency=self._urgency,
+            priority=self._priority,
+            origin=self._input.origin,
+            cdc_report=self._input.cdc_report,
+            region_event=self._input.region_event,
+            cdc_ack_due_at=_iso(steps.get(CDC_ACK_MISSED)),
+            phone_calls=list(self._phone_calls),
+            history=list(self._history),
+            notification_late_at=_iso(self._late_at),
+            alert_channels=list(self._alert_channels),
+            files=list(self._files),
         )
+
+    def _opening_detail(self) -> str:
+        report, event = self._input.cdc_report, self._input.region_event
+        if self._input.origin == ORIGIN_REGION_SYSTEM and event is not None:
+            return (f"{'intervention programmée' if event.kind == 'planned_intervention' else 'panne'}"
+                    f" du système de la Région à partir du {event.starts_at}")
+        if self._input.origin == ORIGIN_CDC and report is not None:
+            return (f"signalée par la CDC ({report.reported_by}, {report.channel}), "
+                    f"référence CDC {report.reference}")
+        return f"priorité {self._priority}" if self._priority else f"gravité {self._input.severity}"
 
     def _context(self) -> dict:
         incident, contacts = self._input, self._input.contacts
         return {
             "ticket": incident.ticket,
-            "severity": incident.severity,
+            "severity": self._severity,
+            "priority": self._priority,
+            "impact": self._impact,
+            "urgency": self._urgency,
+            "origin": incident.origin,
+            "cdc_report": asdict(incident.cdc_report) if incident.cdc_report else None,
             "kind": incident.kind,
             "state": self._state,
             "domain": incident.domain,
             "application": incident.application,
             "service": incident.service,
             "description": incident.description,
-            "attachments": incident.attachments,
+            "attachments": [*incident.attachments, *(f.sent_name for f in self._files)],
             "detected_at": incident.detected_at,
             "notified_at": _iso(self._notified_at),
+            "notification_due_at": self._notification_due().isoformat(),
+            "region_event": asdict(incident.region_event) if incident.region_event else None,
+            "cdc_support": asdict(contacts.cdc_support),
             "deadline": _iso(self._deadline),
             "partner_name": contacts.partner_name,
             "region_contact": asdict(contacts.region_contact),
         }
 
-    async def _send(self, template: str, to: list[str], cc: list[str]) -> None:
+    async def _send(self, template: str, to: list[str], cc: list[str], step: str = "",
+                    extra: dict | None = None) -> None:
+        key = step or template
+        if self._classifications and key in (REMINDER, DEADLINE_PASSED, CDC_RESOLUTION_MISSED):
+            key = f"{key}:{self._classifications}"  # re-armed for a new deadline
         sent = await send_email(EmailRequest(
             template=template,
             to=to,
             cc=cc,
-            context=self._context(),
-            idempotency_key=f"{workflow.info().workflow_id}:{template}",
+            context={**self._context(), **(extra or {})},
+            idempotency_key=f"{workflow.info().workflow_id}:{key}",
             incident_id=self._input.ticket,
+            attachments=list(self._files),
         ))
         self._emails.append(sent)
+        self._history.append(IncidentFact(sent.sent_at, "email", "agora-flow",
+                                          f"{template} → {', '.join(sent.to)}"))
 
     async def _tell_link(self) -> None:
         """Let the link workflow open a new incident of this kind on the next burst."""

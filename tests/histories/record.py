@@ -39,7 +39,13 @@ from agora.messages import Person, TrainingAction
 from agora.pki import ensure_dev_pki
 from agora.simulator.config import SimulatorConfig
 from contracts import search_attributes
-from contracts.agora_link import ApprovalRequest, CutOffRequest, GateConfig, LinkConfig
+from contracts.agora_link import (
+    ApprovalRequest,
+    CrisisMeeting,
+    CutOffRequest,
+    GateConfig,
+    LinkConfig,
+)
 from contracts.dossier import (
     DossierInput,
     EscalationConfig,
@@ -50,9 +56,12 @@ from contracts.dossier import (
 from contracts.dossier import workflow_id_for as dossier_workflow_id
 from contracts.incident import (
     AttachedFailure,
+    CdcReport,
     IncidentAction,
     IncidentInput,
     IncidentTimings,
+    PhoneCall,
+    Reclassification,
 )
 from contracts.incident import workflow_id_for as incident_workflow_id
 from contracts.market import MarketEventRequest, MarketInput, PlaceRequest
@@ -74,6 +83,7 @@ from state_models.calendar import WorkingCalendar
 from state_models.incident_detection import BurstRule
 from state_models.market import MarketFacts, MarketSession, MarketTerms
 from state_models.validators import nir_key
+from store.incident_attachments import AttachmentStore
 from temporal_client.dossiers import EventRefused, create_dossier, send_event, view_dossier
 from temporal_client.link import ensure_link_workflow, link_state
 from temporal_client.markets import (
@@ -350,6 +360,9 @@ class Recorder:
         d = dossier("D-REPLAY-HELD", 6)
         view = await create_dossier(self.client, d, TASK_QUEUE)
         assert not view.registered, "the cut-off must hold the registration"
+        await link.execute_update("record_crisis_meeting", CrisisMeeting(
+            datetime.now(UTC).isoformat(), list(CONTACTS.crisis_cell.approvers),
+            "clé remplacée", "reconnecter", reconnection_agreed=True, recorded_by="rssi.corse"))
         for approver in CONTACTS.crisis_cell.approvers:
             await link.execute_update("approve_reconnection", ApprovalRequest(approver, "accord écrit"))
         await eventually(lambda: view_dossier(self.client, d.dossier_id), lambda v: v.registered)
@@ -368,6 +381,67 @@ class Recorder:
         await self.save("dossier-held-by-cut-off", "registration held by the cut-off",
                         self.handle(dossier_workflow_id(d.dossier_id)))
         await self.save("incident-opened-by-link", "opened by a burst of 503s, resolved", incident)
+
+    async def incident_service_convention(self) -> None:
+        """The service convention's steps: a prioritised incident with a file, reclassified,
+        notified by phone too; an anomaly the CDC reported whose commitments are missed; a
+        major disaster whose crisis cell meets and decides to reconnect."""
+        ticket = "INC-REPLAY-CONVENTION"
+        kept = AttachmentStore(self.settings).save(ticket, "journal-503.log",
+                                                   b"09:12 HTTP 503 ValiderDossier\n", "agent.dupont")
+        handle = await self.client.start_workflow(
+            IncidentWorkflow.run,
+            IncidentInput(ticket=ticket, severity="minor", kind="manual",
+                          description="Lenteurs puis erreurs 503 sur ValiderDossier.",
+                          detected_at=datetime.now(UTC).isoformat(), contacts=CONTACTS,
+                          calendar=WorkingCalendar(), impact="few_users", urgency="medium",
+                          files=[kept], opened_by="agent.dupont",
+                          timings=IncidentTimings(escalation_if_no_ack_seconds=3600,
+                                                  reminder_before_deadline_seconds=1800,
+                                                  deadline_override_seconds=7200)),
+            id=incident_workflow_id(ticket), task_queue=TASK_QUEUE)
+        await eventually(lambda: handle.query(IncidentWorkflow.view), lambda v: len(v.emails) == 1)
+        await handle.execute_update(IncidentWorkflow.reclassify, Reclassification(
+            "all_users", "high", "chef.service", "plus aucun appel ne passe"))
+        await handle.execute_update(IncidentWorkflow.record_phone_call, PhoneCall(
+            "Paul Leca", "support CPF", datetime.now(UTC).isoformat(), "503 partout", "agent.dupont"))
+        await handle.execute_update(IncidentWorkflow.resolve, IncidentAction("cdc.support"))
+        await handle.result()
+        await self.save("incident-reclassified-phoned", "priority, reclassified, phone, file", handle)
+
+        reported = "INC-REPLAY-CDC"
+        cdc = await self.client.start_workflow(
+            IncidentWorkflow.run,
+            IncidentInput(ticket=reported, severity="critical_major", kind="manual",
+                          description="La CDC constate des rejets de signature.",
+                          detected_at=datetime.now(UTC).isoformat(), contacts=CONTACTS,
+                          calendar=WorkingCalendar(), impact="fifty_users_or_more",
+                          urgency="high", origin="cdc",
+                          cdc_report=CdcReport("CDC-REPLAY-1", datetime.now(UTC).isoformat(),
+                                               "support CPF", "phone"),
+                          timings=IncidentTimings(cdc_ack_commitment_seconds=0.4,
+                                                  deadline_override_seconds=1.0)),
+            id=incident_workflow_id(reported), task_queue=TASK_QUEUE)
+        await eventually(lambda: cdc.query(IncidentWorkflow.view), lambda v: len(v.emails) == 2)
+        await cdc.execute_update(IncidentWorkflow.resolve, IncidentAction("support.cpf"))
+        await cdc.result()
+        await self.save("incident-reported-by-cdc", "CDC commitments missed, escalated", cdc)
+
+        crisis_id = "agora-link-replay-crisis"
+        config = dataclasses.replace(link_config(), guard_cache_seconds=0.1)
+        await ensure_link_workflow(self.client, TASK_QUEUE, config, crisis_id)
+        crisis = self.handle(crisis_id)
+        # The follow-up's timer (2 working days) is set, then cancelled by the meeting.
+        await crisis.execute_update("cut_off", CutOffRequest(
+            "admin", "incendie du centre de données", "studies", major_disaster=True))
+        await crisis.execute_update("record_crisis_meeting", CrisisMeeting(
+            datetime.now(UTC).isoformat(), ["RSSI-CORSE", "RSSI-CDC"], "site de secours prêt",
+            "reconnecter", reconnection_agreed=True, recorded_by="admin"))
+        for approver in CONTACTS.crisis_cell.approvers:
+            await crisis.execute_update("approve_reconnection", ApprovalRequest(
+                approver, "accord écrit", recorded_by=approver))
+        await crisis.terminate("enregistrement terminé")
+        await self.save("link-major-disaster", "major disaster, meeting, reconnected", crisis)
 
 
     async def orphan_place_reconciled(self) -> None:
@@ -474,7 +548,7 @@ class Recorder:
 
 SCENARIOS = ("dossier_lifecycle", "dossier_escalated", "dossier_reengineered",
              "market_continued_as_new", "incident_escalated", "incident_holds_its_traces",
-             "link_cut_off_and_reconnected",
+             "link_cut_off_and_reconnected", "incident_service_convention",
              "orphan_place_reconciled", "trace_maintenance", "trace_export_late_then_delivered",
              "subject_requests")
 
