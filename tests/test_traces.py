@@ -8,6 +8,7 @@ import base64
 import dataclasses
 import json
 import uuid
+import zlib
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -97,18 +98,23 @@ def test_a_dossier_s_exchanges_are_sealed_under_its_person_s_key_and_erased_with
     client.send(find_or_create_request(41), "agent.corse", ExchangeContext(dossier_id="D-ERASE"))
     client.send(find_or_create_request(42), "agent.corse", ExchangeContext(market_id="M-1"))
     erased, other = _traces(store)
-    # Under the person's key, compressed (the envelopes weigh less than their bytes in clear).
-    assert erased.sealed.startswith(b"\x03" + kid.encode() + b"|")
+    # Under the person's key, framed as bytes and compressed: the sealed content weighs less
+    # than the envelopes as sent.
+    assert erased.sealed.startswith(b"\x04" + kid.encode() + b"|")
     envelopes = store.envelopes(erased)
-    assert len(erased.sealed) < len(envelopes["request"]) + len(envelopes["response"])
-    assert not other.sealed.startswith((b"\x02", b"\x03"))  # no dossier: the data key
+    raw = store.unseal(erased.sealed)
+    assert raw is not None
+    sent = len(base64.b64decode(raw["request"])) + len(base64.b64decode(raw["response"]))
+    assert len(erased.sealed) < 0.6 * sent
+    assert not other.sealed.startswith((b"\x02", b"\x03", b"\x04"))  # no dossier: data key
     assert "Assertion" in envelopes["request"]
-    # Written before compression: still read.
-    legacy = b"\x02" + kid.encode()
-    erased.sealed = legacy + b"|" + seal(keys.key(kid), json.dumps(
-        {"request": base64.b64encode(b"<ancien/>").decode(),
-         "response": base64.b64encode(b"<b/>").decode(), "message": ""}).encode(), legacy)
-    assert "ancien" in store.envelopes(erased)["request"]
+    # Written by earlier versions (JSON, then JSON compressed): still read.
+    content = json.dumps({"request": base64.b64encode(b"<ancien/>").decode(),
+                          "response": base64.b64encode(b"<b/>").decode(), "message": ""}).encode()
+    for legacy, plaintext in ((b"\x02", content), (b"\x03", zlib.compress(content))):
+        header = legacy + kid.encode()
+        erased.sealed = header + b"|" + seal(keys.key(kid), plaintext, header)
+        assert "ancien" in store.envelopes(erased)["request"]
     keys.erase(kid)
     assert store.envelopes(erased) == {"request": "", "response": "", "message": ""}
     assert "Assertion" in store.envelopes(other)["request"]
