@@ -51,6 +51,14 @@ class Settings:
     agora_timeout_seconds: float = field(
         default_factory=lambda: float(_env("AGORA_TIMEOUT_SECONDS", "10"))
     )
+    # A consultation's answer (rights, balances, eligibility, a holder's dossiers) is shown
+    # again for this long without asking AGORA (a page refresh); 0 turns the cache off.
+    agora_read_cache_seconds: float = field(
+        default_factory=lambda: float(_env("AGORA_READ_CACHE_SECONDS", "120")))
+    # How long a page or an API call waits for a consultation before saying AGORA has not
+    # answered (the link held the call, or AGORA keeps failing).
+    agora_read_wait_seconds: float = field(
+        default_factory=lambda: float(_env("AGORA_READ_WAIT_SECONDS", "15")))
 
     # Identity vector (SPEC §3): every value is the partner's to configure.
     partner_id: str = field(default_factory=lambda: _env("PARTNER_ID", "REGION-CORSE"))

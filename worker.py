@@ -16,6 +16,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 import temporal_client
 from activities.agora_calls import AgoraActivities
 from activities.agora_link_guard import AgoraLinkGuard
+from activities.agora_reads import AgoraReadActivities
 from activities.notify import NotifyActivities
 from activities.projections import ProjectionActivities
 from activities.reconcile import ReconcileActivities
@@ -32,6 +33,7 @@ from temporal_client.schedules import ensure_reconcile_schedule
 from temporal_client.subject_requests import ensure_retention_schedule, rectify_dossier
 from temporal_client.traces import ensure_trace_schedules
 from workflows.agora_link import AgoraLinkWorkflow
+from workflows.agora_read import AgoraReadWorkflow
 from workflows.dossier import DossierWorkflow
 from workflows.incident import IncidentWorkflow
 from workflows.market import MarketWorkflow
@@ -61,7 +63,7 @@ def workflow_runner() -> SandboxedWorkflowRunner:
 
 WORKFLOWS = [DossierWorkflow, MarketWorkflow, AgoraLinkWorkflow, IncidentWorkflow,
              ReconcileWorkflow, TraceMaintenanceWorkflow, TraceExportWorkflow,
-             SubjectRequestWorkflow, PersonalDataRetentionWorkflow]
+             SubjectRequestWorkflow, PersonalDataRetentionWorkflow, AgoraReadWorkflow]
 
 
 def build_worker(
@@ -74,6 +76,7 @@ def build_worker(
     writer = ProjectionWriter(settings)  # the worker's one writer of projections
     activities = [
         *AgoraActivities(settings, writer).all(),
+        *AgoraReadActivities(settings).all(),
         *ProjectionActivities(writer).all(),
         *NotifyActivities(settings).all(),
         *ReconcileActivities(lambda request: release_orphan_places(client, request)).all(),

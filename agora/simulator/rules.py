@@ -368,22 +368,25 @@ def check_nir_name(store: Store, f: dict[str, Any], check_identifiers: bool) -> 
     return Outcome({"statut": "OK", "message": "Couple NIR/nom cohérent."}, "answered")
 
 
-def rights(store: Store, f: dict[str, Any], _: bool) -> Outcome:
+def rights(store: Store, f: dict[str, Any], check_identifiers: bool) -> Outcome:
     nir = f["nir"]
+    _check_nir(nir, check_identifiers)
     return Outcome(
         {"nir": nir, "heuresCpf": _cpf_hours(nir), "heuresDif": store.dif_hours(nir)}, "answered"
     )
 
 
-def balances(store: Store, f: dict[str, Any], _: bool) -> Outcome:
+def balances(store: Store, f: dict[str, Any], check_identifiers: bool) -> Outcome:
     nir = f["nir"]
+    _check_nir(nir, check_identifiers)
     amount = Decimal(_cpf_hours(nir)) * 15
     return Outcome(
         {"nir": nir, "montantCpf": f"{amount:.2f}", "heuresDif": store.dif_hours(nir)}, "answered"
     )
 
 
-def dossiers_of(store: Store, f: dict[str, Any], _: bool) -> Outcome:
+def dossiers_of(store: Store, f: dict[str, Any], check_identifiers: bool) -> Outcome:
+    _check_nir(f["nir"], check_identifiers)
     views = [_dossier_view(d) for d in store.dossiers_of(f["nir"])]
     return Outcome({"nir": f["nir"], "dossiers": views}, "answered")
 
@@ -393,13 +396,25 @@ def find_dossier(store: Store, f: dict[str, Any], _: bool) -> Outcome:
     return Outcome({"dossier": _dossier_view(dossier)}, "answered", dossier["id"])
 
 
-def eligibility(store: Store, f: dict[str, Any], _: bool) -> Outcome:
+def eligibility(store: Store, f: dict[str, Any], check_identifiers: bool) -> Outcome:
+    """Eligible when the action leads to a registered certification (RNCP or RS) and the
+    holder is not already in training on another action (one funded training at a time)."""
+    _check_nir(f["nir"], check_identifiers)
     code = f.get("codeCertification") or ""
-    if re.fullmatch(r"(RNCP|RS)\d+", code):
-        return Outcome({"eligible": True, "motif": f"Certification {code} éligible."}, "answered")
-    return Outcome(
-        {"eligible": False, "motif": "Aucune certification RNCP ou RS éligible."}, "answered"
-    )
+    if not re.fullmatch(r"(RNCP|RS)\d+", code):
+        reason = (f"La certification {code} n'est pas inscrite au RNCP ni au répertoire "
+                  "spécifique : action non éligible." if code else
+                  "Aucune certification RNCP ou RS : action non éligible.")
+        return Outcome({"eligible": False, "motif": reason}, "answered")
+    action_id = f.get("idAction")
+    for other in store.dossiers_of(f["nir"]):
+        other_action = other["data"]["actionFormation"]["idAction"]
+        if other["status"] == ops.STATUS_ENTERED and other_action != action_id:
+            return Outcome({"eligible": False, "motif": (
+                f"Le titulaire est déjà en formation sur l'action {other_action} "
+                f"(dossier AGORA {other['id']}).")}, "answered")
+    return Outcome({"eligible": True, "motif": f"Certification {code} éligible pour ce titulaire."},
+                   "answered")
 
 
 READS: dict[str, Handler] = {
