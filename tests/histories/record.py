@@ -38,8 +38,10 @@ import worker as agora_worker
 from agora.messages import Person, TrainingAction
 from agora.pki import ensure_dev_pki
 from agora.simulator.config import SimulatorConfig
+from contracts import agora_reads as reads
 from contracts import search_attributes
 from contracts.agora_link import ApprovalRequest, CutOffRequest, GateConfig, LinkConfig
+from contracts.agora_reads import AgoraReadCall, AgoraReadInput, ReadRequest
 from contracts.dossier import (
     DossierInput,
     EscalationConfig,
@@ -74,6 +76,7 @@ from state_models.calendar import WorkingCalendar
 from state_models.incident_detection import BurstRule
 from state_models.market import MarketFacts, MarketSession, MarketTerms
 from state_models.validators import nir_key
+from temporal_client.agora_reads import ask_agora
 from temporal_client.dossiers import EventRefused, create_dossier, send_event, view_dossier
 from temporal_client.link import ensure_link_workflow, link_state
 from temporal_client.markets import (
@@ -472,11 +475,25 @@ class Recorder:
         await self.save("personal-data-retention", "daily retention run", handle)
 
 
+    async def agora_reads(self) -> None:
+        holder = person(40)
+        for name, scenario, request in (
+                ("agora-read-rights", "a holder's training rights read",
+                 ReadRequest(reads.RIGHTS, {"nir": holder.nir})),
+                ("agora-read-dif-recorded", "a DIF balance recorded",
+                 ReadRequest(reads.RECORD_DIF, {"request_id": "DIF-REPLAY-1", "nir": holder.nir,
+                                                "dif_hours": 40}))):
+            identity = f"replay-{name}"
+            read = AgoraReadInput(AgoraReadCall(request, "agent.dupont"), RETRY, NO_MAINTENANCE)
+            await ask_agora(self.client, read, identity, TASK_QUEUE, WAIT_SECONDS)
+            await self.save(name, scenario, self.handle(reads.workflow_id_for(identity)))
+
+
 SCENARIOS = ("dossier_lifecycle", "dossier_escalated", "dossier_reengineered",
              "market_continued_as_new", "incident_escalated", "incident_holds_its_traces",
              "link_cut_off_and_reconnected",
              "orphan_place_reconciled", "trace_maintenance", "trace_export_late_then_delivered",
-             "subject_requests")
+             "subject_requests", "agora_reads")
 
 
 def link_config() -> LinkConfig:
