@@ -166,6 +166,10 @@ class DeclarePayment(Request):
     payment_id: str
     payment_date: str
     amount: str  # decimal as text, euros
+    # The holder as the Region knows them now (a correction included): AGORA checks the
+    # NIR/name pair against its dossier, as at registration.
+    nir: str | None = None
+    birth_name: str | None = None
 
 
 @dataclass

@@ -2,7 +2,8 @@
 
 created → validated → entered → paid* → interrupted ⇄ entered → exited → settled,
 cancelled before entry, and re-engineering (a correction of data already sent)
-in any open state. The workflow asks this model whether an event is allowed,
+in any open state. A payment after the exit (the final instalment) is declared and
+leaves the dossier exited; none after the settlement. The workflow asks this model whether an event is allowed,
 runs the AGORA activity, then adopts the model's new value (``apply``): the
 model decides, the workflow acts.
 """
@@ -62,7 +63,9 @@ class DossierLifecycle(StateMachine):
     # registration, only a correction (which retries it) or a cancellation may follow.
     validate = created.to(validated, cond="registration_not_refused")
     enter = validated.to(entered)
-    pay = entered.to(paid) | paid.to(paid)
+    # A remuneration for the training period may be paid after the exit (the last
+    # instalment), until the action is settled: the settlement is the last declaration.
+    pay = entered.to(paid) | paid.to(paid) | exited.to.itself(internal=True)
     interrupt = entered.to(interrupted) | paid.to(interrupted)
     resume = interrupted.to(entered)
     exit = entered.to(exited) | paid.to(exited) | interrupted.to(exited)
@@ -147,6 +150,14 @@ def apply(facts: DossierFacts, event: str, clean: dict[str, Any]) -> DossierFact
         case "pay":
             return replace(moved, payments=facts.payments + 1)
     return moved
+
+
+def closed_refusal(state: str, event: str) -> str:
+    """Why ``event`` cannot be applied to a dossier closed in ``state``, in French."""
+    if state == "settled" and event == "pay":
+        return ("le dossier est soldé : aucune rémunération ne peut plus être déclarée "
+                "(le solde est la dernière déclaration à AGORA)")
+    return f"le dossier est clos ({state}) : « {event} » n'est plus possible"
 
 
 def registered(facts: DossierFacts, agora_dossier_id: str) -> DossierFacts:

@@ -21,7 +21,7 @@ from contracts.dossier import (
     search_attributes,
     workflow_id_for,
 )
-from state_models.dossier import OPEN_STATES, STATES, DossierFacts
+from state_models.dossier import OPEN_STATES, STATES, DossierFacts, closed_refusal
 from state_models.dossier_events import validate_event_data
 from state_models.validators import ValidationError
 from temporal_client import EventRefused, completed_result, run_update
@@ -81,8 +81,8 @@ async def send_event(client: Client, dossier_id: str, request: EventRequest) -> 
             raise
     if _closed_by(final) == request.event:
         return final
-    raise EventRefused(ILLEGAL_EVENT, f"le dossier est clos ({final.state}) : "
-                       f"« {request.event} » n'est plus possible", {"state": final.state, "allowed": []})
+    raise EventRefused(ILLEGAL_EVENT, closed_refusal(final.state, request.event),
+                       {"state": final.state, "allowed": []})
 
 
 def _closed_by(view: DossierView) -> str | None:

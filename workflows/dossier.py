@@ -168,7 +168,8 @@ class DossierWorkflow:
                 plan = replace(plan, corrected=with_corrections(self._input,
                                                                 request.data["corrections"]))
             ids = Ids(plan.request_id, self._facts.agora_dossier_id,
-                      payment_id_for(self._input.dossier_id, request.event_id, self._facts.payments))
+                      payment_id_for(self._input.dossier_id, request.event_id, self._facts.payments),
+                      self._input.person.nir, self._input.person.birth_name)
             activity, call = call_for(request.event, ids, request.data, request.acting_user, plan)
             try:
                 outcome = await self._call(activity, call)

@@ -48,6 +48,9 @@ class Ids:
     request_id: str  # same on every retry of the call: AGORA dedupes on it
     agora_dossier_id: str
     payment_id: str  # the payment's identifier at AGORA: from the event's own identity
+    # The holder as the workflow knows them now (a correction AGORA acknowledged included).
+    nir: str | None = None
+    birth_name: str | None = None
 
 
 Build = Callable[[Ids, dict[str, Any]], Request]
@@ -63,7 +66,7 @@ EVENT_CALLS: dict[str, tuple[Callable[..., Any], type, Build]] = {
                                           ENTRY_RESUME)),
     "pay": (AgoraActivities.declare_payment, DeclarePaymentCall,
             lambda i, d: DeclarePayment(i.request_id, i.agora_dossier_id, i.payment_id,
-                                        d["payment_date"], d["amount"])),
+                                        d["payment_date"], d["amount"], i.nir, i.birth_name)),
     "interrupt": (AgoraActivities.exit_training, ExitTrainingCall,
                   lambda i, d: ExitTraining(i.request_id, i.agora_dossier_id, d["interruption_date"],
                                             EXIT_INTERRUPTION, d["reason"])),

@@ -257,8 +257,17 @@ def declare_payment(store: Store, f: dict[str, Any], _: bool) -> Outcome:
     known = store.payment_ack(dossier["id"], f["idPaiement"])
     if known is not None:
         return Outcome(_as_replay(known, dossier["status"]), "replay", dossier["id"])
-    if dossier["status"] != ops.STATUS_ENTERED:
+    if dossier["status"] == ops.STATUS_SETTLED:
+        raise SoapFault(ops.FAULT_STATE, "DeclarerRemuneration impossible : l'action est soldée, "
+                        "aucune rémunération ne peut être déclarée après le solde.")
+    # In training, or after the exit for the last instalment of the training period.
+    if dossier["status"] not in (ops.STATUS_ENTERED, ops.STATUS_EXITED):
         raise _state_fault("DeclarerRemuneration", dossier["status"])
+    holder = dossier["data"]["titulaire"]
+    if f.get("nir") and f["nir"] != holder["nir"] or (
+            f.get("nomNaissance") and not _same_name(f["nomNaissance"], holder["nomNaissance"])):
+        raise SoapFault(ops.FAULT_NIR_NAME,
+                        "Le titulaire déclaré (NIR, nom de naissance) n'est pas celui du dossier.")
     ack = _ack(dossier["id"], dossier["status"], f"Paiement {f['idPaiement']} enregistré.")
     store.add_payment(dossier["id"], f["idPaiement"], ack)
     store.record_effect(f["idRequete"], "DeclarerRemuneration", dossier["id"], ack)
