@@ -18,7 +18,14 @@ from agora.messages import TrainingAction
 from contracts.dossier import DossierInput
 from contracts.projection import DossierStep
 from store.crypto import DataCipher, seal_nir
-from store.models import Dossier, Person, TimelineEntry, TrainingOrganisation, utcnow
+from store.models import (
+    Dossier,
+    DossierCorrection,
+    Person,
+    TimelineEntry,
+    TrainingOrganisation,
+    utcnow,
+)
 
 
 def _insert(session: Session, model: type) -> Any:
@@ -84,6 +91,34 @@ def record_input(session: Session, cipher: DataCipher, dossier: DossierInput) ->
     # A re-engineering may have corrected the person or the action.
     session.execute(update(Dossier).where(Dossier.id == dossier.dossier_id).values(
         person_id=person.id, siret=dossier.action.siret, **action))
+
+
+# What a correction may change in the row, by the DossierInput attribute holding it.
+CORRECTED_PERSON_FIELDS = ("birth_name", "usage_name", "first_names", "birth_date", "email", "phone")
+CORRECTED_ACTION_FIELDS = ("title", "duration_hours", "start_date", "end_date",
+                           "certification_code", "price")
+
+
+def record_corrections(session: Session, step: DossierStep) -> None:
+    """Before the corrected values replace the row's: each value that changes, before and
+    after, under the step's timeline entry. A retry finds the row already corrected and the
+    values already recorded."""
+    if step.dossier is None or step.entry is None:
+        return
+    row = session.get(Dossier, step.dossier_id)
+    if row is None:
+        return
+    pairs = [(name, getattr(row.person, name), getattr(step.dossier.person, name))
+             for name in CORRECTED_PERSON_FIELDS]
+    pairs += [(name, getattr(row, name), getattr(step.dossier.action, name))
+              for name in CORRECTED_ACTION_FIELDS]
+    for name, before, after in pairs:
+        if (before or None) != (after or None) and str(before) != str(after):
+            _insert_ignore(session, DossierCorrection, {
+                "dossier_id": step.dossier_id, "seq": step.entry.seq, "field": name,
+                "before": None if before is None else str(before),
+                "after": None if after is None else str(after)},
+                ["dossier_id", "seq", "field"])
 
 
 def record_step(session: Session, step: DossierStep) -> bool:

@@ -14,7 +14,8 @@ from sqlalchemy.orm import Session
 from state_models.subject_requests import CLOSED_DOSSIER_STATES, retention_cutoff
 from state_models.validators import mask_nir
 from store.crypto import DataCipher, open_nir, seal_nir
-from store.models import Dossier, NirUnmasking, Person
+from store.models import Dossier, DossierCorrection, NirUnmasking, Person
+from store.projection import CORRECTED_PERSON_FIELDS
 from store.trace_models import AuditRecord, TraceRecord
 
 ERASED = "[effacé]"
@@ -74,6 +75,10 @@ def erase_persons(session: Session, cipher: DataCipher, person_ids: list[int],
         person.birth_date = ""
         person.sex = "-"
         person.erased_at = at
+        # The identity values corrections recorded (before and after) go with it.
+        session.execute(update(DossierCorrection).where(
+            DossierCorrection.dossier_id.in_(select(Dossier.id).where(Dossier.person_id == person.id)),
+            DossierCorrection.field.in_(CORRECTED_PERSON_FIELDS)).values(before=ERASED, after=ERASED))
     return nirs
 
 

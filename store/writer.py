@@ -21,7 +21,7 @@ from settings import Settings
 from store.crypto import cipher_for
 from store.db import Database, sqlite_writer
 from store.market_projection import record_market
-from store.projection import record_input, record_step
+from store.projection import record_corrections, record_input, record_step
 
 
 class ProjectionWriter:
@@ -49,6 +49,7 @@ class ProjectionWriter:
     def step(self, step: DossierStep) -> None:
         with self._session() as session:
             if step.dossier is not None:
+                record_corrections(session, step)
                 record_input(session, self._cipher, step.dossier)
                 session.flush()
             record_step(session, step)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from api.dossiers.schemas import (
     ActionOut,
+    CorrectionOut,
     DossierDetail,
     DossierStateOut,
     DossierSummary,
@@ -11,7 +12,7 @@ from api.dossiers.schemas import (
     TimelineEntryOut,
 )
 from contracts.dossier import DossierView
-from state_models.validators import mask_nir
+from state_models.validators import mask_nir, mask_nirs
 from store.crypto import DataCipher, open_nir
 from store.models import Dossier
 
@@ -27,6 +28,11 @@ def summary_of(row: Dossier) -> DossierSummary:
 def detail_of(row: Dossier, view: DossierView | None, cipher: DataCipher) -> DossierDetail:
     """The stored data; state and allowed events from the workflow when it answered."""
     p = row.person
+    corrections: dict[int, list[CorrectionOut]] = {}
+    for c in row.corrections:
+        corrections.setdefault(c.seq, []).append(CorrectionOut(
+            field=c.field, before=mask_nirs(c.before) if c.before else c.before,
+            after=mask_nirs(c.after) if c.after else c.after))
     return DossierDetail(
         dossier_id=row.id,
         state=view.state if view else row.state,
@@ -46,7 +52,8 @@ def detail_of(row: Dossier, view: DossierView | None, cipher: DataCipher) -> Dos
                          purchase_mode=row.purchase_mode, price=row.price),
         timeline=[TimelineEntryOut(seq=t.seq, event=t.event, at=t.at, acting_user=t.acting_user,
                                    operation=t.operation, outcome=t.outcome, state_after=t.state_after,
-                                   ack_id=t.ack_id, fault_code=t.fault_code, message=t.message)
+                                   ack_id=t.ack_id, fault_code=t.fault_code, message=t.message,
+                                   corrections=corrections.get(t.seq, []))
                   for t in row.timeline],
         link_waits=view.link_waits if view else [],
         emails=view.emails if view else [],

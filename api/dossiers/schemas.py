@@ -142,6 +142,12 @@ class ActionOut(BaseModel):
     price: str | None
 
 
+class CorrectionOut(BaseModel):
+    field: str = Field(description="The corrected item (English name, as in the API)")
+    before: str | None
+    after: str | None
+
+
 class TimelineEntryOut(BaseModel):
     seq: int
     event: str = Field(description="'create' or a lifecycle event")
@@ -153,6 +159,9 @@ class TimelineEntryOut(BaseModel):
     ack_id: str = Field(description="AGORA's acknowledgement number (empty when refused)")
     fault_code: str
     message: str
+    corrections: list[CorrectionOut] = Field(
+        default_factory=list, description="A correction AGORA acknowledged: each value before "
+                                          "and after (a NIR masked)")
 
 
 class DossierStateOut(BaseModel):
