@@ -39,6 +39,7 @@ from workflows.incident import IncidentWorkflow
 from workflows.market import MarketWorkflow
 from workflows.personal_data_retention import PersonalDataRetentionWorkflow
 from workflows.reconcile import ReconcileWorkflow
+from workflows.settled_correction import SettledCorrectionWorkflow
 from workflows.subject_request import SubjectRequestWorkflow
 from workflows.trace_export import TraceExportWorkflow
 from workflows.trace_maintenance import TraceMaintenanceWorkflow
@@ -63,7 +64,8 @@ def workflow_runner() -> SandboxedWorkflowRunner:
 
 WORKFLOWS = [DossierWorkflow, MarketWorkflow, AgoraLinkWorkflow, IncidentWorkflow,
              ReconcileWorkflow, TraceMaintenanceWorkflow, TraceExportWorkflow,
-             SubjectRequestWorkflow, PersonalDataRetentionWorkflow, AgoraReadWorkflow]
+             SubjectRequestWorkflow, PersonalDataRetentionWorkflow, AgoraReadWorkflow,
+             SettledCorrectionWorkflow]
 
 
 def build_worker(

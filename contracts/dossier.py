@@ -141,6 +141,25 @@ class DossierView:
     restricted: str = ""
 
 
+def settled_correction_workflow_id(dossier_id: str) -> str:
+    """One correction of a settled dossier at a time (its timeline number is the next one);
+    under the dossier's prefix, so its payloads are sealed under the person's key."""
+    return f"{workflow_id_for(dossier_id)}-correction"
+
+
+@dataclass
+class SettledCorrection:
+    """A correction (re-engineering) of a dossier whose workflow ended with its settlement:
+    the dossier as the Region stores it now, and the timeline number the correction takes."""
+
+    dossier: DossierInput
+    agora_dossier_id: str
+    entry_date: str | None
+    seq: int
+    request: EventRequest
+    history: list[HistoryEntry] = field(default_factory=list)  # the dossier's, for its view
+
+
 def with_corrections(dossier: DossierInput, corrections: list[dict[str, str]]) -> DossierInput:
     """The dossier's data with a re-engineering's corrections (name, value) applied to its
     person or its training action: a new value, ``dossier`` is unchanged."""

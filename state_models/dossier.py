@@ -152,6 +152,16 @@ def apply(facts: DossierFacts, event: str, clean: dict[str, Any]) -> DossierFact
     return moved
 
 
+# A correction is not a lifecycle event: a settled dossier can still be corrected (AGORA
+# accepts a re-engineering of a settled dossier), though its workflow has ended.
+CORRECTABLE_CLOSED_STATES = frozenset({"settled"})
+
+
+def events_when_closed(state: str) -> list[str]:
+    """The events a closed dossier still takes."""
+    return ["reengineer"] if state in CORRECTABLE_CLOSED_STATES else []
+
+
 def closed_refusal(state: str, event: str) -> str:
     """Why ``event`` cannot be applied to a dossier closed in ``state``, in French."""
     if state == "settled" and event == "pay":

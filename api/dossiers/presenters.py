@@ -12,6 +12,7 @@ from api.dossiers.schemas import (
     TimelineEntryOut,
 )
 from contracts.dossier import DossierView
+from state_models.dossier import events_when_closed
 from state_models.validators import mask_nir, mask_nirs
 from store.crypto import DataCipher, open_nir
 from store.models import Dossier
@@ -42,7 +43,8 @@ def detail_of(row: Dossier, view: DossierView | None, cipher: DataCipher) -> Dos
         registration_fault=view.registration_fault if view else row.registration_fault,
         entry_date=view.entry_date if view else row.entry_date,
         manager=row.manager,
-        allowed_events=view.allowed_events if view else [],
+        # A settled dossier's workflow has ended, and its corrections go another way.
+        allowed_events=[*view.allowed_events, *events_when_closed(view.state)] if view else [],
         person=PersonOut(nir_masked=mask_nir(open_nir(cipher, p.nir_encrypted, p.nir_hash)), birth_name=p.birth_name, usage_name=p.usage_name,
                          first_names=p.first_names, birth_date=p.birth_date, sex=p.sex,
                          email=p.email, phone=p.phone),

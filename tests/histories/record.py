@@ -48,6 +48,8 @@ from contracts.dossier import (
     EventRequest,
     MarketLink,
     RetryConfig,
+    SettledCorrection,
+    settled_correction_workflow_id,
 )
 from contracts.dossier import workflow_id_for as dossier_workflow_id
 from contracts.incident import (
@@ -77,7 +79,13 @@ from state_models.incident_detection import BurstRule
 from state_models.market import MarketFacts, MarketSession, MarketTerms
 from state_models.validators import nir_key
 from temporal_client.agora_reads import ask_agora
-from temporal_client.dossiers import EventRefused, create_dossier, send_event, view_dossier
+from temporal_client.dossiers import (
+    EventRefused,
+    correct_settled_dossier,
+    create_dossier,
+    send_event,
+    view_dossier,
+)
 from temporal_client.link import ensure_link_workflow, link_state
 from temporal_client.markets import (
     create_market,
@@ -475,6 +483,21 @@ class Recorder:
         await self.save("personal-data-retention", "daily retention run", handle)
 
 
+    async def settled_correction(self) -> None:
+        d = dossier("D-REPLAY-SETTLED-FIX", 41)
+        await create_dossier(self.client, d, TASK_QUEUE)
+        for step in LIFECYCLE:
+            view = await send_event(self.client, d.dossier_id, event(*step))
+        assert view.agora_dossier_id is not None
+        correction = event("reengineer", {"reason": "nom d'usage oublié",
+                                          "corrections": [{"name": "usage_name", "value": "MARTINI"}]})
+        await correct_settled_dossier(self.client, SettledCorrection(
+            d, view.agora_dossier_id, view.entry_date, len(view.history) + 1,
+            dataclasses.replace(correction, event_id="replay-settled-fix"), view.history),
+            TASK_QUEUE)
+        await self.save("dossier-settled-corrected", "a settled dossier corrected",
+                        self.handle(settled_correction_workflow_id(d.dossier_id)))
+
     async def agora_reads(self) -> None:
         holder = person(40)
         for name, scenario, request in (
@@ -493,7 +516,7 @@ SCENARIOS = ("dossier_lifecycle", "dossier_escalated", "dossier_reengineered",
              "market_continued_as_new", "incident_escalated", "incident_holds_its_traces",
              "link_cut_off_and_reconnected",
              "orphan_place_reconciled", "trace_maintenance", "trace_export_late_then_delivered",
-             "subject_requests", "agora_reads")
+             "subject_requests", "agora_reads", "settled_correction")
 
 
 def link_config() -> LinkConfig:
