@@ -45,12 +45,28 @@ class Settings:
     temporal_ui_port: int = field(default_factory=lambda: int(_env("TEMPORAL_UI_PORT", "8233")))
 
     # AGORA endpoint (the simulator by default; the real platform in production)
-    agora_url: str = field(default_factory=lambda: _env("AGORA_URL", "http://127.0.0.1:8088/agora"))
+    agora_url: str = field(default_factory=lambda: _env("AGORA_URL", "https://127.0.0.1:8088/agora"))
     simulator_host: str = field(default_factory=lambda: _env("SIMULATOR_HOST", "127.0.0.1"))
     simulator_port: int = field(default_factory=lambda: int(_env("SIMULATOR_PORT", "8088")))
     agora_timeout_seconds: float = field(
         default_factory=lambda: float(_env("AGORA_TIMEOUT_SECONDS", "10"))
     )
+    # TLS to AGORA (SPEC §3: certificates from a PKI, never self-signed). The CA bundle the
+    # server's certificate is checked against ("": the system's trust store; in development
+    # the dev CA), the Region's client certificate and key ("": none presented; in
+    # development the dev CA's client leaf), and whether the server's certificate is checked
+    # at all — production refuses an http:// URL or checking off (agora-flow check-config).
+    agora_ca_bundle: str = field(default_factory=lambda: _env("AGORA_CA_BUNDLE", ""))
+    agora_client_cert: str = field(default_factory=lambda: _env("AGORA_CLIENT_CERT", ""))
+    agora_client_key: str = field(default_factory=lambda: _env("AGORA_CLIENT_KEY", ""))
+    agora_tls_verify: bool = field(default_factory=lambda: _env(
+        "AGORA_TLS_VERIFY", "on").lower() not in ("off", "false", "0"))
+    # The simulator serves HTTPS with the dev CA's server certificate, and can require the
+    # client's certificate (issued by the same CA).
+    simulator_tls: bool = field(default_factory=lambda: _env(
+        "SIMULATOR_TLS", "on").lower() not in ("off", "false", "0"))
+    simulator_require_client_cert: bool = field(default_factory=lambda: _env(
+        "SIMULATOR_REQUIRE_CLIENT_CERT", "off").lower() not in ("off", "false", "0"))
     # A consultation's answer (rights, balances, eligibility, a holder's dossiers) is shown
     # again for this long without asking AGORA (a page refresh); 0 turns the cache off.
     agora_read_cache_seconds: float = field(
