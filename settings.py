@@ -6,13 +6,56 @@ partner lives here, never in code. Defaults run everything on 127.0.0.1.
 
 from __future__ import annotations
 
+import functools
 import os
+import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+# What an AGORA environment profile may set (the link: endpoint, TLS files, identity vector).
+PROFILE_KEYS = frozenset({
+    "AGORA_URL", "AGORA_TIMEOUT_SECONDS", "AGORA_CA_BUNDLE", "AGORA_CLIENT_CERT",
+    "AGORA_CLIENT_KEY", "AGORA_TLS_VERIFY", "PARTNER_ID", "APPLICATION_ID", "VI_AUDIENCE",
+    "VI_RECIPIENT", "VI_AUTH_LEVEL", "VI_PAGM", "VI_SIGNATURE_ALGORITHM", "VI_MODE",
+})
+_PROFILE_PATHS = frozenset({"AGORA_CA_BUNDLE", "AGORA_CLIENT_CERT", "AGORA_CLIENT_KEY"})
+
+
+@functools.cache
+def load_profile(path: str) -> dict[str, str]:
+    """An AGORA environment profile (TOML, ``KEY = value`` with the variables' names without
+    their prefix): AGORA's acceptance platform or production in one file. Its file paths are
+    relative to the profile's folder. A key it may not set is refused."""
+    if not path:
+        return {}
+    file = Path(path)
+    with file.open("rb") as opened:
+        data = tomllib.load(opened)
+    unknown = sorted(set(data) - PROFILE_KEYS)
+    if unknown:
+        raise ValueError(f"profil AGORA {path} : clé(s) non admise(s) : {', '.join(unknown)}")
+    values = {}
+    for key, value in data.items():
+        if isinstance(value, list):
+            text = ",".join(value)
+        elif isinstance(value, bool):
+            text = "true" if value else "false"
+        else:
+            text = str(value)
+        if key in _PROFILE_PATHS and text and not Path(text).is_absolute():
+            text = str((file.parent / text).resolve())
+        values[key] = text
+    return values
+
 
 def _env(name: str, default: str) -> str:
-    return os.environ.get(f"AGORA_FLOW_{name}", default)
+    """The variable ``AGORA_FLOW_<name>``, else the AGORA profile's value, else ``default``."""
+    value = os.environ.get(f"AGORA_FLOW_{name}")
+    if value is not None:
+        return value
+    if name in PROFILE_KEYS:
+        return load_profile(os.environ.get("AGORA_FLOW_AGORA_PROFILE", "")).get(name, default)
+    return default
 
 
 def _env_list(name: str, default: str) -> tuple[str, ...]:
@@ -44,6 +87,10 @@ class Settings:
         default_factory=lambda: int(_env("WORKER_ACTIVITY_THREADS", "64")))
     temporal_ui_port: int = field(default_factory=lambda: int(_env("TEMPORAL_UI_PORT", "8233")))
 
+    # AGORA's environment in one setting: a profile file (agora/profiles/*.toml) holding the
+    # endpoint, the TLS files and the identity vector's values; each may still be overridden
+    # by its own variable. None: the local simulator.
+    agora_profile: str = field(default_factory=lambda: _env("AGORA_PROFILE", ""))
     # AGORA endpoint (the simulator by default; the real platform in production)
     agora_url: str = field(default_factory=lambda: _env("AGORA_URL", "https://127.0.0.1:8088/agora"))
     simulator_host: str = field(default_factory=lambda: _env("SIMULATOR_HOST", "127.0.0.1"))

@@ -15,7 +15,7 @@ from agora.errors import AgoraUnavailable
 from agora.pki import create_foreign_ca_leaf, ensure_dev_tls
 from agora.simulator.config import SimulatorConfig
 from agora.simulator.server import tls_options
-from settings import Settings
+from settings import Settings, load_profile
 from store.production import problems
 from tests.fixtures_agora import SimulatorHandle, find_or_create_request, start_simulator
 
@@ -82,3 +82,33 @@ def test_production_refuses_plain_http_or_unchecked_certificates(agora_settings:
     unchecked = dataclasses.replace(production, agora_tls_verify=False)
     assert tls_of(unchecked)[0] is False
     assert any("AGORA_TLS_VERIFY" in e for e in englishes(unchecked))
+
+
+def test_an_agora_profile_is_one_setting_and_each_variable_still_wins(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    profile = tmp_path / "recette.toml"
+    profile.write_text('AGORA_URL = "https://agora-recette.example.org/agora"\n'
+                       'AGORA_CA_BUNDLE = "certs/cdc-ca.pem"\nVI_AUDIENCE = "urn:cdc:recette"\n'
+                       'AGORA_TLS_VERIFY = true\nVI_PAGM = ["AGORA_LECTURE;REGION-CORSE"]\n')
+    for name in ("AGORA_URL", "AGORA_CA_BUNDLE", "VI_AUDIENCE", "AGORA_TLS_VERIFY", "VI_PAGM"):
+        monkeypatch.delenv(f"AGORA_FLOW_{name}", raising=False)
+    monkeypatch.setenv("AGORA_FLOW_AGORA_PROFILE", str(profile))
+    monkeypatch.setenv("AGORA_FLOW_VI_AUDIENCE", "urn:cdc:surcharge")
+    settings = Settings()
+    assert settings.agora_url == "https://agora-recette.example.org/agora"
+    assert settings.agora_ca_bundle == str(tmp_path / "certs" / "cdc-ca.pem")
+    assert settings.vi_audience == "urn:cdc:surcharge" and settings.agora_tls_verify
+    assert settings.vi_pagm == ("AGORA_LECTURE;REGION-CORSE",)
+
+    wrong = tmp_path / "faux.toml"
+    wrong.write_text('SMTP_HOST = "ailleurs"\n')
+    monkeypatch.setenv("AGORA_FLOW_AGORA_PROFILE", str(wrong))
+    with pytest.raises(ValueError, match="SMTP_HOST"):
+        Settings()
+
+
+@pytest.mark.parametrize("name", ["acceptance", "production"])
+def test_the_shipped_profiles_are_https_and_checked(name: str) -> None:
+    values = load_profile(str(Path(__file__).parent.parent / "agora" / "profiles" / f"{name}.toml"))
+    assert values["AGORA_URL"].startswith("https://") and values["AGORA_TLS_VERIFY"] == "true"
+    assert values["AGORA_CA_BUNDLE"] and values["AGORA_CLIENT_CERT"] and values["AGORA_CLIENT_KEY"]
