@@ -41,6 +41,10 @@ FRENCH_NAMES: dict[str, str] = {
     "entry_date": "dateEntree",
     "entry_kind": "natureEntree",
     "job_seeker_since": "demandeurEmploiDepuis",
+    "france_travail_registered": "inscritFranceTravail",
+    "socio_professional_category": "categorieSocioProfessionnelle",
+    "last_contract_type": "dernierContrat",
+    "reason_code": "codeMotif",
     "payment_id": "idPaiement",
     "payment_date": "datePaiement",
     "amount": "montant",
@@ -156,6 +160,10 @@ class EnterTraining(Request):
     entry_date: str
     entry_kind: str = ENTRY_FIRST
     job_seeker_since: str | None = None
+    # The situation at entry (codes of state_models/dossier_data.py).
+    france_travail_registered: bool | None = None
+    socio_professional_category: str | None = None
+    last_contract_type: str | None = None
 
 
 @dataclass
@@ -180,6 +188,7 @@ class ExitTraining(Request):
     exit_date: str
     exit_kind: str
     reason: str
+    reason_code: str | None = None  # state_models/dossier_data.py EXIT_REASONS
 
 
 @dataclass

@@ -238,8 +238,16 @@ def validate(store: Store, f: dict[str, Any], _: bool) -> Outcome:
     )
 
 
+SITUATION_AT_ENTRY = ("demandeurEmploiDepuis", "inscritFranceTravail",
+                      "categorieSocioProfessionnelle", "dernierContrat")
+
+
 def enter(store: Store, f: dict[str, Any], _: bool) -> Outcome:
     resume = f["natureEntree"] == messages.ENTRY_RESUME
+    if f.get("inscritFranceTravail") in (True, "true", "1") and not f.get("demandeurEmploiDepuis"):
+        raise SoapFault(ops.FAULT_INVALID_DATA, "EntrerEnFormation : un titulaire inscrit à France "
+                        "Travail doit avoir une date d'inscription (demandeurEmploiDepuis).")
+    situation = {k: f[k] for k in SITUATION_AT_ENTRY if f.get(k) is not None}
     allowed = ops.STATUS_INTERRUPTED if resume else ops.STATUS_VALIDATED
     return _transition(
         store,
@@ -248,7 +256,7 @@ def enter(store: Store, f: dict[str, Any], _: bool) -> Outcome:
         f["idDossierAgora"],
         frozenset({allowed}),
         ops.STATUS_ENTERED,
-        {} if resume else {"dateEntree": f["dateEntree"]},
+        {} if resume else {"dateEntree": f["dateEntree"], "situationEntree": situation},
     )
 
 
@@ -275,7 +283,8 @@ def declare_payment(store: Store, f: dict[str, Any], _: bool) -> Outcome:
 
 
 def exit_training(store: Store, f: dict[str, Any], _: bool) -> Outcome:
-    updates = {"dateSortie": f["dateSortie"], "natureSortie": f["natureSortie"]}
+    updates = {"dateSortie": f["dateSortie"], "natureSortie": f["natureSortie"],
+               "codeMotif": f.get("codeMotif")}
     if f["natureSortie"] == messages.EXIT_INTERRUPTION:
         allowed, target = frozenset({ops.STATUS_ENTERED}), ops.STATUS_INTERRUPTED
     else:

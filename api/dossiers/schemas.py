@@ -74,6 +74,13 @@ class EventData(_Strict):
     validation_date: IsoDate | None = None
     entry_date: IsoDate | None = None
     job_seeker_since: IsoDate | None = None
+    france_travail_registered: Literal["oui", "non"] | None = None
+    socio_professional_category: Annotated[str, Field(
+        max_length=4, description="Catégorie socio-professionnelle (PCS), voir la liste")] | None = None
+    last_contract_type: Annotated[str, Field(
+        max_length=32, description="Dernier contrat de travail, voir la liste")] | None = None
+    reason_code: Annotated[str, Field(
+        max_length=32, description="Motif de sortie ou d'interruption (code)")] | None = None
     payment_date: IsoDate | None = None
     amount: Amount | None = None
     interruption_date: IsoDate | None = None

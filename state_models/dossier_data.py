@@ -1,0 +1,51 @@
+"""The closed lists of the dossier data AGORA needs (SPEC §2, items 3 and 4), as data: code →
+French label. The codes are ours until AGORA's dictionary is handed over at onboarding; the
+XSD's enumerations (agora/wsdl/agora.xsd) must list the same codes (tests check it).
+"""
+
+from __future__ import annotations
+
+# The person's situation at entry: socio-professional category, INSEE PCS 2020 groups.
+SOCIO_PROFESSIONAL_CATEGORIES: dict[str, str] = {
+    "1": "Agriculteurs exploitants",
+    "2": "Artisans, commerçants et chefs d'entreprise",
+    "3": "Cadres et professions intellectuelles supérieures",
+    "4": "Professions intermédiaires",
+    "5": "Employés",
+    "6": "Ouvriers",
+    "8": "Sans activité professionnelle",
+}
+
+# The person's last employment contract before the training.
+LAST_CONTRACT_TYPES: dict[str, str] = {
+    "CDI": "Contrat à durée indéterminée",
+    "CDD": "Contrat à durée déterminée",
+    "INTERIM": "Intérim",
+    "APPRENTISSAGE": "Contrat d'apprentissage",
+    "PROFESSIONNALISATION": "Contrat de professionnalisation",
+    "CONTRAT_AIDE": "Contrat aidé",
+    "AUCUN": "Aucun contrat",
+}
+
+# Registered with France Travail (the public employment service) at entry.
+YES_NO: dict[str, str] = {"oui": "Oui", "non": "Non"}
+
+# Why the trainee left the training (a final exit or an interruption).
+EXIT_REASONS: dict[str, str] = {
+    "FIN_FORMATION": "Fin de formation",
+    "EMPLOI": "Reprise d'un emploi",
+    "AUTRE_FORMATION": "Entrée dans une autre formation",
+    "ABANDON": "Abandon",
+    "SANTE": "Raison de santé",
+    "EXCLUSION": "Exclusion par l'organisme",
+    "DEMENAGEMENT": "Déménagement",
+    "AUTRE": "Autre motif",
+}
+
+# Event field → its closed list (forms show them as selects).
+CHOICES: dict[str, dict[str, str]] = {
+    "france_travail_registered": YES_NO,
+    "socio_professional_category": SOCIO_PROFESSIONAL_CATEGORIES,
+    "last_contract_type": LAST_CONTRACT_TYPES,
+    "reason_code": EXIT_REASONS,
+}
