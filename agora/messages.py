@@ -69,6 +69,7 @@ ENGLISH_NAMES: dict[str, str] = {fr: en for en, fr in FRENCH_NAMES.items()}
 # AGORA's own codes for kinds of entry and exit.
 ENTRY_FIRST = "ENTREE"
 ENTRY_RESUME = "REPRISE"
+ENTRY_FIRST_PAYMENT = "PREMIER_PAIEMENT"  # the first payment declares the entry
 EXIT_INTERRUPTION = "INTERRUPTION"
 EXIT_FINAL = "SORTIE_DEFINITIVE"
 

@@ -39,6 +39,7 @@ FIELDS = {
     "validation_date": "Date de validation",
     "entry_date": "Date d'entrée",
     "job_seeker_since": "Demandeur d'emploi depuis",
+    "entry_kind": "Déclarée par",
     "france_travail_registered": "Inscrit(e) à France Travail",
     "socio_professional_category": "Catégorie socio-professionnelle",
     "last_contract_type": "Dernier contrat de travail",

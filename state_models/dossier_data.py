@@ -42,8 +42,17 @@ EXIT_REASONS: dict[str, str] = {
     "AUTRE": "Autre motif",
 }
 
+# How the entry is declared (operation 7, "entrée en formation ou premier paiement"): the
+# trainee's entry, or — for a funder that knows the start through its first payment (an
+# individual aid) — that first payment, which AGORA records as the entry.
+ENTRY_KINDS: dict[str, str] = {
+    "ENTREE": "Entrée en formation",
+    "PREMIER_PAIEMENT": "Premier paiement (vaut entrée)",
+}
+
 # Event field → its closed list (forms show them as selects).
 CHOICES: dict[str, dict[str, str]] = {
+    "entry_kind": ENTRY_KINDS,
     "france_travail_registered": YES_NO,
     "socio_professional_category": SOCIO_PROFESSIONAL_CATEGORIES,
     "last_contract_type": LAST_CONTRACT_TYPES,

@@ -18,7 +18,7 @@ from state_models.validators import ValidationError, normalise_event_data
 EVENT_FIELDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "validate": (("validation_date",), ()),
     # The person's situation at entry (SPEC §2 item 4).
-    "enter": (("entry_date",), ("job_seeker_since", "france_travail_registered",
+    "enter": (("entry_date",), ("entry_kind", "job_seeker_since", "france_travail_registered",
                                 "socio_professional_category", "last_contract_type")),
     "pay": (("payment_date", "amount"), ()),
     "interrupt": (("interruption_date", "reason"), ("reason_code",)),

@@ -68,7 +68,8 @@ async def test_entry_situation_and_exit_code_reach_agora(api: ApiHandle,
         dossier_id = await create(manager)
         await registered(manager, dossier_id)
         steps = [("validate", {"validation_date": "2026-01-02"}),
-                 ("enter", {"entry_date": "2026-01-05", "job_seeker_since": "2025-06-01",
+                 ("enter", {"entry_date": "2026-01-05", "entry_kind": "PREMIER_PAIEMENT",
+                            "job_seeker_since": "2025-06-01",
                             "france_travail_registered": "oui",
                             "socio_professional_category": "6", "last_contract_type": "INTERIM"}),
                  ("exit", {"exit_date": "2026-06-30", "reason": "emploi trouvé",
@@ -83,6 +84,7 @@ async def test_entry_situation_and_exit_code_reach_agora(api: ApiHandle,
                     page = (await browser.get(f"/dossiers/{dossier_id}")).text
                 assert '<select id="f-enter-socio_professional_category"' in page
                 assert '<select id="f-enter-last_contract_type"' in page and "Intérim" in page
+                assert "Premier paiement (vaut entrée)" in page
         bad = await manager.post(f"/api/dossiers/{dossier_id}/events/settle",
                                  json={"settlement_date": "2026-07-15", "amount_paid": "0",
                                        "reason_code": "EMPLOI"})
@@ -92,3 +94,4 @@ async def test_entry_situation_and_exit_code_reach_agora(api: ApiHandle,
         "demandeurEmploiDepuis": "2025-06-01", "inscritFranceTravail": "true",
         "categorieSocioProfessionnelle": "6", "dernierContrat": "INTERIM"}
     assert agora["data"]["codeMotif"] == "EMPLOI"
+    assert agora["data"]["natureEntree"] == "PREMIER_PAIEMENT"

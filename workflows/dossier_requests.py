@@ -60,7 +60,8 @@ EVENT_CALLS: dict[str, tuple[Callable[..., Any], type, Build]] = {
                  lambda i, d: ValidateDossier(i.request_id, i.agora_dossier_id, d["validation_date"])),
     "enter": (AgoraActivities.enter_training, EnterTrainingCall,
               lambda i, d: EnterTraining(
-                  i.request_id, i.agora_dossier_id, d["entry_date"], ENTRY_FIRST,
+                  i.request_id, i.agora_dossier_id, d["entry_date"],
+                  d.get("entry_kind", ENTRY_FIRST),
                   d.get("job_seeker_since"),
                   {"oui": True, "non": False}.get(d.get("france_travail_registered", "")),
                   d.get("socio_professional_category"), d.get("last_contract_type"))),

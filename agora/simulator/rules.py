@@ -256,7 +256,8 @@ def enter(store: Store, f: dict[str, Any], _: bool) -> Outcome:
         f["idDossierAgora"],
         frozenset({allowed}),
         ops.STATUS_ENTERED,
-        {} if resume else {"dateEntree": f["dateEntree"], "situationEntree": situation},
+        {} if resume else {"dateEntree": f["dateEntree"], "natureEntree": f["natureEntree"],
+                           "situationEntree": situation},
     )
 
 

@@ -74,6 +74,8 @@ class EventData(_Strict):
     validation_date: IsoDate | None = None
     entry_date: IsoDate | None = None
     job_seeker_since: IsoDate | None = None
+    entry_kind: Literal["ENTREE", "PREMIER_PAIEMENT"] | None = Field(
+        None, description="Entrée, ou premier paiement valant entrée (défaut : ENTREE)")
     france_travail_registered: Literal["oui", "non"] | None = None
     socio_professional_category: Annotated[str, Field(
         max_length=4, description="Catégorie socio-professionnelle (PCS), voir la liste")] | None = None
