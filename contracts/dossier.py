@@ -139,6 +139,9 @@ class DossierView:
     emails: list[SentEmail] = field(default_factory=list)
     # Why the person's data are restricted (GDPR art. 18): no event is accepted meanwhile.
     restricted: str = ""
+    # The situation at entry and the exit's reason code, as declared to AGORA.
+    entry_situation: dict[str, str] = field(default_factory=dict)
+    exit_reason_code: str | None = None
 
 
 def settled_correction_workflow_id(dossier_id: str) -> str:

@@ -10,7 +10,7 @@ model decides, the workflow acts.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import cache
 from typing import Any
 
@@ -43,6 +43,10 @@ class DossierFacts:
     last_interruption_date: str | None = None
     exit_date: str | None = None
     payments: int = 0
+    # What the entry said of the person's situation (the enter event's fields, codes of
+    # state_models/dossier_data.py), and the exit's reason code.
+    entry_situation: dict[str, str] = field(default_factory=dict)
+    exit_reason_code: str | None = None
 
     @property
     def registration_refused(self) -> bool:
@@ -142,11 +146,13 @@ def apply(facts: DossierFacts, event: str, clean: dict[str, Any]) -> DossierFact
     moved = replace(facts, state=_target(facts.state, not facts.registration_refused, event))
     match event:
         case "enter":
-            return replace(moved, entry_date=clean["entry_date"])
+            return replace(moved, entry_date=clean["entry_date"],
+                           entry_situation={k: v for k, v in clean.items() if k != "entry_date"})
         case "interrupt":
             return replace(moved, last_interruption_date=clean["interruption_date"])
         case "exit":
-            return replace(moved, exit_date=clean["exit_date"])
+            return replace(moved, exit_date=clean["exit_date"],
+                           exit_reason_code=clean.get("reason_code"))
         case "pay":
             return replace(moved, payments=facts.payments + 1)
     return moved

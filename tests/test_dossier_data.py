@@ -85,6 +85,14 @@ async def test_entry_situation_and_exit_code_reach_agora(api: ApiHandle,
                 assert '<select id="f-enter-socio_professional_category"' in page
                 assert '<select id="f-enter-last_contract_type"' in page and "Intérim" in page
                 assert "Premier paiement (vaut entrée)" in page
+        detail = (await manager.get(f"/api/dossiers/{dossier_id}")).json()
+        assert detail["entry_situation"]["socio_professional_category"] == "6"
+        assert detail["exit_reason_code"] == "EMPLOI"
+        async with httpx.AsyncClient(base_url=api.base_url, timeout=60) as browser:
+            await browser.post("/connexion", data={"username": "gestionnaire", "password": PASSWORD})
+            page = (await browser.get(f"/dossiers/{dossier_id}")).text
+        assert "Ouvriers" in page and "Intérim" in page
+        assert 'id="exit-reason">Reprise d&#39;un emploi<' in page
         bad = await manager.post(f"/api/dossiers/{dossier_id}/events/settle",
                                  json={"settlement_date": "2026-07-15", "amount_paid": "0",
                                        "reason_code": "EMPLOI"})

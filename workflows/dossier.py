@@ -219,6 +219,8 @@ class DossierWorkflow:
             link_waits=self._gate.waits(),
             emails=list(self._escalation.emails),
             restricted=self._restricted,
+            entry_situation=dict(facts.entry_situation),
+            exit_reason_code=facts.exit_reason_code,
         )
 
     def _check(self, request: EventRequest) -> None:

@@ -60,6 +60,8 @@ def detail_of(row: Dossier, view: DossierView | None, cipher: DataCipher) -> Dos
         link_waits=view.link_waits if view else [],
         emails=view.emails if view else [],
         restricted=view.restricted if view else "",
+        entry_situation=view.entry_situation if view else {},
+        exit_reason_code=view.exit_reason_code if view else None,
     )
 
 

@@ -209,6 +209,9 @@ class DossierDetail(BaseModel):
         default_factory=list, description="Reminder and escalation emails about this dossier")
     restricted: str = Field("", description="Why the person's data are restricted (GDPR art. 18, "
                                             "a data-subject request): no event until lifted")
+    entry_situation: dict[str, str] = Field(
+        default_factory=dict, description="The situation at entry declared to AGORA (codes)")
+    exit_reason_code: str | None = Field(None, description="The exit's reason code")
 
 
 class NirOut(BaseModel):
