@@ -5,6 +5,8 @@ XSD's enumerations (agora/wsdl/agora.xsd) must list the same codes (tests check 
 
 from __future__ import annotations
 
+import unicodedata
+
 # The person's situation at entry: socio-professional category, INSEE PCS 2020 groups.
 SOCIO_PROFESSIONAL_CATEGORIES: dict[str, str] = {
     "1": "Agriculteurs exploitants",
@@ -49,6 +51,31 @@ ENTRY_KINDS: dict[str, str] = {
     "ENTREE": "Entrée en formation",
     "PREMIER_PAIEMENT": "Premier paiement (vaut entrée)",
 }
+
+# The legacy export's free-text exit reasons (SPEC §6.1 motif_sortie), by the words that
+# say them, first match wins; a cell holding a code is taken as it is.
+_LEGACY_EXIT_WORDS: tuple[tuple[str, str], ...] = (
+    ("autre formation", "AUTRE_FORMATION"), ("reorientation", "AUTRE_FORMATION"),
+    ("fin de formation", "FIN_FORMATION"), ("termine", "FIN_FORMATION"),
+    ("fin de stage", "FIN_FORMATION"), ("emploi", "EMPLOI"), ("embauche", "EMPLOI"),
+    ("abandon", "ABANDON"), ("demission", "ABANDON"), ("sante", "SANTE"),
+    ("maladie", "SANTE"), ("exclu", "EXCLUSION"), ("renvoi", "EXCLUSION"),
+    ("demenag", "DEMENAGEMENT"),
+)
+
+
+def legacy_exit_reason_code(text: str | None) -> str | None:
+    """The exit reason code a legacy free-text reason says, or None when it says none of
+    them (the text then travels alone)."""
+    if not text:
+        return None
+    plain = unicodedata.normalize("NFKD", text)
+    plain = "".join(c for c in plain if not unicodedata.combining(c)).strip()
+    if plain.upper() in EXIT_REASONS:
+        return plain.upper()
+    lowered = plain.lower()
+    return next((code for words, code in _LEGACY_EXIT_WORDS if words in lowered), None)
+
 
 # Event field → its closed list (forms show them as selects).
 CHOICES: dict[str, dict[str, str]] = {

@@ -14,6 +14,7 @@ from state_models.dossier_data import (
     EXIT_REASONS,
     LAST_CONTRACT_TYPES,
     SOCIO_PROFESSIONAL_CATEGORIES,
+    legacy_exit_reason_code,
 )
 from state_models.dossier_events import validate_event_data
 from state_models.validators import ValidationError
@@ -103,3 +104,14 @@ async def test_entry_situation_and_exit_code_reach_agora(api: ApiHandle,
         "categorieSocioProfessionnelle": "6", "dernierContrat": "INTERIM"}
     assert agora["data"]["codeMotif"] == "EMPLOI"
     assert agora["data"]["natureEntree"] == "PREMIER_PAIEMENT"
+
+
+@pytest.mark.parametrize(("text", "code"), [
+    ("Fin de formation", "FIN_FORMATION"), ("  emploi ", "EMPLOI"), ("CDI trouvé : embauche", "EMPLOI"),
+    ("Réorientation vers une autre formation", "AUTRE_FORMATION"), ("Abandon", "ABANDON"),
+    ("raison de santé", "SANTE"), ("Déménagement", "DEMENAGEMENT"), ("EXCLUSION", "EXCLUSION"),
+    ("sans nouvelles", None), ("", None), (None, None)])
+def test_the_legacy_exit_reason_maps_to_a_code_where_it_says_one(text: str | None,
+                                                                 code: str | None) -> None:
+    assert legacy_exit_reason_code(text) == code
+    assert code is None or code in EXIT_REASONS
