@@ -8,7 +8,7 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -137,8 +137,10 @@ async def test_a_read_is_retried_through_outages_and_traced(
 async def test_a_read_in_the_maintenance_window_waits_and_is_given_up(
         temporal_client: Client, agora_settings: Settings, task_queue: str, worker: None,
         simulator: SimulatorHandle) -> None:
-    now = datetime.now(ZoneInfo("Europe/Paris"))
-    window = parse_maintenance_window(f"{now:%a} 00:00-23:59".lower())
+    # A window around now, whatever the hour (one crossing midnight runs into the next day).
+    start = datetime.now(ZoneInfo("Europe/Paris")) - timedelta(minutes=30)
+    end = start + timedelta(hours=1)
+    window = parse_maintenance_window(f"{start:%a} {start:%H:%M}-{end:%H:%M}".lower())
     read = AgoraReadInput(AgoraReadCall(ReadRequest(reads.RIGHTS, {"nir": factories.valid_nir(4107)}),
                                         "gestionnaire"),
                           FAST_RETRY, GateConfig([window], f"agora-link-{task_queue}"))
