@@ -6,13 +6,56 @@ partner lives here, never in code. Defaults run everything on 127.0.0.1.
 
 from __future__ import annotations
 
+import functools
 import os
+import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+# What an AGORA environment profile may set (the link: endpoint, TLS files, identity vector).
+PROFILE_KEYS = frozenset({
+    "AGORA_URL", "AGORA_TIMEOUT_SECONDS", "AGORA_CA_BUNDLE", "AGORA_CLIENT_CERT",
+    "AGORA_CLIENT_KEY", "AGORA_TLS_VERIFY", "PARTNER_ID", "APPLICATION_ID", "VI_AUDIENCE",
+    "VI_RECIPIENT", "VI_AUTH_LEVEL", "VI_PAGM", "VI_SIGNATURE_ALGORITHM", "VI_MODE",
+})
+_PROFILE_PATHS = frozenset({"AGORA_CA_BUNDLE", "AGORA_CLIENT_CERT", "AGORA_CLIENT_KEY"})
+
+
+@functools.cache
+def load_profile(path: str) -> dict[str, str]:
+    """An AGORA environment profile (TOML, ``KEY = value`` with the variables' names without
+    their prefix): AGORA's acceptance platform or production in one file. Its file paths are
+    relative to the profile's folder. A key it may not set is refused."""
+    if not path:
+        return {}
+    file = Path(path)
+    with file.open("rb") as opened:
+        data = tomllib.load(opened)
+    unknown = sorted(set(data) - PROFILE_KEYS)
+    if unknown:
+        raise ValueError(f"profil AGORA {path} : clé(s) non admise(s) : {', '.join(unknown)}")
+    values = {}
+    for key, value in data.items():
+        if isinstance(value, list):
+            text = ",".join(value)
+        elif isinstance(value, bool):
+            text = "true" if value else "false"
+        else:
+            text = str(value)
+        if key in _PROFILE_PATHS and text and not Path(text).is_absolute():
+            text = str((file.parent / text).resolve())
+        values[key] = text
+    return values
+
 
 def _env(name: str, default: str) -> str:
-    return os.environ.get(f"AGORA_FLOW_{name}", default)
+    """The variable ``AGORA_FLOW_<name>``, else the AGORA profile's value, else ``default``."""
+    value = os.environ.get(f"AGORA_FLOW_{name}")
+    if value is not None:
+        return value
+    if name in PROFILE_KEYS:
+        return load_profile(os.environ.get("AGORA_FLOW_AGORA_PROFILE", "")).get(name, default)
+    return default
 
 
 def _env_list(name: str, default: str) -> tuple[str, ...]:
@@ -47,13 +90,41 @@ class Settings:
     temporal_web_url: str = field(default_factory=lambda: _env(
         "TEMPORAL_WEB_URL", f"http://127.0.0.1:{_env('TEMPORAL_UI_PORT', '8233')}"))
 
+    # AGORA's environment in one setting: a profile file (agora/profiles/*.toml) holding the
+    # endpoint, the TLS files and the identity vector's values; each may still be overridden
+    # by its own variable. None: the local simulator.
+    agora_profile: str = field(default_factory=lambda: _env("AGORA_PROFILE", ""))
     # AGORA endpoint (the simulator by default; the real platform in production)
-    agora_url: str = field(default_factory=lambda: _env("AGORA_URL", "http://127.0.0.1:8088/agora"))
+    agora_url: str = field(default_factory=lambda: _env("AGORA_URL", "https://127.0.0.1:8088/agora"))
     simulator_host: str = field(default_factory=lambda: _env("SIMULATOR_HOST", "127.0.0.1"))
     simulator_port: int = field(default_factory=lambda: int(_env("SIMULATOR_PORT", "8088")))
     agora_timeout_seconds: float = field(
         default_factory=lambda: float(_env("AGORA_TIMEOUT_SECONDS", "10"))
     )
+    # TLS to AGORA (SPEC §3: certificates from a PKI, never self-signed). The CA bundle the
+    # server's certificate is checked against ("": the system's trust store; in development
+    # the dev CA), the Region's client certificate and key ("": none presented; in
+    # development the dev CA's client leaf), and whether the server's certificate is checked
+    # at all — production refuses an http:// URL or checking off (agora-flow check-config).
+    agora_ca_bundle: str = field(default_factory=lambda: _env("AGORA_CA_BUNDLE", ""))
+    agora_client_cert: str = field(default_factory=lambda: _env("AGORA_CLIENT_CERT", ""))
+    agora_client_key: str = field(default_factory=lambda: _env("AGORA_CLIENT_KEY", ""))
+    agora_tls_verify: bool = field(default_factory=lambda: _env(
+        "AGORA_TLS_VERIFY", "on").lower() not in ("off", "false", "0"))
+    # The simulator serves HTTPS with the dev CA's server certificate, and can require the
+    # client's certificate (issued by the same CA).
+    simulator_tls: bool = field(default_factory=lambda: _env(
+        "SIMULATOR_TLS", "on").lower() not in ("off", "false", "0"))
+    simulator_require_client_cert: bool = field(default_factory=lambda: _env(
+        "SIMULATOR_REQUIRE_CLIENT_CERT", "off").lower() not in ("off", "false", "0"))
+    # A consultation's answer (rights, balances, eligibility, a holder's dossiers) is shown
+    # again for this long without asking AGORA (a page refresh); 0 turns the cache off.
+    agora_read_cache_seconds: float = field(
+        default_factory=lambda: float(_env("AGORA_READ_CACHE_SECONDS", "120")))
+    # How long a page or an API call waits for a consultation before saying AGORA has not
+    # answered (the link held the call, or AGORA keeps failing).
+    agora_read_wait_seconds: float = field(
+        default_factory=lambda: float(_env("AGORA_READ_WAIT_SECONDS", "15")))
 
     # Identity vector (SPEC §3): every value is the partner's to configure.
     partner_id: str = field(default_factory=lambda: _env("PARTNER_ID", "REGION-CORSE"))

@@ -18,6 +18,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 import temporal_client
 from activities.agora_calls import AgoraActivities
 from activities.agora_link_guard import AgoraLinkGuard
+from activities.agora_reads import AgoraReadActivities
 from activities.alerts import AlertActivities
 from activities.notify import NotifyActivities
 from activities.projections import ProjectionActivities
@@ -38,11 +39,13 @@ from temporal_client.schedules import ensure_reconcile_schedule
 from temporal_client.subject_requests import ensure_retention_schedule, rectify_dossier
 from temporal_client.traces import ensure_trace_schedules
 from workflows.agora_link import AgoraLinkWorkflow
+from workflows.agora_read import AgoraReadWorkflow
 from workflows.dossier import DossierWorkflow
 from workflows.incident import IncidentWorkflow
 from workflows.market import MarketWorkflow
 from workflows.personal_data_retention import PersonalDataRetentionWorkflow
 from workflows.reconcile import ReconcileWorkflow
+from workflows.settled_correction import SettledCorrectionWorkflow
 from workflows.subject_request import SubjectRequestWorkflow
 from workflows.trace_export import TraceExportWorkflow
 from workflows.trace_maintenance import TraceMaintenanceWorkflow
@@ -69,7 +72,8 @@ def workflow_runner() -> SandboxedWorkflowRunner:
 
 WORKFLOWS = [DossierWorkflow, MarketWorkflow, AgoraLinkWorkflow, IncidentWorkflow,
              ReconcileWorkflow, TraceMaintenanceWorkflow, TraceExportWorkflow,
-             SubjectRequestWorkflow, PersonalDataRetentionWorkflow]
+             SubjectRequestWorkflow, PersonalDataRetentionWorkflow, AgoraReadWorkflow,
+             SettledCorrectionWorkflow]
 
 
 def build_worker(
@@ -83,6 +87,7 @@ def build_worker(
     metrics.declare_agora_operations(sorted(operations.BY_SOAP_NAME))
     activities = [
         *AgoraActivities(settings, writer).all(),
+        *AgoraReadActivities(settings).all(),
         *ProjectionActivities(writer).all(),
         *NotifyActivities(settings).all(),
         *AlertActivities(settings).all(),

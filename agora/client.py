@@ -35,7 +35,7 @@ from requests.adapters import HTTPAdapter
 from agora import messages, operations, tracing, wsse
 from agora.errors import AgoraError, AgoraFault, AgoraUnavailable
 from agora.identity_vector import IdentityVectorFactory
-from agora.pki import ensure_dev_pki, load_signing_identity
+from agora.pki import ensure_dev_pki, ensure_dev_tls, load_signing_identity
 from agora.tracing import Exchange, ExchangeContext, TraceSink
 from settings import Settings
 
@@ -89,11 +89,32 @@ def build_session(settings: Settings) -> requests.Session:
     environment = session.merge_environment_settings(settings.agora_url, {}, None, None, None)
     session.trust_env = False
     session.proxies = environment["proxies"]
-    session.verify = environment["verify"]
+    session.verify, session.cert = tls_of(settings, environment["verify"])
     adapter = HTTPAdapter(pool_connections=1, pool_maxsize=settings.worker_activity_threads)
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     return session
+
+
+def tls_of(settings: Settings, default_verify: bool | str = True
+           ) -> tuple[bool | str, tuple[str, str] | None]:
+    """What the session checks the server's certificate against (False: nothing, a CA
+    bundle's path, or True for the system's store, or ``default_verify`` from
+    REQUESTS_CA_BUNDLE), and the client certificate it presents. In development, unless
+    configured, the dev CA and its client leaf (created if missing)."""
+    verify: bool | str = default_verify
+    cert = ((settings.agora_client_cert, settings.agora_client_key)
+            if settings.agora_client_cert and settings.agora_client_key else None)
+    if settings.development and settings.agora_url.startswith("https://") and not (
+            settings.agora_ca_bundle and cert):
+        dev = ensure_dev_tls(settings.pki_dir, settings.application_id)
+        verify = str(dev.ca_cert)
+        cert = cert or (str(dev.client_cert), str(dev.client_key))
+    if settings.agora_ca_bundle:
+        verify = settings.agora_ca_bundle
+    if not settings.agora_tls_verify:
+        verify = False
+    return verify, cert
 
 
 def parse_retry_after(value: str | None) -> float | None:

@@ -40,6 +40,10 @@ FRENCH_NAMES: dict[str, str] = {
     "entry_date": "dateEntree",
     "entry_kind": "natureEntree",
     "job_seeker_since": "demandeurEmploiDepuis",
+    "france_travail_registered": "inscritFranceTravail",
+    "socio_professional_category": "categorieSocioProfessionnelle",
+    "last_contract_type": "dernierContrat",
+    "reason_code": "codeMotif",
     "payment_id": "idPaiement",
     "payment_date": "datePaiement",
     "amount": "montant",
@@ -64,6 +68,7 @@ ENGLISH_NAMES: dict[str, str] = {fr: en for en, fr in FRENCH_NAMES.items()}
 # AGORA's own codes for kinds of entry and exit.
 ENTRY_FIRST = "ENTREE"
 ENTRY_RESUME = "REPRISE"
+ENTRY_FIRST_PAYMENT = "PREMIER_PAIEMENT"  # the first payment declares the entry
 EXIT_INTERRUPTION = "INTERRUPTION"
 EXIT_FINAL = "SORTIE_DEFINITIVE"
 
@@ -155,6 +160,10 @@ class EnterTraining(Request):
     entry_date: str
     entry_kind: str = ENTRY_FIRST
     job_seeker_since: str | None = None
+    # The situation at entry (codes of state_models/dossier_data.py).
+    france_travail_registered: bool | None = None
+    socio_professional_category: str | None = None
+    last_contract_type: str | None = None
 
 
 @dataclass
@@ -165,6 +174,10 @@ class DeclarePayment(Request):
     payment_id: str
     payment_date: str
     amount: str  # decimal as text, euros
+    # The holder as the Region knows them now (a correction included): AGORA checks the
+    # NIR/name pair against its dossier, as at registration.
+    nir: str | None = None
+    birth_name: str | None = None
 
 
 @dataclass
@@ -175,6 +188,7 @@ class ExitTraining(Request):
     exit_date: str
     exit_kind: str
     reason: str
+    reason_code: str | None = None  # state_models/dossier_data.py EXIT_REASONS
 
 
 @dataclass

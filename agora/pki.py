@@ -3,6 +3,8 @@
 AGORA refuses self-signed certificates: the signing leaf must come from a PKI.
 In development and tests a local test CA issues it; in production the
 Region's PKI-issued leaf is placed in the same files and nothing is created.
+The same dev CA issues the TLS certificates of the link in development: the
+simulator's server certificate and the Region's client certificate.
 
 Private keys are loaded once per process as key objects: signxml re-parses a
 PEM key on every signature (about 50 ms) but signs with a key object in
@@ -12,6 +14,7 @@ about 2 ms (DESIGN.md).
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +22,7 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import NameOID
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 CA_COMMON_NAME = "agora-flow test CA"
 _KEY_SIZE = 2048
@@ -84,6 +87,50 @@ def ensure_dev_pki(pki_dir: Path, application_id: str) -> PkiPaths:
         ca_key = _read_key(paths.ca_key)
         ca_cert = x509.load_pem_x509_certificate(paths.ca_cert.read_bytes())
         _issue_leaf(paths.leaf_key, paths.leaf_cert, application_id, ca_cert.subject, ca_key)
+    return paths
+
+
+@dataclass(frozen=True)
+class TlsPaths:
+    """The link's TLS files in development: the simulator's server certificate and the
+    Region's client certificate, both issued by the dev CA."""
+
+    ca_cert: Path
+    server_cert: Path
+    server_key: Path
+    client_cert: Path
+    client_key: Path
+
+
+def tls_paths(pki_dir: Path) -> TlsPaths:
+    return TlsPaths(ca_cert=pki_dir / "ca.cert.pem",
+                    server_cert=pki_dir / "tls-server.cert.pem",
+                    server_key=pki_dir / "tls-server.key.pem",
+                    client_cert=pki_dir / "tls-client.cert.pem",
+                    client_key=pki_dir / "tls-client.key.pem")
+
+
+def ensure_dev_tls(pki_dir: Path, application_id: str) -> TlsPaths:
+    """The dev CA (created if missing), a server leaf for 127.0.0.1 and localhost, and the
+    application's client leaf for TLS, each only if missing."""
+    pki = ensure_dev_pki(pki_dir, application_id)
+    paths = tls_paths(pki_dir)
+    ca_key = _read_key(pki.ca_key)
+    issuer = x509.load_pem_x509_certificate(pki.ca_cert.read_bytes()).subject
+    for cert_path, key_path, cn, usage, names in (
+            (paths.server_cert, paths.server_key, "127.0.0.1", ExtendedKeyUsageOID.SERVER_AUTH,
+             [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            (paths.client_cert, paths.client_key, application_id,
+             ExtendedKeyUsageOID.CLIENT_AUTH, [])):
+        if cert_path.exists() and key_path.exists():
+            continue
+        key = _new_key()
+        builder = (_builder(_name(cn), issuer, key, days=825)
+                   .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+                   .add_extension(x509.ExtendedKeyUsage([usage]), critical=False))
+        if names:
+            builder = builder.add_extension(x509.SubjectAlternativeName(names), critical=False)
+        _write(key_path, cert_path, key, builder.sign(ca_key, hashes.SHA256()))
     return paths
 
 

@@ -11,6 +11,9 @@ from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from agora.body_limit import BodyLimit
+from api.agora import api as agora_api
+from api.agora import ui as agora_ui
+from api.agora.cache import ReadCache
 from api.codec import routes as codec
 from api.context import AppContext, TemporalClientFactory
 from api.dossiers import api as dossiers_api
@@ -78,11 +81,13 @@ def create_app(settings: Settings, temporal_client_factory: TemporalClientFactor
                                    escalation_override=escalation,
                                    incident_timings=incident_timings or IncidentTimings(),
                                    priority_matrix=load_priority_matrix(settings.priority_matrix_file),
-                                   codec=EncryptionCodec(keys))
+                                   codec=EncryptionCodec(keys),
+                                   agora_reads=ReadCache(settings.agora_read_cache_seconds))
     app.include_router(metrics_routes.router)
     app.include_router(signin.api)
     app.include_router(codec.router)
     app.include_router(dossiers_api.router)
+    app.include_router(agora_api.router)
     app.include_router(incidents.api)
     app.include_router(service_report.api)
     app.include_router(markets_api.router)
@@ -91,6 +96,7 @@ def create_app(settings: Settings, temporal_client_factory: TemporalClientFactor
     app.include_router(subject_requests.api)
     app.include_router(users.api)
     app.include_router(signin.pages)
+    app.include_router(agora_ui.router)
     app.include_router(dossiers_ui.router)
     app.include_router(incidents.pages)
     app.include_router(markets_ui.router)

@@ -30,6 +30,11 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     ),
     "dossiers:write": frozenset({"dossier_manager"}),
     "nir:unmask": frozenset({"dossier_manager", "auditor"}),
+    # AGORA's consultations (a holder's rights, balances, dossiers, eligibility): each is a
+    # call to AGORA under the user's own identity vector, so only roles that follow
+    # trainees; recording a DIF balance writes to AGORA: dossier managers.
+    "agora:read": frozenset({"dossier_manager", "market_manager", "auditor"}),
+    "agora:dif": frozenset({"dossier_manager"}),
     "markets:read": frozenset(
         {"dossier_manager", "market_manager", "operator", "auditor", "administrator"}
     ),

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from temporalio.client import Client, WorkflowQueryFailedError
 from temporalio.service import RPCError
 
+from api.agora.cache import ReadCache
 from contracts.agora_link import GateConfig, LinkState
 from contracts.dossier import EscalationConfig, RetryConfig
 from contracts.incident import IncidentTimings
@@ -52,6 +53,8 @@ class AppContext:
     priority_matrix: PriorityMatrix = field(default_factory=PriorityMatrix)
     # Decodes Temporal payloads for the codec endpoint (Temporal Web).
     codec: EncryptionCodec | None = None
+    # AGORA's recent answers to consultations (off unless the app sets a lifetime).
+    agora_reads: ReadCache = field(default_factory=lambda: ReadCache(0))
     _client: Client | None = None
     _fields: PersonFields | None = None
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)

@@ -22,6 +22,7 @@ from api.auth import check_csrf, csrf_token, may, session_user
 from api.errors import InvalidFields, Refused
 from observability import correlation
 from state_models.dossier import STATES
+from state_models.dossier_data import CHOICES
 from state_models.dossier_events import CORRECTABLE_FIELDS, DATE_FIELDS, EVENT_FIELDS
 from store.models import User
 
@@ -29,7 +30,7 @@ templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 templates.env.filters["paris_time"] = labels.paris_time
 templates.env.globals.update(
     labels=labels, STATES=STATES, EVENT_FIELDS=EVENT_FIELDS, DATE_FIELDS=DATE_FIELDS,
-    CORRECTABLE_FIELDS=sorted(CORRECTABLE_FIELDS),
+    CORRECTABLE_FIELDS=sorted(CORRECTABLE_FIELDS), CHOICES=CHOICES,
     # A new one-time token for each rendered form (see api/idempotency.py).
     once_token=lambda: uuid.uuid4().hex,
 )

@@ -102,7 +102,9 @@ class Stack:
             temporal_ui_port=free_port(),
             task_queue=f"bench-{run_id}",
             link_workflow_id=f"agora-link-bench-{run_id}",
+            # Plain HTTP: the figures of earlier runs were measured without TLS.
             agora_url=f"http://{HOST}:{simulator_port}/agora",
+            simulator_tls=False,
             simulator_host=HOST,
             simulator_port=simulator_port,
             smtp_host=HOST,

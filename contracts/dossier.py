@@ -142,6 +142,28 @@ class DossierView:
     emails: list[SentEmail] = field(default_factory=list)
     # Why the person's data are restricted (GDPR art. 18): no event is accepted meanwhile.
     restricted: str = ""
+    # The situation at entry and the exit's reason code, as declared to AGORA.
+    entry_situation: dict[str, str] = field(default_factory=dict)
+    exit_reason_code: str | None = None
+
+
+def settled_correction_workflow_id(dossier_id: str) -> str:
+    """One correction of a settled dossier at a time (its timeline number is the next one);
+    under the dossier's prefix, so its payloads are sealed under the person's key."""
+    return f"{workflow_id_for(dossier_id)}-correction"
+
+
+@dataclass
+class SettledCorrection:
+    """A correction (re-engineering) of a dossier whose workflow ended with its settlement:
+    the dossier as the Region stores it now, and the timeline number the correction takes."""
+
+    dossier: DossierInput
+    agora_dossier_id: str
+    entry_date: str | None
+    seq: int
+    request: EventRequest
+    history: list[HistoryEntry] = field(default_factory=list)  # the dossier's, for its view
 
 
 def with_corrections(dossier: DossierInput, corrections: list[dict[str, str]]) -> DossierInput:

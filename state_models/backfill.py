@@ -17,6 +17,7 @@ from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any
 
+from state_models.dossier_data import legacy_exit_reason_code
 from state_models.validators import (
     ValidationError,
     validate_amount,
@@ -133,6 +134,8 @@ class LegacyRecord:
     exit_reason: str | None
     remuneration: Decimal | None
     status: str | None
+    # The exit reason as AGORA's code (state_models/dossier_data.py), where the text says one.
+    exit_reason_code: str | None = None
 
 
 @dataclass(frozen=True)
@@ -247,7 +250,7 @@ def _parse_record(values: Mapping[str, str]) -> LegacyRecord:
         session_start=parsed["date_debut_session"], session_end=parsed["date_fin_session"],
         entry_date=parsed["date_entree"], exit_date=parsed["date_sortie"],
         exit_reason=parsed["motif_sortie"], remuneration=parsed["montant_remunere"],
-        status=parsed["statut"])
+        status=parsed["statut"], exit_reason_code=legacy_exit_reason_code(parsed["motif_sortie"]))
 
 
 def classify(layout: Layout, cells: Sequence[str], first_seen_line: int | None) -> Verdict:

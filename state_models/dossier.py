@@ -2,13 +2,14 @@
 
 created → validated → entered → paid* → interrupted ⇄ entered → exited → settled,
 cancelled before entry, and re-engineering (a correction of data already sent)
-in any open state. The workflow asks this model whether an event is allowed,
+in any open state. A payment after the exit (the final instalment) is declared and
+leaves the dossier exited; none after the settlement. The workflow asks this model whether an event is allowed,
 runs the AGORA activity, then adopts the model's new value (``apply``): the
 model decides, the workflow acts.
 """
 
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import cache
 from typing import Any
 
@@ -41,6 +42,10 @@ class DossierFacts:
     last_interruption_date: str | None = None
     exit_date: str | None = None
     payments: int = 0
+    # What the entry said of the person's situation (the enter event's fields, codes of
+    # state_models/dossier_data.py), and the exit's reason code.
+    entry_situation: dict[str, str] = field(default_factory=dict)
+    exit_reason_code: str | None = None
 
     @property
     def registration_refused(self) -> bool:
@@ -61,7 +66,9 @@ class DossierLifecycle(StateMachine):
     # registration, only a correction (which retries it) or a cancellation may follow.
     validate = created.to(validated, cond="registration_not_refused")
     enter = validated.to(entered)
-    pay = entered.to(paid) | paid.to(paid)
+    # A remuneration for the training period may be paid after the exit (the last
+    # instalment), until the action is settled: the settlement is the last declaration.
+    pay = entered.to(paid) | paid.to(paid) | exited.to.itself(internal=True)
     interrupt = entered.to(interrupted) | paid.to(interrupted)
     resume = interrupted.to(entered)
     exit = entered.to(exited) | paid.to(exited) | interrupted.to(exited)
@@ -138,14 +145,34 @@ def apply(facts: DossierFacts, event: str, clean: dict[str, Any]) -> DossierFact
     moved = replace(facts, state=_target(facts.state, not facts.registration_refused, event))
     match event:
         case "enter":
-            return replace(moved, entry_date=clean["entry_date"])
+            return replace(moved, entry_date=clean["entry_date"],
+                           entry_situation={k: v for k, v in clean.items() if k != "entry_date"})
         case "interrupt":
             return replace(moved, last_interruption_date=clean["interruption_date"])
         case "exit":
-            return replace(moved, exit_date=clean["exit_date"])
+            return replace(moved, exit_date=clean["exit_date"],
+                           exit_reason_code=clean.get("reason_code"))
         case "pay":
             return replace(moved, payments=facts.payments + 1)
     return moved
+
+
+# A correction is not a lifecycle event: a settled dossier can still be corrected (AGORA
+# accepts a re-engineering of a settled dossier), though its workflow has ended.
+CORRECTABLE_CLOSED_STATES = frozenset({"settled"})
+
+
+def events_when_closed(state: str) -> list[str]:
+    """The events a closed dossier still takes."""
+    return ["reengineer"] if state in CORRECTABLE_CLOSED_STATES else []
+
+
+def closed_refusal(state: str, event: str) -> str:
+    """Why ``event`` cannot be applied to a dossier closed in ``state``, in French."""
+    if state == "settled" and event == "pay":
+        return ("le dossier est soldé : aucune rémunération ne peut plus être déclarée "
+                "(le solde est la dernière déclaration à AGORA)")
+    return f"le dossier est clos ({state}) : « {event} » n'est plus possible"
 
 
 def registered(facts: DossierFacts, agora_dossier_id: str) -> DossierFacts:

@@ -11,16 +11,19 @@ from datetime import date
 from typing import Any
 
 from state_models.dossier import DossierFacts
+from state_models.dossier_data import CHOICES
 from state_models.validators import ValidationError, normalise_event_data
 
 # Event -> (required fields, optional fields).
 EVENT_FIELDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "validate": (("validation_date",), ()),
-    "enter": (("entry_date",), ("job_seeker_since",)),
+    # The person's situation at entry (SPEC §2 item 4).
+    "enter": (("entry_date",), ("entry_kind", "job_seeker_since", "france_travail_registered",
+                                "socio_professional_category", "last_contract_type")),
     "pay": (("payment_date", "amount"), ()),
-    "interrupt": (("interruption_date", "reason"), ()),
+    "interrupt": (("interruption_date", "reason"), ("reason_code",)),
     "resume": (("resume_date",), ()),
-    "exit": (("exit_date", "reason"), ()),
+    "exit": (("exit_date", "reason"), ("reason_code",)),
     "settle": (("settlement_date", "amount_paid"), ()),
     "cancel": (("reason",), ()),
     "reengineer": (("reason", "corrections"), ()),
@@ -66,12 +69,20 @@ def _other_field(name: str, value: Any) -> Any:
         return _validate_corrections(value)
     if not isinstance(value, str):
         raise ValidationError(name, "texte attendu")
+    if name in CHOICES and value.strip() not in CHOICES[name]:
+        raise ValidationError(name, f"valeur hors liste : {value.strip()} (attendu : "
+                                    f"{', '.join(CHOICES[name])})")
     return value.strip()
 
 
 def _not_before(later: date, earlier: str | None, field: str, earlier_label: str) -> None:
     if earlier is not None and later < date.fromisoformat(earlier):
         raise ValidationError(field, f"la date ne peut pas précéder {earlier_label} ({earlier})")
+
+
+def _not_after(earlier: date, later: str, field: str, later_label: str) -> None:
+    if earlier > date.fromisoformat(later):
+        raise ValidationError(field, f"la date ne peut pas suivre {later_label} ({later})")
 
 
 def validate_event_data(event: str, data: dict[str, Any], facts: DossierFacts) -> dict[str, Any]:
@@ -86,6 +97,13 @@ def validate_event_data(event: str, data: dict[str, Any], facts: DossierFacts) -
             "resume_date",
             "l'interruption",
         )
+    if clean.get("france_travail_registered") == "oui" and "job_seeker_since" not in clean:
+        # AGORA's situation at entry: a registered job seeker says since when.
+        raise ValidationError("job_seeker_since",
+                              "obligatoire pour une personne inscrite à France Travail")
+    if "job_seeker_since" in clean and "entry_date" in clean:
+        _not_after(date.fromisoformat(clean["job_seeker_since"]), clean["entry_date"],
+                   "job_seeker_since", "l'entrée")
     for name in ("payment_date", "interruption_date", "exit_date"):
         if name in clean:
             _not_before(date.fromisoformat(clean[name]), facts.entry_date, name, "l'entrée")

@@ -162,6 +162,8 @@ class Dossier(Base):
     timeline: Mapped[list[TimelineEntry]] = relationship(
         order_by="TimelineEntry.seq", lazy="selectin", back_populates="dossier"
     )
+    corrections: Mapped[list[DossierCorrection]] = relationship(
+        order_by="DossierCorrection.id", lazy="selectin")
 
 
 class TimelineEntry(Base):
@@ -183,6 +185,21 @@ class TimelineEntry(Base):
     fault_code: Mapped[str] = mapped_column(String(64), default="")
     message: Mapped[str] = mapped_column(Text, default="")
     dossier: Mapped[Dossier] = relationship(back_populates="timeline")
+
+
+class DossierCorrection(Base):
+    """One value a re-engineering AGORA acknowledged changed: before and after, shown on the
+    dossier's page next to its timeline entry (``seq``)."""
+
+    __tablename__ = "dossier_corrections"
+    __table_args__ = (UniqueConstraint("dossier_id", "seq", "field"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dossier_id: Mapped[str] = mapped_column(ForeignKey("dossiers.id", ondelete="CASCADE"), index=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    field: Mapped[str] = mapped_column(String(32))
+    before: Mapped[str | None] = mapped_column(Text)
+    after: Mapped[str | None] = mapped_column(Text)
 
 
 class NirUnmasking(Base):

@@ -13,6 +13,7 @@ the dossier; an erased person reads as ``[effacé]``.
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import unicodedata
@@ -149,6 +150,38 @@ class PersonFields:
         except PersonKeyErased:
             return ERASED
         return open_sealed(key, box, _nir_associated(person.nir_hash, kid.decode())).decode()
+
+
+    def seal_correction(self, person: Person, where: tuple[str, int, str], value: str) -> str:
+        """A corrected value of the person (before or after), sealed under their key and
+        bound to its place (dossier, timeline entry, field): text for the corrections table."""
+        if person.key_id is None:
+            return ERASED
+        box = seal(self._keys.key(person.key_id), value.encode(),
+                   _correction_associated(where, person.key_id))
+        return _CORRECTION_SEALED + person.key_id + "|" + base64.b64encode(box).decode()
+
+    def open_correction(self, correction: Any, value: str | None) -> str | None:
+        """A value of the corrections table as shown: action values as stored, the person's
+        own opened with their key (``[effacé]`` once it is destroyed)."""
+        if value is None or not value.startswith(_CORRECTION_SEALED):
+            return value
+        kid, _, box = value.removeprefix(_CORRECTION_SEALED).partition("|")
+        try:
+            key = self._keys.key(kid)
+        except PersonKeyErased:
+            return ERASED
+        where = (correction.dossier_id, correction.seq, correction.field)
+        return open_sealed(key, base64.b64decode(box), _correction_associated(where, kid)).decode()
+
+
+# A person's corrected value in the corrections table: this prefix, the key id, "|", base64.
+_CORRECTION_SEALED = "sealed:"
+
+
+def _correction_associated(where: tuple[str, int, str], kid: str) -> bytes:
+    dossier_id, seq, field = where
+    return f"dossier_corrections:{dossier_id}:{seq}:{field}:{kid}".encode()
 
 
 ERASED_COLUMNS: dict[str, Any] = {"key_id": None, "identity_sealed": None, "name_terms": " ",

@@ -48,6 +48,14 @@ def problems(settings: Settings, database: Database | None = None) -> list[Probl
         found.append(Problem(
             f"l'adresse publique n'est pas en HTTPS : {settings.public_url}",
             f"the public URL is not HTTPS: {settings.public_url}"))
+    if not settings.agora_url.lower().startswith("https://"):
+        found.append(Problem(
+            f"l'adresse d'AGORA n'est pas en HTTPS : {settings.agora_url}",
+            f"the AGORA URL is not HTTPS: {settings.agora_url}"))
+    if not settings.agora_tls_verify:
+        found.append(Problem(
+            "le certificat du serveur AGORA n'est pas vérifié (AGORA_FLOW_AGORA_TLS_VERIFY)",
+            "AGORA's server certificate is not checked (AGORA_FLOW_AGORA_TLS_VERIFY)"))
     if settings.simulator_admin:
         found.append(Problem(
             "les points d'administration du simulateur AGORA sont activés (AGORA_FLOW_SIMULATOR_ADMIN)",

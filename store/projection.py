@@ -17,7 +17,14 @@ from agora.messages import Person as PersonData
 from agora.messages import TrainingAction
 from contracts.dossier import DossierInput
 from contracts.projection import DossierStep
-from store.models import Dossier, Person, TimelineEntry, TrainingOrganisation, utcnow
+from store.models import (
+    Dossier,
+    DossierCorrection,
+    Person,
+    TimelineEntry,
+    TrainingOrganisation,
+    utcnow,
+)
 from store.person_fields import PersonFields, identity_of
 
 
@@ -77,6 +84,39 @@ def record_input(session: Session, fields: PersonFields, dossier: DossierInput) 
     # A re-engineering may have corrected the person or the action.
     session.execute(update(Dossier).where(Dossier.id == dossier.dossier_id).values(
         person_id=person.id, siret=dossier.action.siret, **action))
+
+
+# What a correction may change in the row, by the DossierInput attribute holding it.
+CORRECTED_PERSON_FIELDS = ("birth_name", "usage_name", "first_names", "birth_date", "email", "phone")
+CORRECTED_ACTION_FIELDS = ("title", "duration_hours", "start_date", "end_date",
+                           "certification_code", "price")
+
+
+def record_corrections(session: Session, fields: PersonFields, step: DossierStep) -> None:
+    """Before the corrected values replace the row's: each value that changes, before and
+    after, under the step's timeline entry; the person's own values sealed under their key
+    (a crypto-erasure reaches them too). A retry finds the row already corrected and the
+    values already recorded."""
+    if step.dossier is None or step.entry is None:
+        return
+    row = session.get(Dossier, step.dossier_id)
+    if row is None:
+        return
+    identity = fields.open(row.person)
+    pairs = [(name, getattr(identity, name), getattr(step.dossier.person, name), True)
+             for name in CORRECTED_PERSON_FIELDS]
+    pairs += [(name, getattr(row, name), getattr(step.dossier.action, name), False)
+              for name in CORRECTED_ACTION_FIELDS]
+    for name, before, after, personal in pairs:
+        if (before or None) != (after or None) and str(before) != str(after):
+            where = (step.dossier_id, step.entry.seq, name)
+            values = [None if v is None else str(v) for v in (before, after)]
+            if personal:
+                values = [None if v is None else fields.seal_correction(row.person, where, v)
+                          for v in values]
+            _insert_ignore(session, DossierCorrection, {
+                "dossier_id": step.dossier_id, "seq": step.entry.seq, "field": name,
+                "before": values[0], "after": values[1]}, ["dossier_id", "seq", "field"])
 
 
 def record_step(session: Session, step: DossierStep) -> bool:

@@ -15,8 +15,9 @@ from sqlalchemy.orm import Session
 from state_models.subject_requests import CLOSED_DOSSIER_STATES, retention_cutoff
 from state_models.validators import mask_nir
 from store.crypto import DataCipher, seal_nir
-from store.models import Dossier, NirUnmasking, Person, ProcessingRestriction
+from store.models import Dossier, DossierCorrection, NirUnmasking, Person, ProcessingRestriction
 from store.person_fields import ERASED, ERASED_COLUMNS, PersonFields, identity_hash
+from store.projection import CORRECTED_PERSON_FIELDS
 from store.trace_models import AuditRecord, TraceRecord
 
 # Identity fields a rectification may change (the NIR is the person's identity: never).
@@ -84,6 +85,11 @@ def erase_persons(session: Session, fields: PersonFields, person_ids: list[int],
         for name, value in ERASED_COLUMNS.items():
             setattr(person, name, value)
         person.erased_at = at
+        # The identity values corrections recorded (sealed under the person's key, which the
+        # caller destroys) are blanked too.
+        session.execute(update(DossierCorrection).where(
+            DossierCorrection.dossier_id.in_(select(Dossier.id).where(Dossier.person_id == person.id)),
+            DossierCorrection.field.in_(CORRECTED_PERSON_FIELDS)).values(before=ERASED, after=ERASED))
     return erased
 
 

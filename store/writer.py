@@ -21,7 +21,7 @@ from settings import Settings
 from store.db import Database, sqlite_writer
 from store.market_projection import record_market
 from store.person_fields import person_fields_for
-from store.projection import record_input, record_step
+from store.projection import record_corrections, record_input, record_step
 
 
 class ProjectionWriter:
@@ -54,6 +54,7 @@ class ProjectionWriter:
         """``step`` written in the caller's transaction: the AGORA activity writes it with
         the exchange's trace, in one transaction (store/traces.py ``write_exchanges``)."""
         if step.dossier is not None:
+            record_corrections(session, self._fields, step)
             record_input(session, self._fields, step.dossier)
             session.flush()
         record_step(session, step)

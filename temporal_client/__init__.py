@@ -21,13 +21,15 @@ from temporalio.converter import DataConverter
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
+from contracts.agora_reads import WORKFLOW_ID_PREFIX as READ_PREFIX
 from contracts.dossier import WORKFLOW_ID_PREFIX
 from crypto.codec import data_converter
 from observability import correlation, engine, tracing
 from settings import Settings
 
-# Workflows whose payloads are a person's: sealed under that person's data key.
-PERSONAL_WORKFLOW_PREFIXES = (WORKFLOW_ID_PREFIX,)
+# Workflows whose payloads are a person's: sealed under that person's data key (a dossier,
+# and an AGORA consultation about its holder).
+PERSONAL_WORKFLOW_PREFIXES = (WORKFLOW_ID_PREFIX, READ_PREFIX)
 
 
 def product_data_converter(settings: Settings) -> DataConverter:

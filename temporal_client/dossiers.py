@@ -7,12 +7,15 @@ one Temporal round trip per creation and per event, each answering the dossier's
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import replace
 
 from temporalio.client import (
     Client,
     WithStartWorkflowOperation,
+    WorkflowFailureError,
 )
 from temporalio.common import WorkflowIDConflictPolicy
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 
 from contracts.dossier import (
     ILLEGAL_EVENT,
@@ -20,17 +23,21 @@ from contracts.dossier import (
     DossierInput,
     DossierView,
     EventRequest,
+    SettledCorrection,
     search_attributes,
+    settled_correction_workflow_id,
     workflow_id_for,
 )
-from state_models.dossier import OPEN_STATES, STATES, DossierFacts
+from state_models.dossier import OPEN_STATES, STATES, DossierFacts, closed_refusal
 from state_models.dossier_events import validate_event_data
 from state_models.validators import ValidationError
 from temporal_client import EventRefused, completed_result, run_update
 from temporal_client.sealing import bind_to_person
 from workflows.dossier import DossierWorkflow
+from workflows.settled_correction import SettledCorrectionWorkflow
 
-__all__ = ["EventRefused", "create_dossier", "normalised", "send_event", "view_dossier"]
+__all__ = ["EventRefused", "correct_settled_dossier", "create_dossier", "normalised", "send_event",
+           "view_dossier"]
 
 UNKNOWN_DOSSIER = "UnknownDossier"
 CLOSED_STATES = frozenset(STATES) - OPEN_STATES
@@ -83,8 +90,34 @@ async def send_event(client: Client, dossier_id: str, request: EventRequest) -> 
             raise
     if _closed_by(final) == request.event:
         return final
-    raise EventRefused(ILLEGAL_EVENT, f"le dossier est clos ({final.state}) : "
-                       f"« {request.event} » n'est plus possible", {"state": final.state, "allowed": []})
+    raise EventRefused(ILLEGAL_EVENT, closed_refusal(final.state, request.event),
+                       {"state": final.state, "allowed": []})
+
+
+async def correct_settled_dossier(client: Client, correction: SettledCorrection,
+                                  task_queue: str) -> DossierView:
+    """Send a correction of a settled dossier (its own workflow has ended) and wait for
+    AGORA's answer; EventRefused when AGORA refuses it, or while another correction of the
+    same dossier is under way (IllegalEvent: one at a time keeps the timeline's order)."""
+    workflow_id = settled_correction_workflow_id(correction.dossier.dossier_id)
+    bind_to_person(client, workflow_id, correction.dossier.person.nir)
+    request = correction.request
+    correction = replace(correction, request=normalised(request))
+    try:
+        handle = await client.start_workflow(
+            SettledCorrectionWorkflow.run, correction, id=workflow_id, task_queue=task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.FAIL)
+    except WorkflowAlreadyStartedError as running:
+        raise EventRefused(ILLEGAL_EVENT, "une correction de ce dossier est déjà en cours : "
+                           "réessayez dans un instant", {"state": "settled", "allowed": []}) from running
+    try:
+        return await handle.result()
+    except WorkflowFailureError as failed:
+        cause = failed.cause
+        if isinstance(cause, ApplicationError):
+            details = cause.details[0] if cause.details and isinstance(cause.details[0], dict) else {}
+            raise EventRefused(cause.type or "Refused", cause.message, details) from failed
+        raise
 
 
 def _closed_by(view: DossierView) -> str | None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import socket
+import ssl
 import threading
 import time
 import uuid
@@ -29,19 +30,25 @@ from agora.messages import FindOrCreateDossier, Person, TrainingAction
 from agora.pki import PkiPaths, ensure_dev_pki
 from agora.simulator.app import create_app
 from agora.simulator.config import ADMIN_TOKEN_HEADER, SimulatorConfig
+from agora.simulator.server import tls_options
 from settings import Settings
 
 
 class SimulatorHandle:
     """A running simulator and its admin API."""
 
-    def __init__(self, base_url: str, config: SimulatorConfig) -> None:
+    def __init__(self, base_url: str, config: SimulatorConfig, verify: bool | str = True) -> None:
         self.base_url = base_url
+        self.verify = verify  # the CA the simulator's HTTPS certificate is checked against
+        # The same for httpx (which takes a context); True: the default checks.
+        self.ssl_context: ssl.SSLContext | bool = (
+            ssl.create_default_context(cafile=verify) if isinstance(verify, str) else verify)
         self.url = f"{base_url}/agora"  # the SOAP endpoint
         self.admin_url = f"{base_url}/admin"
         self.config = config
         self.admin_headers = {ADMIN_TOKEN_HEADER: config.admin_token or ""}
-        self._http = httpx.Client(base_url=self.admin_url, timeout=10, headers=self.admin_headers)
+        self._http = httpx.Client(base_url=self.admin_url, timeout=10, headers=self.admin_headers,
+                                  verify=self.ssl_context)
 
     def reset(self) -> None:
         """Wipe data and injected faults."""
@@ -86,9 +93,10 @@ class SimulatorHandle:
 
 
 def start_simulator(
-    config: SimulatorConfig,
+    config: SimulatorConfig, tls: dict[str, Any] | None = None,
 ) -> tuple[SimulatorHandle, uvicorn.Server, threading.Thread]:
-    """Serve ``config`` on a free port in a daemon thread; returns once it accepts calls."""
+    """Serve ``config`` on a free port in a daemon thread; returns once it accepts calls.
+    ``tls``: uvicorn's TLS options (``agora.simulator.server.tls_options``), else HTTP."""
     # proto=IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY only on sockets that say so,
     # and without it every answer waits ~40 ms for a delayed ACK (Nagle).
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
@@ -101,6 +109,7 @@ def start_simulator(
             log_level="warning",
             # Injected "timeout" faults sleep for long: do not wait for them at shutdown.
             timeout_graceful_shutdown=1,
+            **(tls or {}),
         )
     )
     thread = threading.Thread(
@@ -112,7 +121,9 @@ def start_simulator(
         if time.monotonic() > deadline or not thread.is_alive():
             raise RuntimeError("the AGORA simulator did not start")
         time.sleep(0.01)
-    return SimulatorHandle(f"http://127.0.0.1:{port}", config), server, thread
+    scheme = "https" if tls else "http"
+    return (SimulatorHandle(f"{scheme}://127.0.0.1:{port}", config,
+                            tls["ssl_ca_certs"] if tls else True), server, thread)
 
 
 @pytest.fixture(scope="session")
@@ -133,7 +144,8 @@ def simulator(agora_base_settings: Settings, dev_pki: PkiPaths) -> Iterator[Simu
     config = SimulatorConfig.from_settings(
         agora_base_settings, db_path=agora_base_settings.data_dir / "agora-simulator.sqlite3"
     )
-    handle, server, thread = start_simulator(config)
+    # Over HTTPS, as AGORA: the dev CA's server certificate, the client's leaf accepted.
+    handle, server, thread = start_simulator(config, tls_options(agora_base_settings))
     yield handle
     handle.close()
     server.should_exit = True

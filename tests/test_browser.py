@@ -90,8 +90,11 @@ async def test_sign_in_create_and_settle_through_the_buttons(page) -> None:  # t
         text = await steps.nth(index).inner_text()
         assert "Accusé de réception n°" in text, text
         assert (await steps.nth(index).locator(".ack").inner_text()).strip()
-    # Only the allowed events have buttons: none once settled.
-    assert await page.locator("summary[data-event]").count() == 0
+    # Only the allowed events have buttons: once settled, only a correction (not a lifecycle
+    # event: AGORA accepts one on a settled dossier).
+    buttons = page.locator("summary[data-event]")
+    assert [await buttons.nth(i).get_attribute("data-event")
+            for i in range(await buttons.count())] == ["reengineer"]
 
 
 async def test_bad_nir_inline_and_agora_refusal_shown(page, faults) -> None:  # type: ignore[no-untyped-def]

@@ -17,6 +17,7 @@ from contracts.dossier import (
     EventRequest,
     workflow_id_for,
 )
+from store.traces import trace_store_for
 from temporal_client.dossiers import EventRefused, create_dossier, send_event, view_dossier
 from tests import factories
 from tests.conftest import FAST_RETRY
@@ -209,3 +210,39 @@ def test_agora_request_ids_come_from_the_event_identity() -> None:
     assert request_id_for("dossier-D-1", 9, event_id) == request_id_for("dossier-D-1", 7, event_id)
     assert request_id_for("dossier-D-1", 7, "") == "dossier-D-1:7"  # no identity: the position
     assert len(request_id_for("dossier-" + "X" * 60, 1, event_id)) == 64  # AGORA's idRequete limit
+
+
+async def test_a_correction_sticks_and_payments_end_with_the_settlement(
+    temporal_client: Client, task_queue: str, simulator, agora_settings
+) -> None:
+    dossier = await _started(temporal_client, task_queue)
+    for event, data in factories.LIFECYCLE[:2]:
+        await _event(temporal_client, dossier.dossier_id, event, data)
+    await _event(temporal_client, dossier.dossier_id, "reengineer", {
+        "reason": "nom de naissance mal saisi",
+        "corrections": [{"name": "birth_name", "value": "CASANOVA-CORRIGE"}]})
+    # AGORA checks the payment's NIR/name pair against its corrected dossier: the old name
+    # would be refused.
+    view = await _event(temporal_client, dossier.dossier_id, "pay",
+                        {"payment_date": "2026-01-31", "amount": "652.02"})
+    assert view.history[-1].outcome == OUTCOME_ACKNOWLEDGED
+    traces = trace_store_for(agora_settings)
+    with traces.database.sessions() as session:
+        payment = traces.search(session, dossier_id=dossier.dossier_id,
+                                operation="DeclarerRemuneration")[0]
+        envelope = traces.envelopes(payment)["request"]
+    assert "CASANOVA-CORRIGE" in envelope and dossier.person.birth_name not in envelope
+
+    await _event(temporal_client, dossier.dossier_id, "exit",
+                 {"exit_date": "2026-06-30", "reason": "fin de formation"})
+    final = await _event(temporal_client, dossier.dossier_id, "pay",
+                         {"payment_date": "2026-07-05", "amount": "120.00"})
+    assert final.state == "exited" and final.history[-1].outcome == OUTCOME_ACKNOWLEDGED
+    await _event(temporal_client, dossier.dossier_id, "settle",
+                 {"settlement_date": "2026-07-15", "amount_paid": "772.02"})
+    with pytest.raises(EventRefused) as refused:
+        await _event(temporal_client, dossier.dossier_id, "pay",
+                     {"payment_date": "2026-07-20", "amount": "10.00"})
+    assert refused.value.kind == "IllegalEvent" and "soldé" in refused.value.message
+    payments = simulator.effects(dossier=view.agora_dossier_id, operation="DeclarerRemuneration")
+    assert len(payments) == 2

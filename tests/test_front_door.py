@@ -13,6 +13,7 @@ import dataclasses
 import logging
 import re
 import shutil
+import ssl
 import threading
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
@@ -233,13 +234,17 @@ def test_templates_hold_no_inline_script() -> None:
 
 
 async def _raw_post(base_url: str, path: str, headers: dict[str, str],
-                    chunks: list[bytes] = ()) -> tuple[int, bytes]:  # type: ignore[assignment]
+                    chunks: list[bytes] = (),  # type: ignore[assignment]
+                    verify: bool | str = True) -> tuple[int, bytes]:
     """POST over a bare socket: the headers, then ``chunks`` (chunked encoding) for as long
     as the server reads them; the answer's status and body. Without chunks, the body
     declared by Content-Length is never sent: an answer proves the server did not wait
     for it."""
-    host, port = base_url.removeprefix("http://").split(":")
-    reader, writer = await asyncio.open_connection(host, int(port))
+    secure = base_url.startswith("https://")
+    host, port = base_url.removeprefix("https://").removeprefix("http://").split(":")
+    context = (ssl.create_default_context(cafile=verify if isinstance(verify, str) else None)
+               if secure else None)
+    reader, writer = await asyncio.open_connection(host, int(port), ssl=context)
     head = "".join(f"{k}: {v}\r\n" for k, v in {"host": host, **headers}.items())
     writer.write(f"POST {path} HTTP/1.1\r\n{head}\r\n".encode())
 
@@ -299,10 +304,10 @@ async def test_the_body_limit_is_configurable(tmp_path: Path) -> None:
 
 
 async def test_the_simulator_refuses_a_body_over_the_limit(simulator: SimulatorHandle) -> None:
-    declared = await _raw_post(simulator.base_url, "/agora", {
+    declared = await _raw_post(simulator.base_url, "/agora", verify=simulator.verify, headers={
         "content-type": "text/xml", "content-length": str(2 * 1024 * 1024)})
-    streamed = await _raw_post(simulator.base_url, "/agora", {
-        "content-type": "text/xml", "transfer-encoding": "chunked"}, [b" " * 16384] * 160)
+    streamed = await _raw_post(simulator.base_url, "/agora", verify=simulator.verify, headers={
+        "content-type": "text/xml", "transfer-encoding": "chunked"}, chunks=[b" " * 16384] * 160)
     assert declared[0] == 413 and streamed[0] == 413
 
 
@@ -549,7 +554,8 @@ def test_check_config_lists_every_problem_in_french_and_english(
 async def test_the_simulator_admin_needs_its_token_and_is_off_outside_development(
         simulator: SimulatorHandle, tmp_path: Path) -> None:
     assert simulator.config.admin_token
-    async with httpx.AsyncClient(base_url=simulator.admin_url, timeout=10) as admin:
+    async with httpx.AsyncClient(base_url=simulator.admin_url, timeout=10,
+                                 verify=simulator.ssl_context) as admin:
         assert (await admin.get("/effects")).status_code == 403
         assert (await admin.get("/effects", headers={ADMIN_TOKEN_HEADER: "devine"})).status_code == 403
         assert (await admin.get("/effects", headers=simulator.admin_headers)).status_code == 200
@@ -567,7 +573,7 @@ def test_a_dtd_in_a_request_gets_a_soap_fault(simulator: SimulatorHandle) -> Non
 <!DOCTYPE lol [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;">]>
 <soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/">
 <soap:Body><x>&lol2;</x></soap:Body></soap:Envelope>"""
-    answer = httpx.post(simulator.url, content=envelope, timeout=10,
+    answer = httpx.post(simulator.url, content=envelope, timeout=10, verify=simulator.ssl_context,
                         headers={"content-type": "text/xml; charset=utf-8"})
     # A SOAP fault (a business refusal the client does not retry), not a bare 500.
     assert answer.status_code == 500 and "Fault" in answer.text

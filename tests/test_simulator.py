@@ -4,6 +4,7 @@ import time
 
 import httpx
 import pytest
+import requests
 import zeep
 from lxml import etree
 
@@ -30,24 +31,28 @@ def _fault_of(response: httpx.Response) -> tuple[str, str, str]:
 
 
 def test_wsdl_is_served_with_its_own_address(simulator: SimulatorHandle) -> None:
-    response = httpx.get(f"{simulator.url}?wsdl")
+    response = httpx.get(f"{simulator.url}?wsdl", verify=simulator.ssl_context)
     assert response.status_code == 200
     address = etree.fromstring(response.content).find(
         ".//{http://schemas.xmlsoap.org/wsdl/soap/}address"
     )
     assert address.get("location") == simulator.url
     # A stock SOAP client can load it (schema included) from the simulator itself.
-    client = zeep.Client(f"{simulator.url}?wsdl")
+    session = requests.Session()
+    session.trust_env = False  # this machine's REQUESTS_CA_BUNDLE would replace the dev CA
+    session.verify = simulator.verify
+    client = zeep.Client(f"{simulator.url}?wsdl", transport=zeep.Transport(session=session))
     assert {op for op in client.service._binding._operations} == set(operations.BY_SOAP_NAME)
 
 
 def test_malformed_and_unknown_requests(clean_simulator: SimulatorHandle) -> None:
-    code, namespace, text = _fault_of(httpx.post(clean_simulator.url, content=b"<pas du xml"))
+    code, namespace, text = _fault_of(httpx.post(clean_simulator.url, content=b"<pas du xml",
+                                                          verify=clean_simulator.ssl_context))
     assert (code, namespace) == (operations.FAULT_INVALID_DATA, operations.NAMESPACE)
     assert "mal formé" in text
     envelope = f'<soap:Envelope xmlns:soap="{SOAP11_NS}"><soap:Body><x:Inconnue xmlns:x="{operations.NAMESPACE}"/></soap:Body></soap:Envelope>'
     assert (
-        _fault_of(httpx.post(clean_simulator.url, content=envelope.encode()))[0]
+        _fault_of(httpx.post(clean_simulator.url, content=envelope.encode(), verify=clean_simulator.ssl_context))[0]
         == operations.FAULT_INVALID_DATA
     )
 
@@ -58,7 +63,7 @@ def test_missing_security_header_is_an_invalid_token(clean_simulator: SimulatorH
         f'<a:ConsulterDroitsFormation xmlns:a="{operations.NAMESPACE}"><a:nir>185017500000180</a:nir>'
         "</a:ConsulterDroitsFormation></soap:Body></soap:Envelope>"
     )
-    code, namespace, _ = _fault_of(httpx.post(clean_simulator.url, content=envelope.encode()))
+    code, namespace, _ = _fault_of(httpx.post(clean_simulator.url, content=envelope.encode(), verify=clean_simulator.ssl_context))
     assert (code, namespace) == (operations.FAULT_INVALID_TOKEN, operations.WSSE_NAMESPACE)
     assert clean_simulator.requests()[-1]["outcome"] == "fault"
 
@@ -81,6 +86,7 @@ def test_fault_injection_count_operation_and_probability(
     assert (stats["received"], stats["faults"]) == (3, 2)
     assert (
         httpx.post(f"{clean_simulator.admin_url}/faults", json={"kind": "meteor"},
+                   verify=clean_simulator.ssl_context,
                    headers=clean_simulator.admin_headers).status_code
         == 422
     )

@@ -168,7 +168,8 @@ class DossierWorkflow:
                 plan = replace(plan, corrected=with_corrections(self._input,
                                                                 request.data["corrections"]))
             ids = Ids(plan.request_id, self._facts.agora_dossier_id,
-                      payment_id_for(self._input.dossier_id, request.event_id, self._facts.payments))
+                      payment_id_for(self._input.dossier_id, request.event_id, self._facts.payments),
+                      self._input.person.nir, self._input.person.birth_name)
             # The timeline records who asked (the plan); AGORA sees whose authority it is.
             caller = None if request.system_authority else request.acting_user
             activity, call = call_for(request.event, ids, request.data, caller, plan)
@@ -220,6 +221,8 @@ class DossierWorkflow:
             link_waits=self._gate.waits(),
             emails=list(self._escalation.emails),
             restricted=self._restricted,
+            entry_situation=dict(facts.entry_situation),
+            exit_reason_code=facts.exit_reason_code,
         )
 
     def _check(self, request: EventRequest) -> None:

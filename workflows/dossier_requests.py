@@ -48,6 +48,9 @@ class Ids:
     request_id: str  # same on every retry of the call: AGORA dedupes on it
     agora_dossier_id: str
     payment_id: str  # the payment's identifier at AGORA: from the event's own identity
+    # The holder as the workflow knows them now (a correction AGORA acknowledged included).
+    nir: str | None = None
+    birth_name: str | None = None
 
 
 Build = Callable[[Ids, dict[str, Any]], Request]
@@ -56,20 +59,24 @@ EVENT_CALLS: dict[str, tuple[Callable[..., Any], type, Build]] = {
     "validate": (AgoraActivities.validate_dossier, ValidateDossierCall,
                  lambda i, d: ValidateDossier(i.request_id, i.agora_dossier_id, d["validation_date"])),
     "enter": (AgoraActivities.enter_training, EnterTrainingCall,
-              lambda i, d: EnterTraining(i.request_id, i.agora_dossier_id, d["entry_date"],
-                                         ENTRY_FIRST, d.get("job_seeker_since"))),
+              lambda i, d: EnterTraining(
+                  i.request_id, i.agora_dossier_id, d["entry_date"],
+                  d.get("entry_kind", ENTRY_FIRST),
+                  d.get("job_seeker_since"),
+                  {"oui": True, "non": False}.get(d.get("france_travail_registered", "")),
+                  d.get("socio_professional_category"), d.get("last_contract_type"))),
     "resume": (AgoraActivities.enter_training, EnterTrainingCall,
                lambda i, d: EnterTraining(i.request_id, i.agora_dossier_id, d["resume_date"],
                                           ENTRY_RESUME)),
     "pay": (AgoraActivities.declare_payment, DeclarePaymentCall,
             lambda i, d: DeclarePayment(i.request_id, i.agora_dossier_id, i.payment_id,
-                                        d["payment_date"], d["amount"])),
+                                        d["payment_date"], d["amount"], i.nir, i.birth_name)),
     "interrupt": (AgoraActivities.exit_training, ExitTrainingCall,
                   lambda i, d: ExitTraining(i.request_id, i.agora_dossier_id, d["interruption_date"],
-                                            EXIT_INTERRUPTION, d["reason"])),
+                                            EXIT_INTERRUPTION, d["reason"], d.get("reason_code"))),
     "exit": (AgoraActivities.exit_training, ExitTrainingCall,
              lambda i, d: ExitTraining(i.request_id, i.agora_dossier_id, d["exit_date"], EXIT_FINAL,
-                                       d["reason"])),
+                                       d["reason"], d.get("reason_code"))),
     "settle": (AgoraActivities.settle_action, SettleActionCall,
                lambda i, d: SettleAction(i.request_id, d["settlement_date"], d["amount_paid"],
                                          agora_dossier_id=i.agora_dossier_id)),

@@ -238,8 +238,16 @@ def validate(store: Store, f: dict[str, Any], _: bool) -> Outcome:
     )
 
 
+SITUATION_AT_ENTRY = ("demandeurEmploiDepuis", "inscritFranceTravail",
+                      "categorieSocioProfessionnelle", "dernierContrat")
+
+
 def enter(store: Store, f: dict[str, Any], _: bool) -> Outcome:
     resume = f["natureEntree"] == messages.ENTRY_RESUME
+    if f.get("inscritFranceTravail") in (True, "true", "1") and not f.get("demandeurEmploiDepuis"):
+        raise SoapFault(ops.FAULT_INVALID_DATA, "EntrerEnFormation : un titulaire inscrit à France "
+                        "Travail doit avoir une date d'inscription (demandeurEmploiDepuis).")
+    situation = {k: f[k] for k in SITUATION_AT_ENTRY if f.get(k) is not None}
     allowed = ops.STATUS_INTERRUPTED if resume else ops.STATUS_VALIDATED
     return _transition(
         store,
@@ -248,7 +256,8 @@ def enter(store: Store, f: dict[str, Any], _: bool) -> Outcome:
         f["idDossierAgora"],
         frozenset({allowed}),
         ops.STATUS_ENTERED,
-        {} if resume else {"dateEntree": f["dateEntree"]},
+        {} if resume else {"dateEntree": f["dateEntree"], "natureEntree": f["natureEntree"],
+                           "situationEntree": situation},
     )
 
 
@@ -257,8 +266,17 @@ def declare_payment(store: Store, f: dict[str, Any], _: bool) -> Outcome:
     known = store.payment_ack(dossier["id"], f["idPaiement"])
     if known is not None:
         return Outcome(_as_replay(known, dossier["status"]), "replay", dossier["id"])
-    if dossier["status"] != ops.STATUS_ENTERED:
+    if dossier["status"] == ops.STATUS_SETTLED:
+        raise SoapFault(ops.FAULT_STATE, "DeclarerRemuneration impossible : l'action est soldée, "
+                        "aucune rémunération ne peut être déclarée après le solde.")
+    # In training, or after the exit for the last instalment of the training period.
+    if dossier["status"] not in (ops.STATUS_ENTERED, ops.STATUS_EXITED):
         raise _state_fault("DeclarerRemuneration", dossier["status"])
+    holder = dossier["data"]["titulaire"]
+    if f.get("nir") and f["nir"] != holder["nir"] or (
+            f.get("nomNaissance") and not _same_name(f["nomNaissance"], holder["nomNaissance"])):
+        raise SoapFault(ops.FAULT_NIR_NAME,
+                        "Le titulaire déclaré (NIR, nom de naissance) n'est pas celui du dossier.")
     ack = _ack(dossier["id"], dossier["status"], f"Paiement {f['idPaiement']} enregistré.")
     store.add_payment(dossier["id"], f["idPaiement"], ack)
     store.record_effect(f["idRequete"], "DeclarerRemuneration", dossier["id"], ack)
@@ -266,7 +284,8 @@ def declare_payment(store: Store, f: dict[str, Any], _: bool) -> Outcome:
 
 
 def exit_training(store: Store, f: dict[str, Any], _: bool) -> Outcome:
-    updates = {"dateSortie": f["dateSortie"], "natureSortie": f["natureSortie"]}
+    updates = {"dateSortie": f["dateSortie"], "natureSortie": f["natureSortie"],
+               "codeMotif": f.get("codeMotif")}
     if f["natureSortie"] == messages.EXIT_INTERRUPTION:
         allowed, target = frozenset({ops.STATUS_ENTERED}), ops.STATUS_INTERRUPTED
     else:
@@ -368,22 +387,25 @@ def check_nir_name(store: Store, f: dict[str, Any], check_identifiers: bool) -> 
     return Outcome({"statut": "OK", "message": "Couple NIR/nom cohérent."}, "answered")
 
 
-def rights(store: Store, f: dict[str, Any], _: bool) -> Outcome:
+def rights(store: Store, f: dict[str, Any], check_identifiers: bool) -> Outcome:
     nir = f["nir"]
+    _check_nir(nir, check_identifiers)
     return Outcome(
         {"nir": nir, "heuresCpf": _cpf_hours(nir), "heuresDif": store.dif_hours(nir)}, "answered"
     )
 
 
-def balances(store: Store, f: dict[str, Any], _: bool) -> Outcome:
+def balances(store: Store, f: dict[str, Any], check_identifiers: bool) -> Outcome:
     nir = f["nir"]
+    _check_nir(nir, check_identifiers)
     amount = Decimal(_cpf_hours(nir)) * 15
     return Outcome(
         {"nir": nir, "montantCpf": f"{amount:.2f}", "heuresDif": store.dif_hours(nir)}, "answered"
     )
 
 
-def dossiers_of(store: Store, f: dict[str, Any], _: bool) -> Outcome:
+def dossiers_of(store: Store, f: dict[str, Any], check_identifiers: bool) -> Outcome:
+    _check_nir(f["nir"], check_identifiers)
     views = [_dossier_view(d) for d in store.dossiers_of(f["nir"])]
     return Outcome({"nir": f["nir"], "dossiers": views}, "answered")
 
@@ -393,13 +415,25 @@ def find_dossier(store: Store, f: dict[str, Any], _: bool) -> Outcome:
     return Outcome({"dossier": _dossier_view(dossier)}, "answered", dossier["id"])
 
 
-def eligibility(store: Store, f: dict[str, Any], _: bool) -> Outcome:
+def eligibility(store: Store, f: dict[str, Any], check_identifiers: bool) -> Outcome:
+    """Eligible when the action leads to a registered certification (RNCP or RS) and the
+    holder is not already in training on another action (one funded training at a time)."""
+    _check_nir(f["nir"], check_identifiers)
     code = f.get("codeCertification") or ""
-    if re.fullmatch(r"(RNCP|RS)\d+", code):
-        return Outcome({"eligible": True, "motif": f"Certification {code} éligible."}, "answered")
-    return Outcome(
-        {"eligible": False, "motif": "Aucune certification RNCP ou RS éligible."}, "answered"
-    )
+    if not re.fullmatch(r"(RNCP|RS)\d+", code):
+        reason = (f"La certification {code} n'est pas inscrite au RNCP ni au répertoire "
+                  "spécifique : action non éligible." if code else
+                  "Aucune certification RNCP ou RS : action non éligible.")
+        return Outcome({"eligible": False, "motif": reason}, "answered")
+    action_id = f.get("idAction")
+    for other in store.dossiers_of(f["nir"]):
+        other_action = other["data"]["actionFormation"]["idAction"]
+        if other["status"] == ops.STATUS_ENTERED and other_action != action_id:
+            return Outcome({"eligible": False, "motif": (
+                f"Le titulaire est déjà en formation sur l'action {other_action} "
+                f"(dossier AGORA {other['id']}).")}, "answered")
+    return Outcome({"eligible": True, "motif": f"Certification {code} éligible pour ce titulaire."},
+                   "answered")
 
 
 READS: dict[str, Handler] = {

@@ -2,18 +2,34 @@
 
 from __future__ import annotations
 
+import ssl
+from typing import Any
+
 import uvicorn
 
+from agora.pki import ensure_dev_tls
 from agora.simulator.app import create_app
 from agora.simulator.config import SimulatorConfig
 from settings import Settings, load
+
+
+def tls_options(settings: Settings) -> dict[str, Any]:
+    """uvicorn's TLS options: the dev CA's server certificate, client certificates checked
+    against the same CA (required when configured). Empty when the simulator serves HTTP."""
+    if not settings.simulator_tls:
+        return {}
+    paths = ensure_dev_tls(settings.pki_dir, settings.application_id)
+    return {"ssl_certfile": str(paths.server_cert), "ssl_keyfile": str(paths.server_key),
+            "ssl_ca_certs": str(paths.ca_cert),
+            "ssl_cert_reqs": ssl.CERT_REQUIRED if settings.simulator_require_client_cert
+            else ssl.CERT_OPTIONAL}
 
 
 def run(settings: Settings) -> None:
     app = create_app(SimulatorConfig.from_settings(settings))
     # log_config=None: the lines go through the process's own logging (observability.logs).
     uvicorn.run(app, host=settings.simulator_host, port=settings.simulator_port, log_level="info",
-                log_config=None)
+                log_config=None, **tls_options(settings))
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from api.dossiers.schemas import (
     ActionOut,
+    CorrectionOut,
     DossierDetail,
     DossierStateOut,
     DossierSummary,
@@ -11,7 +12,8 @@ from api.dossiers.schemas import (
     TimelineEntryOut,
 )
 from contracts.dossier import DossierView
-from state_models.validators import mask_nir
+from state_models.dossier import events_when_closed
+from state_models.validators import mask_nir, mask_nirs
 from store.models import Dossier
 from store.person_fields import PersonFields
 
@@ -27,6 +29,11 @@ def summary_of(row: Dossier, fields: PersonFields) -> DossierSummary:
 def detail_of(row: Dossier, view: DossierView | None, fields: PersonFields) -> DossierDetail:
     """The stored data; state and allowed events from the workflow when it answered."""
     p = fields.open(row.person)
+    corrections: dict[int, list[CorrectionOut]] = {}
+    for c in row.corrections:
+        corrections.setdefault(c.seq, []).append(CorrectionOut(
+            field=c.field, before=_masked(fields.open_correction(c, c.before)),
+            after=_masked(fields.open_correction(c, c.after))))
     return DossierDetail(
         dossier_id=row.id,
         state=view.state if view else row.state,
@@ -36,7 +43,8 @@ def detail_of(row: Dossier, view: DossierView | None, fields: PersonFields) -> D
         registration_fault=view.registration_fault if view else row.registration_fault,
         entry_date=view.entry_date if view else row.entry_date,
         manager=row.manager,
-        allowed_events=view.allowed_events if view else [],
+        # A settled dossier's workflow has ended, and its corrections go another way.
+        allowed_events=[*view.allowed_events, *events_when_closed(view.state)] if view else [],
         person=PersonOut(nir_masked=mask_nir(fields.nir(row.person)),
                          birth_name=p.birth_name, usage_name=p.usage_name,
                          first_names=p.first_names, birth_date=p.birth_date, sex=p.sex,
@@ -47,11 +55,14 @@ def detail_of(row: Dossier, view: DossierView | None, fields: PersonFields) -> D
                          purchase_mode=row.purchase_mode, price=row.price),
         timeline=[TimelineEntryOut(seq=t.seq, event=t.event, at=t.at, acting_user=t.acting_user,
                                    operation=t.operation, outcome=t.outcome, state_after=t.state_after,
-                                   ack_id=t.ack_id, fault_code=t.fault_code, message=t.message)
+                                   ack_id=t.ack_id, fault_code=t.fault_code, message=t.message,
+                                   corrections=corrections.get(t.seq, []))
                   for t in row.timeline],
         link_waits=view.link_waits if view else [],
         emails=view.emails if view else [],
         restricted=view.restricted if view else "",
+        entry_situation=view.entry_situation if view else {},
+        exit_reason_code=view.exit_reason_code if view else None,
     )
 
 
@@ -65,3 +76,7 @@ def state_of(view: DossierView) -> DossierStateOut:
                                    ack_id=e.ack_id, fault_code=e.fault_code, message=e.message)
                   for e in view.history],
         link_waits=view.link_waits, emails=view.emails)
+
+
+def _masked(value: str | None) -> str | None:
+    return mask_nirs(value) if value else value

@@ -74,6 +74,15 @@ class EventData(_Strict):
     validation_date: IsoDate | None = None
     entry_date: IsoDate | None = None
     job_seeker_since: IsoDate | None = None
+    entry_kind: Literal["ENTREE", "PREMIER_PAIEMENT"] | None = Field(
+        None, description="Entrée, ou premier paiement valant entrée (défaut : ENTREE)")
+    france_travail_registered: Literal["oui", "non"] | None = None
+    socio_professional_category: Annotated[str, Field(
+        max_length=4, description="Catégorie socio-professionnelle (PCS), voir la liste")] | None = None
+    last_contract_type: Annotated[str, Field(
+        max_length=32, description="Dernier contrat de travail, voir la liste")] | None = None
+    reason_code: Annotated[str, Field(
+        max_length=32, description="Motif de sortie ou d'interruption (code)")] | None = None
     payment_date: IsoDate | None = None
     amount: Amount | None = None
     interruption_date: IsoDate | None = None
@@ -142,6 +151,12 @@ class ActionOut(BaseModel):
     price: str | None
 
 
+class CorrectionOut(BaseModel):
+    field: str = Field(description="The corrected item (English name, as in the API)")
+    before: str | None
+    after: str | None
+
+
 class TimelineEntryOut(BaseModel):
     seq: int
     event: str = Field(description="'create' or a lifecycle event")
@@ -153,6 +168,9 @@ class TimelineEntryOut(BaseModel):
     ack_id: str = Field(description="AGORA's acknowledgement number (empty when refused)")
     fault_code: str
     message: str
+    corrections: list[CorrectionOut] = Field(
+        default_factory=list, description="A correction AGORA acknowledged: each value before "
+                                          "and after (a NIR masked)")
 
 
 class DossierStateOut(BaseModel):
@@ -191,6 +209,9 @@ class DossierDetail(BaseModel):
         default_factory=list, description="Reminder and escalation emails about this dossier")
     restricted: str = Field("", description="Why the person's data are restricted (GDPR art. 18, "
                                             "a data-subject request): no event until lifted")
+    entry_situation: dict[str, str] = Field(
+        default_factory=dict, description="The situation at entry declared to AGORA (codes)")
+    exit_reason_code: str | None = Field(None, description="The exit's reason code")
 
 
 class NirOut(BaseModel):

@@ -18,8 +18,16 @@ from api.dossiers.schemas import DossierCreate
 from api.errors import InvalidFields, Refused
 from api.events import send
 from api.markets.service import release_for_dossier, reserve_for_dossier
-from contracts.dossier import DossierInput, DossierView, EventRequest, MarketLink
+from contracts.dossier import (
+    DossierInput,
+    DossierView,
+    EventRequest,
+    HistoryEntry,
+    MarketLink,
+    SettledCorrection,
+)
 from contracts.subject_request import RESTRICTED
+from state_models.dossier import events_when_closed
 from state_models.validators import (
     ValidationError,
     validate_amount,
@@ -28,16 +36,18 @@ from state_models.validators import (
     validate_nir,
     validate_siret,
 )
+from store.crypto import open_nir
 from store.exactly_once import claim_dossier, release_dossier_claim
 from store.models import Dossier, User
 from store.queries import get_dossier, person_hash_of
 from store.subject_requests import restriction_of
+from temporal_client.dossiers import correct_settled_dossier, send_event, view_dossier
 from temporal_client.dossiers import create_dossier as start_dossier
-from temporal_client.dossiers import send_event, view_dossier
 from temporal_client.markets import dossier_started
 
 # 409: the person already has an open dossier on this training action.
 DOSSIER_EXISTS = "DossierExists"
+SETTLED = "settled"
 # A page waits this long at most for the workflow's live view.
 LIVE_VIEW_TIMEOUT_SECONDS = 10.0
 
@@ -193,7 +203,42 @@ async def apply_event(ctx: AppContext, user: User, dossier_id: str, event: str,
         _refuse_if_restricted(ctx, nir_hash, event)
     request = EventRequest(event=event, acting_user=user.username, data=data,
                            event_id=event_id or str(uuid.uuid4()))
+    if event in events_when_closed(SETTLED):
+        correction = _settled_correction(ctx, dossier_id, request)
+        if correction is not None:
+            return await send(correct_settled_dossier(await ctx.temporal(), correction,
+                                                      ctx.settings.task_queue),
+                              "dossier", event)
     return await send(send_event(await ctx.temporal(), dossier_id, request), "dossier", event)
+
+
+def _settled_correction(ctx: AppContext, dossier_id: str,
+                        request: EventRequest) -> SettledCorrection | None:
+    """A correction of a settled dossier, from the dossier as stored (its workflow has ended);
+    None when the dossier is not settled (its own workflow takes the event)."""
+    with ctx.db.sessions() as session:
+        row = get_dossier(session, dossier_id)
+        if row is None or row.state != SETTLED or row.agora_dossier_id is None:
+            return None
+        p = row.person
+        person = Person(nir=open_nir(ctx.cipher, p.nir_encrypted, p.nir_hash),
+                        birth_name=p.birth_name, first_names=p.first_names,
+                        birth_date=p.birth_date, sex=p.sex, usage_name=p.usage_name,
+                        email=p.email, phone=p.phone)
+        action = TrainingAction(siret=row.siret, action_id=row.action_id, title=row.title,
+                                duration_hours=row.duration_hours, start_date=row.start_date,
+                                end_date=row.end_date, certification_code=row.certification_code,
+                                purchase_mode=row.purchase_mode, price=row.price)
+        history = [HistoryEntry(seq=t.seq, event=t.event, at=t.at, acting_user=t.acting_user,
+                                operation=t.operation, request_id=t.request_id,
+                                outcome=t.outcome, state_after=t.state_after, ack_id=t.ack_id,
+                                fault_code=t.fault_code, message=t.message)
+                   for t in row.timeline]
+        seq = max([row.last_seq, *(t.seq for t in row.timeline)]) + 1
+        dossier = DossierInput(dossier_id=row.id, person=person, action=action,
+                               acting_user=row.manager, retry=ctx.retry, link=ctx.link)
+        return SettledCorrection(dossier, row.agora_dossier_id, row.entry_date, seq, request,
+                                 history)
 
 
 async def load_dossier(ctx: AppContext, dossier_id: str) -> tuple[Dossier, DossierView | None]:

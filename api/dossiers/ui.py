@@ -2,23 +2,29 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
+from api.agora.schemas import balances_of, eligibility_of, holder_dossiers_of, rights_of
+from api.agora.service import PageRead, holder_of, page_read
 from api.auth import (
     check_csrf,
     context,
     may,
 )
 from api.dossiers.presenters import detail_of
-from api.dossiers.schemas import DossierCreate
+from api.dossiers.schemas import DossierCreate, DossierDetail
 from api.dossiers.service import apply_event, create_dossier, load_dossier
 from api.errors import InvalidFields, Refused
 from api.idempotency import request_identity
 from api.pages import PAGE_SIZE, guarded, read_form, render, signed_in_user, submit_creation
+from contracts import agora_reads as reads
+from contracts.agora_reads import AgoraReadAnswer
 from contracts.dossier import workflow_id_for
 from state_models.dossier import EVENTS, STATES
 from state_models.dossier_events import EVENT_FIELDS
@@ -88,7 +94,7 @@ async def new_dossier(request: Request) -> Response:
     return render(request, "dossier_new.html", 422, user=user, values=form, errors=errors)
 
 
-async def _dossier_page(request: Request, user: User, dossier_id: str, status_code: int = 200,
+async def render_dossier_page(request: Request, user: User, dossier_id: str, status_code: int = 200,
                         **values: Any) -> Response:
     ctx = context(request)
     try:
@@ -98,20 +104,45 @@ async def _dossier_page(request: Request, user: User, dossier_id: str, status_co
                        message=refused.message)
     detail = detail_of(row, view, ctx.fields)
     workflow_id = workflow_id_for(dossier_id)
+    show_agora = bool(values.pop("show_agora", False)) or request.query_params.get("agora") == "1"
+    can_write = may(user, "dossiers:write")
     return render(request, "dossier.html", status_code, user=user, d=detail,
                   workflow_id=workflow_id,
                   temporal_web=f"{ctx.settings.temporal_web_url}/namespaces/"
                                f"{quote(ctx.settings.temporal_namespace)}/workflows/"
                                f"{quote(workflow_id, safe='')}",
-                   can_write=may(user, "dossiers:write"), can_unmask=may(user, "nir:unmask"),
-                   done=request.query_params.get("fait"), **values)
+                  can_write=can_write, can_unmask=may(user, "nir:unmask"),
+                  can_read_agora=may(user, "agora:read"), can_record_dif=may(user, "agora:dif"),
+                  agora=await _agora_reads(request, user, detail, show_agora, can_write),
+                  show_agora=show_agora, done=request.query_params.get("fait"), **values)
+
+
+async def _agora_reads(request: Request, user: User, detail: DossierDetail, show_agora: bool,
+                       can_write: bool) -> dict[str, PageRead]:
+    """AGORA's answers the page shows: the holder's eligibility for the action before the
+    manager validates, and on demand the holder's rights, balances and other dossiers."""
+    if not (may(user, "agora:read") and detail.registered):
+        return {}
+    wanted: dict[str, tuple[str, Callable[[AgoraReadAnswer, bool], Any]]] = {}
+    if can_write and "validate" in detail.allowed_events:
+        wanted["eligibility"] = (reads.ELIGIBILITY, eligibility_of)
+    if show_agora:
+        wanted.update(rights=(reads.RIGHTS, rights_of), balances=(reads.BALANCES, balances_of),
+                      holder_dossiers=(reads.HOLDER_DOSSIERS, holder_dossiers_of))
+    if not wanted:
+        return {}
+    ctx = context(request)
+    holder = holder_of(ctx, detail.dossier_id)
+    answers = await asyncio.gather(*(page_read(ctx, user, operation, holder, shape)
+                                     for operation, shape in wanted.values()))
+    return dict(zip(wanted, answers, strict=True))
 
 
 @router.get("/dossiers/{dossier_id}")
 @guarded
 async def dossier_page(request: Request, dossier_id: str) -> Response:
     user = signed_in_user(request, "dossiers:read")
-    return await _dossier_page(request, user, dossier_id)
+    return await render_dossier_page(request, user, dossier_id)
 
 
 @router.post("/dossiers/{dossier_id}/nir")
@@ -120,7 +151,7 @@ async def unmask(request: Request, dossier_id: str) -> Response:
     user = signed_in_user(request, "nir:unmask")
     form = await read_form(request)
     if not check_csrf(request, form.get("csrf", "")):
-        return await _dossier_page(request, user, dossier_id, 400, error="Formulaire expiré.")
+        return await render_dossier_page(request, user, dossier_id, 400, error="Formulaire expiré.")
     ctx = context(request)
     with ctx.db.sessions.begin() as session:
         row = get_dossier(session, dossier_id)
@@ -129,7 +160,7 @@ async def unmask(request: Request, dossier_id: str) -> Response:
                            message=f"Dossier inconnu : {dossier_id}")
         record_unmasking(session, user.username, row, "ui")
         nir = ctx.fields.nir(row.person)
-    return await _dossier_page(request, user, dossier_id, clear_nir=nir)
+    return await render_dossier_page(request, user, dossier_id, clear_nir=nir)
 
 
 def _event_data(event: str, form: dict[str, str]) -> dict[str, Any]:
@@ -151,18 +182,18 @@ async def send_event(request: Request, dossier_id: str, event: str) -> Response:
     if event not in EVENTS:
         return render(request, "error.html", 404, user=user, title="Événement inconnu", message=event)
     if not check_csrf(request, form.get("csrf", "")):
-        return await _dossier_page(request, user, dossier_id, 400, error="Formulaire expiré.")
+        return await render_dossier_page(request, user, dossier_id, 400, error="Formulaire expiré.")
     try:
         await apply_event(context(request), user, dossier_id, event, _event_data(event, form),
                           request_identity(request))
     except InvalidFields as invalid:
         field_errors = {loc[-1]: message for loc, message in invalid.errors}
-        return await _dossier_page(request, user, dossier_id, 422, open_event=event, values=form,
+        return await render_dossier_page(request, user, dossier_id, 422, open_event=event, values=form,
                                    field_errors=field_errors,
                                    error="Le formulaire contient des erreurs.")
     except Refused as refused:
         prefix = {409: "Événement impossible dans l'état actuel du dossier",
                   502: f"AGORA a refusé l'opération (code {refused.code})"}.get(refused.status, "Échec")
-        return await _dossier_page(request, user, dossier_id, refused.status,
+        return await render_dossier_page(request, user, dossier_id, refused.status,
                                    error=f"{prefix} : {refused.message}")
     return RedirectResponse(f"/dossiers/{quote(dossier_id)}?fait={event}", status_code=303)

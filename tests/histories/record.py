@@ -38,6 +38,7 @@ import worker as agora_worker
 from agora.messages import Person, TrainingAction
 from agora.pki import ensure_dev_pki
 from agora.simulator.config import SimulatorConfig
+from contracts import agora_reads as reads
 from contracts import search_attributes
 from contracts.agora_link import (
     ApprovalRequest,
@@ -46,12 +47,15 @@ from contracts.agora_link import (
     GateConfig,
     LinkConfig,
 )
+from contracts.agora_reads import AgoraReadCall, AgoraReadInput, ReadRequest
 from contracts.dossier import (
     DossierInput,
     EscalationConfig,
     EventRequest,
     MarketLink,
     RetryConfig,
+    SettledCorrection,
+    settled_correction_workflow_id,
 )
 from contracts.dossier import workflow_id_for as dossier_workflow_id
 from contracts.incident import (
@@ -84,7 +88,14 @@ from state_models.incident_detection import BurstRule
 from state_models.market import MarketFacts, MarketSession, MarketTerms
 from state_models.validators import nir_key
 from store.incident_attachments import AttachmentStore
-from temporal_client.dossiers import EventRefused, create_dossier, send_event, view_dossier
+from temporal_client.agora_reads import ask_agora
+from temporal_client.dossiers import (
+    EventRefused,
+    correct_settled_dossier,
+    create_dossier,
+    send_event,
+    view_dossier,
+)
 from temporal_client.link import ensure_link_workflow, link_state
 from temporal_client.markets import (
     create_market,
@@ -546,11 +557,40 @@ class Recorder:
         await self.save("personal-data-retention", "daily retention run", handle)
 
 
+    async def settled_correction(self) -> None:
+        d = dossier("D-REPLAY-SETTLED-FIX", 41)
+        await create_dossier(self.client, d, TASK_QUEUE)
+        for step in LIFECYCLE:
+            view = await send_event(self.client, d.dossier_id, event(*step))
+        assert view.agora_dossier_id is not None
+        correction = event("reengineer", {"reason": "nom d'usage oublié",
+                                          "corrections": [{"name": "usage_name", "value": "MARTINI"}]})
+        await correct_settled_dossier(self.client, SettledCorrection(
+            d, view.agora_dossier_id, view.entry_date, len(view.history) + 1,
+            dataclasses.replace(correction, event_id="replay-settled-fix"), view.history),
+            TASK_QUEUE)
+        await self.save("dossier-settled-corrected", "a settled dossier corrected",
+                        self.handle(settled_correction_workflow_id(d.dossier_id)))
+
+    async def agora_reads(self) -> None:
+        holder = person(40)
+        for name, scenario, request in (
+                ("agora-read-rights", "a holder's training rights read",
+                 ReadRequest(reads.RIGHTS, {"nir": holder.nir})),
+                ("agora-read-dif-recorded", "a DIF balance recorded",
+                 ReadRequest(reads.RECORD_DIF, {"request_id": "DIF-REPLAY-1", "nir": holder.nir,
+                                                "dif_hours": 40}))):
+            identity = f"replay-{name}"
+            read = AgoraReadInput(AgoraReadCall(request, "agent.dupont"), RETRY, NO_MAINTENANCE)
+            await ask_agora(self.client, read, identity, TASK_QUEUE, WAIT_SECONDS)
+            await self.save(name, scenario, self.handle(reads.workflow_id_for(identity)))
+
+
 SCENARIOS = ("dossier_lifecycle", "dossier_escalated", "dossier_reengineered",
              "market_continued_as_new", "incident_escalated", "incident_holds_its_traces",
              "link_cut_off_and_reconnected", "incident_service_convention",
              "orphan_place_reconciled", "trace_maintenance", "trace_export_late_then_delivered",
-             "subject_requests")
+             "subject_requests", "agora_reads", "settled_correction")
 
 
 def link_config() -> LinkConfig:

@@ -1,0 +1,1 @@
+"""AGORA's consultations for business users: rights, balances, eligibility, dossiers."""
