@@ -21,6 +21,7 @@ import time
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.process_collector import ProcessCollector
 
+from contracts import agora_reads
 from state_models import dossier as dossier_model
 from state_models import market as market_model
 
@@ -90,7 +91,9 @@ HTTP_SECONDS = Histogram(f"{PREFIX}_http_request_seconds", "API request duration
                          buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30))
 
 _EVENT_KINDS = {"dossier": frozenset(dossier_model.EVENTS) | {"creation"},
-                "market": frozenset(market_model.EVENTS) | {"creation"}}
+                "market": frozenset(market_model.EVENTS) | {"creation"},
+                # A manager's consultation of AGORA (or DIF record), by its operation.
+                "agora_read": frozenset(agora_reads.OPERATIONS)}
 
 
 def bounded(value: str, allowed: frozenset[str]) -> str:

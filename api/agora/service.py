@@ -19,7 +19,6 @@ from api.errors import Refused, http_refusal
 from api.events import send
 from contracts import agora_reads as reads
 from contracts.agora_reads import AgoraReadAnswer, AgoraReadCall, AgoraReadInput, ReadRequest
-from store.crypto import open_nir
 from store.models import User
 from store.queries import get_dossier
 from temporal_client import EventRefused
@@ -50,7 +49,7 @@ def holder_of(ctx: AppContext, dossier_id: str) -> Holder:
         row = get_dossier(session, dossier_id)
         if row is None:
             raise Refused(404, "UnknownDossier", f"Dossier inconnu : {dossier_id}")
-        nir = open_nir(ctx.cipher, row.person.nir_encrypted, row.person.nir_hash)
+        nir = ctx.fields.nir(row.person)
         return Holder(row.id, nir, row.action_id, row.certification_code)
 
 
@@ -75,7 +74,7 @@ async def consult(ctx: AppContext, user: User, operation: str, fields: dict[str,
     try:
         answer = await send(ask_agora(await ctx.temporal(), read, identity or str(uuid.uuid4()),
                                       ctx.settings.task_queue, ctx.settings.agora_read_wait_seconds,
-                                      fields.get("nir")))
+                                      fields.get("nir")), "agora_read", operation)
     except EventRefused as refused:  # AGORA's refusal of the consultation
         raise http_refusal(refused) from refused
     except AgoraReadPending as pending:

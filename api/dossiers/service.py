@@ -36,7 +36,6 @@ from state_models.validators import (
     validate_nir,
     validate_siret,
 )
-from store.crypto import open_nir
 from store.exactly_once import claim_dossier, release_dossier_claim
 from store.models import Dossier, User
 from store.queries import get_dossier, person_hash_of
@@ -220,8 +219,8 @@ def _settled_correction(ctx: AppContext, dossier_id: str,
         row = get_dossier(session, dossier_id)
         if row is None or row.state != SETTLED or row.agora_dossier_id is None:
             return None
-        p = row.person
-        person = Person(nir=open_nir(ctx.cipher, p.nir_encrypted, p.nir_hash),
+        p = ctx.fields.open(row.person)
+        person = Person(nir=ctx.fields.nir(row.person),
                         birth_name=p.birth_name, first_names=p.first_names,
                         birth_date=p.birth_date, sex=p.sex, usage_name=p.usage_name,
                         email=p.email, phone=p.phone)
