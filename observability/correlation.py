@@ -24,9 +24,10 @@ from state_models.validators import mask_nirs
 
 HTTP_HEADER = "X-Request-Id"
 TEMPORAL_HEADER = "agora-flow-request-id"
-# What an incoming id may look like: short and plain, so a caller cannot smuggle anything
-# (a NIR, a log line break) into logs and traces through it.
-_WELL_FORMED = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{7,63}")
+# What an incoming id may look like: hexadecimal digits and dashes (a UUID, a proxy's
+# request id), 8 to 64 of them. Nothing a caller can spell a name with, nor a line break: the
+# id travels in clear in Temporal headers, logs and traces.
+_WELL_FORMED = re.compile(r"[0-9A-Fa-f][0-9A-Fa-f-]{7,63}")
 
 request_id: ContextVar[str | None] = ContextVar("agora_flow_request_id", default=None)
 
@@ -34,8 +35,8 @@ _converter = PayloadConverter.default
 
 
 def from_http(incoming: str | None) -> str:
-    """The incoming id if well formed (8–64 letters, digits, ``._:-``) and quoting no NIR,
-    else a new one."""
+    """The incoming id if well formed (8–64 hexadecimal digits and dashes) and quoting no
+    NIR, else a new one."""
     if incoming and _WELL_FORMED.fullmatch(incoming) and mask_nirs(incoming) == incoming:
         return incoming
     return uuid.uuid4().hex

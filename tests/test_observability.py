@@ -153,7 +153,7 @@ async def test_a_run_logs_no_personal_data_joins_up_and_is_measured(
               "birth_date": "1979-11-23", "email": f"zephyrine.{marker}@exemple.fr"}
     payload = api_helpers.create_payload(**person)
     nir = payload["person"]["nir"]
-    create_id, validate_id = f"creation-{marker}", f"validation-{marker}"
+    create_id, validate_id = f"c0ffee-{marker}", f"da7a-{marker}"
     before = {
         "ack": sample("agora_flow_agora_calls_total", operation="ValiderDossier",
                       outcome=metrics.ACKNOWLEDGED, fault_code=""),
@@ -316,13 +316,13 @@ async def test_the_dossier_page_shows_the_ids_that_join_it_to_temporal_and_the_l
                                                            "password": PASSWORD})
         assert signed_in.status_code == 303
         page = await browser.get(f"/dossiers/{dossier_id}",
-                                 headers={correlation.HTTP_HEADER: "page-request-0001"})
+                                 headers={correlation.HTTP_HEADER: "0000-ba9e-0001"})
     assert page.status_code == 200
     settings = stack.api.settings
     link = (f'href="{settings.temporal_web_url}/namespaces/{settings.temporal_namespace}'
             f'/workflows/dossier-{dossier_id}"')
     assert link in page.text and f"<code>dossier-{dossier_id}</code>" in page.text
-    assert "<code>page-request-0001</code>" in page.text
+    assert "<code>0000-ba9e-0001</code>" in page.text
 
 
 # --- the alert rules and the dashboard ------------------------------------------------------
@@ -437,9 +437,11 @@ def test_metric_names_are_read_out_of_an_expression() -> None:
 
 
 def test_an_incoming_request_id_is_kept_only_when_plain() -> None:
-    assert correlation.from_http("req-2026-12-06.0001") == "req-2026-12-06.0001"
+    kept = "3f2a9c1e-5b7d-4e8f-9a0b-1c2d3e4f5a6b"
+    assert correlation.from_http(kept) == kept
     for bad in (None, "", "short", "a" * 65, "bad id with spaces", "x\nforged line",
-                "1850775123456/89", "1850775123456" + "89", "req-185077512345689"):
+                "1850775123456/89", "1850775123456" + "89", "a-185077512345689",
+                "dupont-jean-1985", "req-2026-12-06.0001"):
         assert re.fullmatch(r"[0-9a-f]{32}", correlation.from_http(bad)), bad
 
 

@@ -7,6 +7,7 @@ search attribute and memo is listed and checked too."""
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ import pytest
 import pytest_asyncio
 from google.protobuf.message import Message
 from temporalio.api.common.v1 import Payload, WorkflowExecution
+from temporalio.api.history.v1 import MarkerRecordedEventAttributes
 from temporalio.api.workflowservice.v1 import (
     DescribeWorkflowExecutionRequest,
     GetWorkflowExecutionHistoryRequest,
@@ -25,6 +27,7 @@ from contracts.subject_request import CORRECTIONS
 from contracts.subject_request import WORKFLOW_ID_PREFIX as SUBJECT_REQUEST_PREFIX
 from crypto.codec import EncryptionCodec, is_sealed, open_keys
 from crypto.person_keys import PersonKeyErased, PersonKeys
+from observability import correlation
 from tests.api_helpers import create_payload, registered
 from tests.test_incident_api import Stack, stack  # noqa: F401  (the module's stack fixture)
 from tests.test_market_api import counts, create_market, event
@@ -146,12 +149,26 @@ async def run(stack: Stack) -> Run:  # noqa: F811
 
 def payloads_in(message: Message) -> Iterator[Payload]:
     """Every Payload inside a protobuf message but search attributes' (never encrypted: the
-    server indexes them; checked by the next test)."""
+    server indexes them; checked by the next test) and the request id's header (an id the
+    API made or a caller's hexadecimal one, in clear so that the engine's logs can quote it:
+    checked here to be nothing else), and the SDK's patch markers (checked to hold only the
+    patch's name)."""
     if isinstance(message, Payload):
         yield message
         return
+    if isinstance(message, MarkerRecordedEventAttributes) and message.marker_name == "core_patch":
+        # The SDK's own record of a ``workflow.patched`` call: the patch's name, in clear.
+        for payloads in message.details.values():
+            for payload in payloads.payloads:
+                assert set(json.loads(payload.data)) <= {"id", "deprecated"}, payload.data
+        return
     for field, value in message.ListFields():
         if field.message_type is None or field.name == "search_attributes":
+            continue
+        if field.name == "header" and correlation.TEMPORAL_HEADER in value.fields:
+            request_id = json.loads(value.fields[correlation.TEMPORAL_HEADER].data)
+            assert re.fullmatch(r"[0-9A-Fa-f][0-9A-Fa-f-]{7,63}", request_id), request_id
+            yield from (p for k, p in value.fields.items() if k != correlation.TEMPORAL_HEADER)
             continue
         if field.message_type.GetOptions().map_entry:
             values = list(value.values())
