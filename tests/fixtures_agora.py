@@ -25,10 +25,12 @@ import httpx
 import pytest
 import uvicorn
 
+from agora.file_channel import ChannelConfig, tls_context
 from agora.messages import FindOrCreateDossier, Person, TrainingAction
 from agora.pki import PkiPaths, ensure_dev_pki
 from agora.simulator.app import create_app
 from agora.simulator.config import ADMIN_TOKEN_HEADER, SimulatorConfig
+from agora.simulator.file_channel import ChannelRules, create_file_channel_app, tls_options
 from settings import Settings
 
 
@@ -205,3 +207,63 @@ def find_or_create_request(
             price="4200.00",
         ),
     )
+
+
+class FileChannelHandle:
+    """The simulator's secure file channel (mutual TLS) and its admin API."""
+
+    def __init__(self, base_url: str, pki: PkiPaths, admin_token: str) -> None:
+        self.base_url = base_url  # what AGORA_FLOW_FILE_CHANNEL_URL names
+        self._http = httpx.Client(base_url=base_url.removesuffix("/sfe") + "/admin",
+                                  verify=tls_context(ChannelConfig(base_url, pki.ca_cert, pki.leaf_cert,
+                                                                   pki.leaf_key)),
+                                  headers={ADMIN_TOKEN_HEADER: admin_token}, timeout=10)
+
+    def deposits(self) -> list[dict[str, Any]]:
+        response = self._http.get("/deposits")
+        response.raise_for_status()
+        return response.json()
+
+    def inject(self, kind: str, **options: Any) -> None:
+        """``kind``: refuse_file | late_answer | reject_records; options: count,
+        delay_seconds, rate, code."""
+        self._http.post("/faults", json={"kind": kind, **options}).raise_for_status()
+
+    def reset(self) -> None:
+        self._http.post("/reset").raise_for_status()
+
+    def close(self) -> None:
+        self._http.close()
+
+
+@pytest.fixture(scope="session")
+def file_channel(agora_base_settings: Settings, dev_pki: PkiPaths,
+                 simulator: SimulatorHandle) -> Iterator[FileChannelHandle]:
+    token = simulator.config.admin_token or ""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(
+        create_file_channel_app(ChannelRules(), token), log_level="warning",
+        timeout_graceful_shutdown=1,
+        **tls_options(agora_base_settings.pki_dir, "127.0.0.1", dev_pki.ca_cert)))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True,
+                              name="agora-file-channel")
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("the AGORA file channel did not start")
+        time.sleep(0.01)
+    handle = FileChannelHandle(f"https://127.0.0.1:{port}/sfe", dev_pki, token)
+    yield handle
+    handle.close()
+    server.should_exit = True
+    thread.join(timeout=5)
+
+
+@pytest.fixture
+def clean_file_channel(file_channel: FileChannelHandle) -> FileChannelHandle:
+    file_channel.reset()
+    return file_channel
