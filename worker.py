@@ -16,6 +16,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 import temporal_client
 from activities.agora_calls import AgoraActivities
 from activities.agora_link_guard import AgoraLinkGuard
+from activities.backfill import BackfillActivities
 from activities.notify import NotifyActivities
 from activities.projections import ProjectionActivities
 from activities.reconcile import ReconcileActivities
@@ -26,12 +27,14 @@ from settings import Settings
 from store.db import Database
 from store.production import refuse_unsafe_start
 from store.writer import ProjectionWriter
+from temporal_client.dossiers import start_backfilled
 from temporal_client.link import ensure_link_workflow, link_config_from_environment
 from temporal_client.markets import release_orphan_places
 from temporal_client.schedules import ensure_reconcile_schedule
 from temporal_client.subject_requests import ensure_retention_schedule, rectify_dossier
 from temporal_client.traces import ensure_trace_schedules
 from workflows.agora_link import AgoraLinkWorkflow
+from workflows.backfill import BackfillWorkflow
 from workflows.dossier import DossierWorkflow
 from workflows.incident import IncidentWorkflow
 from workflows.market import MarketWorkflow
@@ -61,7 +64,7 @@ def workflow_runner() -> SandboxedWorkflowRunner:
 
 WORKFLOWS = [DossierWorkflow, MarketWorkflow, AgoraLinkWorkflow, IncidentWorkflow,
              ReconcileWorkflow, TraceMaintenanceWorkflow, TraceExportWorkflow,
-             SubjectRequestWorkflow, PersonalDataRetentionWorkflow]
+             SubjectRequestWorkflow, PersonalDataRetentionWorkflow, BackfillWorkflow]
 
 
 def build_worker(
@@ -80,6 +83,7 @@ def build_worker(
         *TraceActivities(settings).all(),
         *TraceExportActivities(settings).all(),
         *SubjectRequestActivities(settings, lambda request: rectify_dossier(client, request)).all(),
+        *BackfillActivities(settings, lambda dossier, queue: start_backfilled(client, dossier, queue)).all(),
     ]
     return Worker(
         client,

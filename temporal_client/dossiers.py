@@ -10,7 +10,8 @@ from temporalio.client import (
     Client,
     WithStartWorkflowOperation,
 )
-from temporalio.common import WorkflowIDConflictPolicy
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from contracts.dossier import (
     ILLEGAL_EVENT,
@@ -28,7 +29,8 @@ from temporal_client import EventRefused, completed_result, run_update
 from temporal_client.sealing import bind_to_person
 from workflows.dossier import DossierWorkflow
 
-__all__ = ["EventRefused", "create_dossier", "normalised", "send_event", "view_dossier"]
+__all__ = ["EventRefused", "create_dossier", "normalised", "send_event", "start_backfilled",
+           "view_dossier"]
 
 UNKNOWN_DOSSIER = "UnknownDossier"
 CLOSED_STATES = frozenset(STATES) - OPEN_STATES
@@ -49,6 +51,23 @@ async def create_dossier(client: Client, dossier: DossierInput, task_queue: str)
     )
     return await client.execute_update_with_start_workflow(
         DossierWorkflow.registration, start_workflow_operation=start)
+
+
+async def start_backfilled(client: Client, dossier: DossierInput, task_queue: str) -> bool:
+    """Start the workflow of an open dossier the backfill loaded into AGORA
+    (``dossier.backfilled``): it starts in its state without registering again. Starting
+    it again, running or closed, changes nothing: answer whether it started now."""
+    assert dossier.backfilled is not None
+    workflow_id = workflow_id_for(dossier.dossier_id)
+    bind_to_person(client, workflow_id, dossier.person.nir)
+    try:
+        await client.start_workflow(
+            DossierWorkflow.run, dossier, id=workflow_id, task_queue=task_queue,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            search_attributes=search_attributes(dossier.dossier_id, dossier.backfilled.state))
+    except WorkflowAlreadyStartedError:
+        return False
+    return True
 
 
 def normalised(request: EventRequest) -> EventRequest:

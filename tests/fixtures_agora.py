@@ -236,18 +236,16 @@ class FileChannelHandle:
         self._http.close()
 
 
-@pytest.fixture(scope="session")
-def file_channel(agora_base_settings: Settings, dev_pki: PkiPaths,
-                 simulator: SimulatorHandle) -> Iterator[FileChannelHandle]:
-    token = simulator.config.admin_token or ""
+def start_file_channel(pki_dir: Path, pki: PkiPaths, admin_token: str
+                       ) -> tuple[FileChannelHandle, uvicorn.Server, threading.Thread]:
+    """Serve the simulator's file channel (mutual TLS) on a free port in a daemon thread."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     server = uvicorn.Server(uvicorn.Config(
-        create_file_channel_app(ChannelRules(), token), log_level="warning",
-        timeout_graceful_shutdown=1,
-        **tls_options(agora_base_settings.pki_dir, "127.0.0.1", dev_pki.ca_cert)))
+        create_file_channel_app(ChannelRules(), admin_token), log_level="warning",
+        timeout_graceful_shutdown=1, **tls_options(pki_dir, "127.0.0.1", pki.ca_cert)))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True,
                               name="agora-file-channel")
     thread.start()
@@ -256,7 +254,14 @@ def file_channel(agora_base_settings: Settings, dev_pki: PkiPaths,
         if time.monotonic() > deadline or not thread.is_alive():
             raise RuntimeError("the AGORA file channel did not start")
         time.sleep(0.01)
-    handle = FileChannelHandle(f"https://127.0.0.1:{port}/sfe", dev_pki, token)
+    return FileChannelHandle(f"https://127.0.0.1:{port}/sfe", pki, admin_token), server, thread
+
+
+@pytest.fixture(scope="session")
+def file_channel(agora_base_settings: Settings, dev_pki: PkiPaths,
+                 simulator: SimulatorHandle) -> Iterator[FileChannelHandle]:
+    handle, server, thread = start_file_channel(agora_base_settings.pki_dir, dev_pki,
+                                                simulator.config.admin_token or "")
     yield handle
     handle.close()
     server.should_exit = True

@@ -24,7 +24,7 @@ def record(serial: int, nir: str | None = "", **changes: object) -> LegacyRecord
         num_dossier=f"PE-{serial:06d}", nir=valid_nir(serial) if nir == "" else nir,
         birth_name="Santoni", first_names="Marie-Thérèse & Jo", birth_date=date(1990, 3, 4),
         sex="2", birth_place="2A004", siret=valid_siret(serial), action_code="ACT-9",
-        action_title="Cuisine <niveau 3>", certification_code="RNCP1", duration_hours=Decimal("420"),
+        action_title="Cuisine <niveau 3>", certification_code="RNCP1", duration_hours=Decimal(420),
         session_start=date(2020, 1, 6), session_end=date(2020, 6, 30), entry_date=date(2020, 1, 6),
         exit_date=None, exit_reason=None, remuneration=Decimal("1234.5"), status="EN_COURS")
     return dataclasses.replace(base, **changes)  # type: ignore[arg-type]

@@ -12,11 +12,13 @@ for each, by AGORA's rules for the backfill:
 - a file received again with the same digest is not processed again.
 Faults on demand (admin): ``refuse_file`` (the next files refused whole), ``late_answer``
 (answers withheld for ``delay_seconds``), ``reject_records`` (a share of records rejected
-with ``code``).
+with ``code``), ``slow_deposit`` (a file received, its receipt answered ``delay_seconds`` late:
+the client may give up, or die, not knowing it was received).
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import ssl
@@ -34,7 +36,7 @@ from agora.pki import ensure_tls_server_cert
 from agora.simulator.config import ADMIN_TOKEN_HEADER
 from state_models.validators import ValidationError, validate_nir, validate_siret
 
-FILE_FAULT_KINDS = frozenset({"refuse_file", "late_answer", "reject_records"})
+FILE_FAULT_KINDS = frozenset({"refuse_file", "late_answer", "reject_records", "slow_deposit"})
 _CORSICA = {"2A": "19", "2B": "18"}
 
 
@@ -189,6 +191,9 @@ def create_file_channel_app(rules: ChannelRules, admin_token: str | None) -> Fas
             state.deposits[name] = _Deposit(
                 digest=files.digest(data), answer=answer,
                 ready_at=time.monotonic() + (late.delay_seconds if late else 0.0))
+            slow = state.take_fault("slow_deposit")
+        if slow is not None:
+            await asyncio.sleep(slow.delay_seconds)
         return Response(status_code=201)
 
     @app.get("/sfe/depot/{name}")
