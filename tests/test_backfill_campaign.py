@@ -6,21 +6,15 @@ from __future__ import annotations
 
 import asyncio
 import csv
-import dataclasses
 import io
 import signal
 import stat
-import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-import pytest_asyncio
 from temporalio.client import Client
 
-import worker as agora_worker
 from backfill.held import HeldDossiers
-from backfill.sample import write_sample
 from backfill.validate import validate_export
 from contracts.backfill import CANCELLED, DONE, BackfillProgress, workflow_id_for
 from contracts.dossier import workflow_id_for as dossier_workflow_id
@@ -28,34 +22,13 @@ from settings import Settings
 from temporal_client import EventRefused
 from temporal_client import backfill as campaigns
 from tests.fixtures_agora import FileChannelHandle, SimulatorHandle
+from tests.fixtures_backfill import sample_export
 from tests.test_worker_crash import _until, worker_process
 from workflows.dossier import DossierWorkflow
 
 # Fast enough for a test: answers looked for every 0.2 s, a dead worker noticed after 2 s.
 FAST = {"answer_poll_seconds": 0.2, "attempt_timeout_seconds": 5.0, "heartbeat_seconds": 2.0,
         "starts_per_second": 50.0}
-
-
-@pytest.fixture
-def settings(agora_settings: Settings, file_channel: FileChannelHandle, task_queue: str,
-             temporal_client: Client, tmp_path: Path) -> Settings:
-    return dataclasses.replace(
-        agora_settings, file_channel_url=file_channel.base_url, task_queue=task_queue,
-        backfill_chunk_rows=25,
-        link_workflow_id=f"agora-link-{task_queue}",
-        temporal_address=temporal_client.service_client.config.target_host)
-
-
-@pytest_asyncio.fixture
-async def running_worker(temporal_client: Client, settings: Settings) -> AsyncIterator[None]:
-    async with agora_worker.build_worker(temporal_client, settings):
-        yield
-
-
-def sample(tmp_path: Path, rows: int) -> Path:
-    path = tmp_path / f"export-{uuid.uuid4().hex[:6]}.csv"
-    write_sample(path, rows, seed=14)
-    return path
 
 
 async def finished(client: Client, campaign_id: str, timeout: float = 90) -> BackfillProgress:
@@ -68,15 +41,15 @@ def report_rows(settings: Settings, campaign_id: str) -> list[list[str]]:
     return list(csv.reader(io.StringIO(text), delimiter=";"))
 
 
-@pytest.mark.usefixtures("running_worker", "clean_simulator")
+@pytest.mark.usefixtures("backfill_worker", "clean_simulator")
 async def test_a_campaign_loads_the_export_and_reports(
-        temporal_client: Client, settings: Settings, clean_file_channel: FileChannelHandle,
+        temporal_client: Client, backfill_settings: Settings, clean_file_channel: FileChannelHandle,
         simulator: SimulatorHandle, tmp_path: Path) -> None:
-    export = sample(tmp_path, 300)
+    export = sample_export(tmp_path, 300)
     expected = validate_export(export, HeldDossiers()).as_json()
     clean_file_channel.inject("late_answer", count=2, delay_seconds=1.0)
     clean_file_channel.inject("reject_records", count=1, rate=0.5, code="TITULAIRE_DECEDE")
-    campaign = await campaigns.start_campaign(temporal_client, settings, export, **FAST)
+    campaign = await campaigns.start_campaign(temporal_client, backfill_settings, export, **FAST)
     result = await finished(temporal_client, campaign)
 
     assert result.phase == DONE
@@ -97,7 +70,7 @@ async def test_a_campaign_loads_the_export_and_reports(
     assert len(result.files) == 1 + result.chunks
     assert all(f.answer == "TRAITE" and deposits[f.name]["digest"] == f.digest for f in result.files)
 
-    rows = report_rows(settings, campaign)
+    rows = report_rows(backfill_settings, campaign)
     by_section: dict[str, list[list[str]]] = {}
     for row in rows[1:]:
         by_section.setdefault(row[0], []).append(row)
@@ -110,7 +83,7 @@ async def test_a_campaign_loads_the_export_and_reports(
     assert all(row[5] for row in by_section["ligne"])  # each with its reason
 
     # What is left on disk: the sealed report and the counts, owner-only; no clear personal data.
-    folder = settings.backfill_dir / campaign
+    folder = backfill_settings.backfill_dir / campaign
     assert sorted(p.name for p in folder.iterdir()) == ["prepared.json", "rapport.csv.sealed"]
     assert stat.S_IMODE(folder.stat().st_mode) == 0o700
     assert all(stat.S_IMODE(p.stat().st_mode) == 0o600 for p in folder.iterdir())
@@ -131,11 +104,11 @@ async def test_a_campaign_loads_the_export_and_reports(
 
 @pytest.mark.usefixtures("clean_simulator")
 async def test_a_worker_killed_mid_deposit_resumes_without_depositing_a_chunk_twice(
-        temporal_client: Client, settings: Settings, clean_file_channel: FileChannelHandle,
+        temporal_client: Client, backfill_settings: Settings, clean_file_channel: FileChannelHandle,
         tmp_path: Path) -> None:
-    export = sample(tmp_path, 300)
-    with worker_process(settings) as first:
-        campaign = await campaigns.start_campaign(temporal_client, settings, export, **FAST)
+    export = sample_export(tmp_path, 300)
+    with worker_process(backfill_settings) as first:
+        campaign = await campaigns.start_campaign(temporal_client, backfill_settings, export, **FAST)
         await _until(lambda: len(clean_file_channel.deposits()) >= 3, timeout=60)
         await campaigns.pause(temporal_client, campaign)
         await asyncio.sleep(0.5)  # a deposit running when the pause came ends
@@ -147,7 +120,7 @@ async def test_a_worker_killed_mid_deposit_resumes_without_depositing_a_chunk_tw
         await _until(lambda: len(clean_file_channel.deposits()) == before + 1, timeout=30)
         first.send_signal(signal.SIGKILL)
         first.wait(timeout=10)
-    with worker_process(settings):
+    with worker_process(backfill_settings):
         result = await finished(temporal_client, campaign, timeout=120)
     deposits = clean_file_channel.deposits()
     assert result.phase == DONE
@@ -157,14 +130,14 @@ async def test_a_worker_killed_mid_deposit_resumes_without_depositing_a_chunk_tw
     assert result.accepted + result.rejected == result.rows_to_load
 
 
-@pytest.mark.usefixtures("running_worker", "clean_simulator")
-async def test_pause_resume_and_cancel(temporal_client: Client, settings: Settings,
+@pytest.mark.usefixtures("backfill_worker", "clean_simulator")
+async def test_pause_resume_and_cancel(temporal_client: Client, backfill_settings: Settings,
                                        clean_file_channel: FileChannelHandle,
                                        tmp_path: Path) -> None:
-    export = sample(tmp_path, 300)
+    export = sample_export(tmp_path, 300)
     # The resolution's answer comes late: the campaign is still resolving when paused.
     clean_file_channel.inject("late_answer", count=1, delay_seconds=1.5)
-    campaign = await campaigns.start_campaign(temporal_client, settings, export, **FAST)
+    campaign = await campaigns.start_campaign(temporal_client, backfill_settings, export, **FAST)
     paused = await campaigns.pause(temporal_client, campaign)
     assert paused.paused
     await asyncio.sleep(2.5)  # the answer came meanwhile; no chunk may go while paused
@@ -174,7 +147,7 @@ async def test_pause_resume_and_cancel(temporal_client: Client, settings: Settin
     result = await finished(temporal_client, campaign)
     assert result.phase == CANCELLED
     assert result.rows_deposited == 0 and result.rows_to_load > 0
-    summary = {row[3]: row[4] for row in report_rows(settings, campaign) if row[0] == "synthese"}
+    summary = {row[3]: row[4] for row in report_rows(backfill_settings, campaign) if row[0] == "synthese"}
     assert summary["campagne"] == CANCELLED
     assert summary["non_deposees"] == str(result.rows_to_load)
     with pytest.raises(EventRefused) as refused:
