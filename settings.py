@@ -62,6 +62,9 @@ class Settings:
     backfill_chunk_rows: int = field(default_factory=lambda: int(_env("BACKFILL_CHUNK_ROWS", "1000")))
     backfill_starts_per_second: float = field(
         default_factory=lambda: float(_env("BACKFILL_STARTS_PER_SECOND", "5")))
+    # The largest export the page *Reprise d'antériorité* accepts (1,000,000 rows ≈ 250 MB).
+    backfill_upload_max_bytes: int = field(
+        default_factory=lambda: int(_env("BACKFILL_UPLOAD_MAX_BYTES", str(300 * 1024 * 1024))))
 
     # Identity vector (SPEC §3): every value is the partner's to configure.
     partner_id: str = field(default_factory=lambda: _env("PARTNER_ID", "REGION-CORSE"))

@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from agora.body_limit import BodyLimit
+from api.backfill import routes as backfill
 from api.codec import routes as codec
 from api.context import AppContext, TemporalClientFactory
 from api.dossiers import api as dossiers_api
@@ -90,6 +91,7 @@ def create_app(settings: Settings, temporal_client_factory: TemporalClientFactor
     app.include_router(traces.pages)
     app.include_router(trace_exports.pages)
     app.include_router(subject_requests.pages)
+    app.include_router(backfill.pages)
     app.include_router(users.pages)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_middleware(IdempotencyMiddleware)
@@ -104,7 +106,8 @@ def create_app(settings: Settings, temporal_client_factory: TemporalClientFactor
     # Outermost first: bodies are limited before anything reads them; outages and security
     # headers wrap everything else (see api/front_door.py).
     app.add_middleware(FrontDoor)
-    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes,
+                       larger={backfill.UPLOAD_PATH: settings.backfill_upload_max_bytes})
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, error: RequestValidationError) -> JSONResponse:

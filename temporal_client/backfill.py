@@ -3,6 +3,7 @@ resume or cancel it, read its report."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 import secrets
 from datetime import UTC, datetime
@@ -107,3 +108,14 @@ async def _update(client: Client, campaign_id: str, update: object) -> BackfillP
 def report_csv(settings: Settings, campaign_id: str) -> bytes:
     """The campaign's final report (CSV), unsealed for the person allowed to download it."""
     return campaign_files(settings, campaign_id).report()
+
+
+async def list_campaigns(client: Client, task_queue: str) -> list[BackfillProgress]:
+    """This deployment's campaigns, newest first, each with its progress."""
+    found = []
+    async for execution in client.list_workflows(
+            f"WorkflowType = 'BackfillWorkflow' AND TaskQueue = '{task_queue}'"):
+        found.append((execution.start_time, execution.id))
+    found.sort(reverse=True)
+    handles = [client.get_workflow_handle(workflow_id) for _, workflow_id in found]
+    return list(await asyncio.gather(*(h.query(BackfillWorkflow.progress) for h in handles)))
