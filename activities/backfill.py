@@ -158,20 +158,27 @@ class BackfillActivities:
 
     @activity.defn(name="BackfillStartOpenDossiers")
     async def start_open_dossiers(self, step: CampaignStep) -> int:
-        """Start the chunk's accepted open dossiers, at most ``starts_per_second``; a retry
-        resumes after the last one its heartbeat recorded (a start is idempotent anyway)."""
+        """Start the chunk's accepted open dossiers, at most ``starts_per_second``, in the
+        chunk's order; a retry resumes after the last one its heartbeat recorded (a start is
+        idempotent anyway). Answer how many of the first ones are started."""
         dossiers = await asyncio.to_thread(
             lambda: self._files(step.campaign_id).open_accepted(step.name))
         done = activity.info().heartbeat_details
         first = int(done[0]) if done else 0
         pause = 1.0 / step.starts_per_second if step.starts_per_second > 0 else 0.0
-        for index in range(first, len(dossiers)):
-            record, agora_id = dossiers[index]
-            await self._start_dossier(backfilled_dossier(record, agora_id, step.campaign_id),
-                                      step.dossier_task_queue)
-            activity.heartbeat(index + 1)
-            await asyncio.sleep(pause)
-        return len(dossiers)
+        started = first
+        try:
+            for index in range(first, len(dossiers)):
+                record, agora_id = dossiers[index]
+                await self._start_dossier(backfilled_dossier(record, agora_id, step.campaign_id),
+                                          step.dossier_task_queue)
+                started = index + 1
+                activity.heartbeat(started)
+                await asyncio.sleep(pause)
+        except asyncio.CancelledError:
+            # The campaign was cancelled: answer how many live on (the first ``started``).
+            return started
+        return started
 
     @activity.defn(name="BackfillWriteReport")
     def write_report(self, request: ReportRequest) -> ReportFile:

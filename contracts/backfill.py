@@ -48,9 +48,10 @@ class BackfillInput:
     dossier_task_queue: str = "agora-flow"
     acting_user: str = ""
     # One attempt of a file activity, and the silence after which a worker running one is
-    # presumed dead (its activity then runs again elsewhere).
+    # presumed dead (its activity then runs again elsewhere; a cancellation reaches a
+    # running activity within about this delay too).
     attempt_timeout_seconds: float = 300.0
-    heartbeat_seconds: float = 60.0
+    heartbeat_seconds: float = 10.0
 
 
 @dataclass
@@ -143,6 +144,8 @@ class BackfillProgress:
     dossiers_started: int = 0
     files: list[ExchangedFile] = field(default_factory=list)
     report: ReportFile | None = None
+    # When each phase began (ISO instants of workflow time), in order.
+    phase_started: dict[str, str] = field(default_factory=dict)
 
     @property
     def percent(self) -> int:

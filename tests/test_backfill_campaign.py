@@ -153,3 +153,31 @@ async def test_pause_resume_and_cancel(temporal_client: Client, backfill_setting
     with pytest.raises(EventRefused) as refused:
         await campaigns.resume(temporal_client, campaign)
     assert refused.value.kind == "CampaignFinished"
+
+
+@pytest.mark.usefixtures("backfill_worker", "clean_simulator", "clean_file_channel")
+async def test_cancel_stops_bringing_open_dossiers_to_life(
+        temporal_client: Client, backfill_settings: Settings, tmp_path: Path) -> None:
+    export = sample_export(tmp_path, 300)
+    campaign = await campaigns.start_campaign(temporal_client, backfill_settings, export,
+                                              **{**FAST, "starts_per_second": 4.0})
+    await _until_phase(temporal_client, campaign, "starting_dossiers")
+    await asyncio.sleep(1.0)
+    await campaigns.cancel(temporal_client, campaign)
+    result = await finished(temporal_client, campaign)
+    assert result.phase == CANCELLED
+    assert 0 < result.dossiers_started < result.open_to_start
+    started = [row[2] for row in report_rows(backfill_settings, campaign) if row[0] == "ouvert_demarre"]
+    assert len(started) == result.dossiers_started
+    for number in (started[0], started[-1]):  # the ones the report names do live
+        view = await temporal_client.get_workflow_handle(
+            dossier_workflow_id(f"REPRISE-{number}")).query(DossierWorkflow.view)
+        assert view.state == "entered"
+
+
+async def _until_phase(client: Client, campaign: str, phase: str) -> None:
+    for _ in range(300):
+        if (await campaigns.progress(client, campaign)).phase == phase:
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"the campaign never reached {phase}")

@@ -53,7 +53,8 @@ class BackfillWorkflow:
     @workflow.init
     def __init__(self, request: BackfillInput) -> None:
         self._request = request
-        self._progress = BackfillProgress(campaign_id=request.campaign_id, phase=PREPARING)
+        self._progress = BackfillProgress(campaign_id=request.campaign_id, phase=PREPARING,
+                                          phase_started={PREPARING: workflow.now().isoformat()})
         self._cancelled = False
         self._attempt = timedelta(seconds=request.attempt_timeout_seconds)
         self._heartbeat = timedelta(seconds=request.heartbeat_seconds)
@@ -97,12 +98,22 @@ class BackfillWorkflow:
                 continue
             if not await self._may_go_on():
                 break
-            started = await self._run(
+            starting = workflow.start_activity_method(
                 BackfillActivities.start_open_dossiers,
                 self._step(name=chunk.name, starts_per_second=request.starts_per_second,
                            dossier_task_queue=request.dossier_task_queue),
-                timeout=timedelta(seconds=60 + 2 * count / max(request.starts_per_second, 0.01)),
-                heartbeat=self._heartbeat)
+                start_to_close_timeout=timedelta(
+                    seconds=60 + 2 * count / max(request.starts_per_second, 0.01)),
+                heartbeat_timeout=self._heartbeat, retry_policy=_RETRY,
+                # Cancelled, it answers how many it started: wait for that answer.
+                cancellation_type=workflow.ActivityCancellationType.WAIT_CANCELLATION_COMPLETED)
+            # A cancellation stops the starts at once (the activity hears it at its next
+            # heartbeat), not after the chunk's last dossier.
+            await workflow.wait_condition(
+                lambda starting=starting: starting.done() or self._cancelled)
+            if not starting.done():
+                starting.cancel()
+            started = await starting
             files[chunk.name].dossiers_started = started
             progress.dossiers_started += started
             self._publish()
@@ -166,6 +177,7 @@ class BackfillWorkflow:
 
     def _phase(self, phase: str) -> None:
         self._progress.phase = phase
+        self._progress.phase_started[phase] = workflow.now().isoformat()
         self._publish()
 
     def _publish(self) -> None:
