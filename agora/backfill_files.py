@@ -81,9 +81,10 @@ def _civil_status(record: LegacyRecord) -> str:
             + _element("sexe", record.sex) + _element("codeLieuNaissance", record.birth_place))
 
 
-def resolution_request(campaign: str, records: Sequence[LegacyRecord]) -> bytes:
-    """The civil status of each person whose NIR is missing (``ref``: the dossier number)."""
-    parts = [_open("DemandeResolutionNir", campagne=campaign, nombre=len(records))]
+def resolution_request(campaign: str, records: Iterable[LegacyRecord], count: int) -> bytes:
+    """The civil status of each of the ``count`` persons whose NIR is missing (``ref``: the
+    dossier number); ``records`` is read once, as a stream."""
+    parts = [_open("DemandeResolutionNir", campagne=campaign, nombre=count)]
     parts += [f"<individu ref={quoteattr(record.num_dossier)}>{_civil_status(record)}</individu>\n"
               for record in records]
     parts.append("</DemandeResolutionNir>\n")

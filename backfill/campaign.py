@@ -90,10 +90,12 @@ class CampaignFiles:
         """Copy the export into the campaign's private folder (the worker reads it there)."""
         private_folder(self.folder.parent)
         private_folder(self.folder)
-        suffix = ".xlsx" if export.read_bytes()[:4] == b"PK\x03\x04" else ".csv"
-        target = self.folder / f"{EXPORT_STEM}{suffix}"
-        with open(export, "rb") as source, open(_new_private(target), "wb") as out:
-            shutil.copyfileobj(source, out, 1 << 20)
+        with open(export, "rb") as source:
+            suffix = ".xlsx" if source.read(4) == b"PK\x03\x04" else ".csv"
+            source.seek(0)
+            target = self.folder / f"{EXPORT_STEM}{suffix}"
+            with open(_new_private(target), "wb") as out:
+                shutil.copyfileobj(source, out, 1 << 20)
         return target
 
     def _export(self) -> Path | None:
@@ -156,11 +158,12 @@ class CampaignFiles:
 
     def resolution_request(self) -> tuple[str, bytes] | None:
         """The NIR-resolution request (its name and bytes), None when no row needs it."""
-        records = list(self._records("to_resolve.sealed"))
-        if not records:
+        count = json.loads((self.folder / "prepared.json").read_text())["counts"]["nir_to_resolve"]
+        if not count:
             return None
         name = f"RESOLUTION-{self.campaign_id}-1.xml"
-        return name, self._sealed_request(name, lambda: files.resolution_request(self.campaign_id, records))
+        return name, self._sealed_request(name, lambda: files.resolution_request(
+            self.campaign_id, self._records("to_resolve.sealed"), count))
 
     def _sealed_request(self, name: str, build: Any) -> bytes:
         """A request file's bytes: built once, then read back, so a retry deposits the

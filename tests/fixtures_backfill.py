@@ -36,8 +36,12 @@ async def backfill_worker(temporal_client: Client, backfill_settings: Settings) 
         yield
 
 
-def sample_export(folder: Path, rows: int) -> Path:
-    """A messy legacy export of ``rows`` rows (the same rows for the same count)."""
+def sample_export(folder: Path, rows: int, seed: int = 14) -> Path:
+    """A messy legacy export of ``rows`` rows, its dossier numbers its own: tests share one
+    Temporal server, where a dossier brought to life keeps its legacy number. Its people are
+    those of ``seed``: once brought to life, they are held by the store, so a test that needs
+    fresh people takes another seed."""
     path = folder / f"export-{uuid.uuid4().hex[:6]}.csv"
-    write_sample(path, rows, seed=14)
+    write_sample(path, rows, seed=seed)
+    path.write_bytes(path.read_bytes().replace(b"PE-", f"PE{uuid.uuid4().hex[:6]}-".encode()))
     return path

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from temporalio.client import Client
 
-from backfill.held import HeldDossiers
+from backfill.held import load_held
 from backfill.validate import validate_export
 from contracts.backfill import CANCELLED, DONE, BackfillProgress, workflow_id_for
 from contracts.dossier import workflow_id_for as dossier_workflow_id
@@ -46,7 +46,7 @@ async def test_a_campaign_loads_the_export_and_reports(
         temporal_client: Client, backfill_settings: Settings, clean_file_channel: FileChannelHandle,
         simulator: SimulatorHandle, tmp_path: Path) -> None:
     export = sample_export(tmp_path, 300)
-    expected = validate_export(export, HeldDossiers()).as_json()
+    expected = validate_export(export, load_held(backfill_settings)).as_json()
     clean_file_channel.inject("late_answer", count=2, delay_seconds=1.0)
     clean_file_channel.inject("reject_records", count=1, rate=0.5, code="TITULAIRE_DECEDE")
     campaign = await campaigns.start_campaign(temporal_client, backfill_settings, export, **FAST)
@@ -158,9 +158,9 @@ async def test_pause_resume_and_cancel(temporal_client: Client, backfill_setting
 @pytest.mark.usefixtures("backfill_worker", "clean_simulator", "clean_file_channel")
 async def test_cancel_stops_bringing_open_dossiers_to_life(
         temporal_client: Client, backfill_settings: Settings, tmp_path: Path) -> None:
-    export = sample_export(tmp_path, 300)
+    export = sample_export(tmp_path, 300, seed=15)
     campaign = await campaigns.start_campaign(temporal_client, backfill_settings, export,
-                                              **{**FAST, "starts_per_second": 4.0})
+                                              **{**FAST, "starts_per_second": 2.0})
     await _until_phase(temporal_client, campaign, "starting_dossiers")
     await asyncio.sleep(1.0)
     await campaigns.cancel(temporal_client, campaign)

@@ -43,7 +43,7 @@ def test_request_files_are_valid_and_their_bytes_depend_only_on_their_records() 
     rows = files.request_records(parsed, "dossier")
     assert [row["ref"] for row in rows] == ["PE-000001", "PE-000002"]
     assert rows[0]["prenoms"] == "Marie-Thérèse & Jo" and rows[0]["montantRemunere"] == "1234.50"
-    request = files.resolution_request("C1", people(3))
+    request = files.resolution_request("C1", people(3), 3)
     assert len(files.request_records(files.parse(request, "DemandeResolutionNir"), "individu")) == 3
 
 
@@ -117,7 +117,7 @@ def test_a_malformed_file_is_refused_whole(channel: FileChannel,
 
 
 def test_nir_resolution_answers_found_unknown_or_several(channel: FileChannel) -> None:
-    request = files.resolution_request("C4", people(200))
+    request = files.resolution_request("C4", people(200), 200)
     channel.deposit("RESOLUTION-C4-1.xml", request)
     answer = files.read_answer(channel.fetch_answer("RESOLUTION-C4-1.xml") or b"",
                                "ReponseResolutionNir")
