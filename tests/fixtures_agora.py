@@ -31,14 +31,16 @@ from agora.pki import PkiPaths, ensure_dev_pki
 from agora.simulator.app import create_app
 from agora.simulator.config import ADMIN_TOKEN_HEADER, SimulatorConfig
 from agora.simulator.file_channel import ChannelRules, create_file_channel_app, tls_options
+from agora.simulator.store import Store
 from settings import Settings
 
 
 class SimulatorHandle:
     """A running simulator and its admin API."""
 
-    def __init__(self, base_url: str, config: SimulatorConfig) -> None:
+    def __init__(self, base_url: str, config: SimulatorConfig, store: Store | None = None) -> None:
         self.base_url = base_url
+        self.store = store  # the simulator's own store (its file channel shares it)
         self.url = f"{base_url}/agora"  # the SOAP endpoint
         self.admin_url = f"{base_url}/admin"
         self.config = config
@@ -97,9 +99,10 @@ def start_simulator(
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))  # bound here and handed over: no race for the port
     port = sock.getsockname()[1]
+    app = create_app(config)
     server = uvicorn.Server(
         uvicorn.Config(
-            create_app(config),
+            app,
             log_level="warning",
             # Injected "timeout" faults sleep for long: do not wait for them at shutdown.
             timeout_graceful_shutdown=1,
@@ -114,7 +117,7 @@ def start_simulator(
         if time.monotonic() > deadline or not thread.is_alive():
             raise RuntimeError("the AGORA simulator did not start")
         time.sleep(0.01)
-    return SimulatorHandle(f"http://127.0.0.1:{port}", config), server, thread
+    return SimulatorHandle(f"http://127.0.0.1:{port}", config, app.state.simulator.store), server, thread
 
 
 @pytest.fixture(scope="session")
@@ -236,15 +239,16 @@ class FileChannelHandle:
         self._http.close()
 
 
-def start_file_channel(pki_dir: Path, pki: PkiPaths, admin_token: str
+def start_file_channel(pki_dir: Path, pki: PkiPaths, admin_token: str, store: Store | None
                        ) -> tuple[FileChannelHandle, uvicorn.Server, threading.Thread]:
-    """Serve the simulator's file channel (mutual TLS) on a free port in a daemon thread."""
+    """Serve the simulator's file channel (mutual TLS) on a free port in a daemon thread,
+    sharing ``store`` with the SOAP side."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     server = uvicorn.Server(uvicorn.Config(
-        create_file_channel_app(ChannelRules(), admin_token), log_level="warning",
+        create_file_channel_app(ChannelRules(), admin_token, store), log_level="warning",
         timeout_graceful_shutdown=1, **tls_options(pki_dir, "127.0.0.1", pki.ca_cert)))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True,
                               name="agora-file-channel")
@@ -261,7 +265,7 @@ def start_file_channel(pki_dir: Path, pki: PkiPaths, admin_token: str
 def file_channel(agora_base_settings: Settings, dev_pki: PkiPaths,
                  simulator: SimulatorHandle) -> Iterator[FileChannelHandle]:
     handle, server, thread = start_file_channel(agora_base_settings.pki_dir, dev_pki,
-                                                simulator.config.admin_token or "")
+                                                simulator.config.admin_token or "", simulator.store)
     yield handle
     handle.close()
     server.should_exit = True

@@ -17,10 +17,12 @@ from temporalio.client import Client
 from backfill.held import load_held
 from backfill.validate import validate_export
 from contracts.backfill import CANCELLED, DONE, BackfillProgress, workflow_id_for
+from contracts.dossier import EventRequest
 from contracts.dossier import workflow_id_for as dossier_workflow_id
 from settings import Settings
 from temporal_client import EventRefused
 from temporal_client import backfill as campaigns
+from temporal_client.dossiers import send_event
 from tests.fixtures_agora import FileChannelHandle, SimulatorHandle
 from tests.fixtures_backfill import sample_export
 from tests.test_worker_crash import _until, worker_process
@@ -181,3 +183,27 @@ async def _until_phase(client: Client, campaign: str, phase: str) -> None:
             return
         await asyncio.sleep(0.1)
     raise AssertionError(f"the campaign never reached {phase}")
+
+
+@pytest.mark.usefixtures("backfill_worker", "clean_simulator", "clean_file_channel")
+async def test_a_backfilled_dossier_goes_on_in_the_live_flow(
+        temporal_client: Client, backfill_settings: Settings, simulator: SimulatorHandle,
+        tmp_path: Path) -> None:
+    export = sample_export(tmp_path, 200, seed=16)
+    campaign = await campaigns.start_campaign(temporal_client, backfill_settings, export, **FAST)
+    result = await finished(temporal_client, campaign)
+    number = next(row[2] for row in report_rows(backfill_settings, campaign)
+                  if row[0] == "ouvert_demarre")
+    assert result.dossiers_started > 0
+    # AGORA knows the dossiers loaded by file: an exit goes through the live operations.
+    view = await send_event(temporal_client, f"REPRISE-{number}", EventRequest(
+        "exit", data={"exit_date": "2026-06-30", "reason": "fin de formation"}))
+    assert view.state == "exited" and view.history[-1].outcome == "acknowledged"
+    assert [e["operation"] for e in simulator.effects(dossier=view.agora_dossier_id)] == [
+        "SortirDeFormation"]
+    # A second campaign loading the same people on the same actions is refused by AGORA.
+    again = await campaigns.start_campaign(temporal_client, backfill_settings, export, **FAST)
+    second = await finished(temporal_client, again)
+    codes = {row[4] for row in report_rows(backfill_settings, again) if row[3] == "rejete_par_agora"}
+    assert second.accepted < result.accepted
+    assert "DOSSIER_DEJA_ENREGISTRE" in codes or "DOSSIER_DEJA_CHARGE" in codes

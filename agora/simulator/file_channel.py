@@ -19,6 +19,7 @@ the client may give up, or die, not knowing it was received).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import hmac
 import ssl
@@ -31,9 +32,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Request, Response
 
 from agora import backfill_files as files
+from agora import operations as ops
 from agora.file_channel import DIGEST_HEADER
 from agora.pki import ensure_tls_server_cert
 from agora.simulator.config import ADMIN_TOKEN_HEADER
+from agora.simulator.store import Store
 from state_models.validators import ValidationError, validate_nir, validate_siret
 
 FILE_FAULT_KINDS = frozenset({"refuse_file", "late_answer", "reject_records", "slow_deposit"})
@@ -73,6 +76,9 @@ class _Deposit:
 @dataclass
 class ChannelState:
     rules: ChannelRules = field(default_factory=ChannelRules)
+    # The SOAP side's store: a dossier loaded by file is then known to the live operations
+    # (an exit, a payment), and a holder already registered on the action is refused.
+    store: Store | None = None
     deposits: dict[str, _Deposit] = field(default_factory=dict)
     loaded: dict[str, str] = field(default_factory=dict)  # dossier number → file that loaded it
     faults: list[FileFault] = field(default_factory=list)
@@ -132,6 +138,11 @@ def _load(state: ChannelState, name: str, dossiers: list[dict[str, str]]) -> lis
             rejected = (code, "Identifiant invalide (clé de contrôle).")
         if rejected is None and state.loaded.get(ref, name) != name:
             rejected = ("DOSSIER_DEJA_CHARGE", "Dossier déjà chargé par un autre fichier.")
+        if rejected is None and state.store is not None:
+            held = state.store.find_dossier(dossier["nir"], dossier["siret"], dossier["codeAction"])
+            if held is not None and held["status"] not in (ops.STATUS_CANCELLED, ops.STATUS_SETTLED):
+                rejected = ("DOSSIER_DEJA_ENREGISTRE",
+                            "Titulaire déjà enregistré sur cette action (flux courant).")
         if rejected is None and _share("nir", dossier["nir"]) < state.rules.unknown_nir_percent:
             rejected = ("NIR_INCONNU", "NIR inconnu du répertoire national (RNIPP).")
         if rejected is None and fault is not None and _share("fault", ref) < fault.rate * 100:
@@ -142,8 +153,30 @@ def _load(state: ChannelState, name: str, dossiers: list[dict[str, str]]) -> lis
             continue
         state.loaded[ref] = name
         agora_id = "AGR-R-" + hashlib.sha256(ref.encode()).hexdigest()[:12].upper()
+        if state.store is not None:
+            _register(state.store, agora_id, dossier)
         answers.append(files.RecordAnswer(ref, files.ACCEPTED, agora_id=agora_id))
     return answers
+
+
+# A loaded dossier's AGORA status, from its legacy statut.
+_STATUSES = {"EN_COURS": ops.STATUS_ENTERED, "TERMINE": ops.STATUS_EXITED,
+             "ABANDON": ops.STATUS_EXITED, "ANNULE": ops.STATUS_CANCELLED}
+
+
+def _register(store: Store, agora_id: str, dossier: dict[str, str]) -> None:
+    """The loaded dossier as AGORA holds it, as if registered by the live operations."""
+    person = {"nir": dossier["nir"], "nomNaissance": dossier["nomNaissance"],
+              "prenoms": dossier["prenoms"], "dateNaissance": dossier["dateNaissance"],
+              "sexe": dossier["sexe"]}
+    action = {"siretOrganisme": dossier["siret"], "idAction": dossier["codeAction"],
+              "dateDebut": dossier.get("dateDebutSession") or dossier["dateEntree"]}
+    store.add_person(dossier["nir"], dossier["nomNaissance"])
+    store.insert_dossier(agora_id, dossier["nir"], dossier["siret"], dossier["codeAction"],
+                         _STATUSES.get(dossier.get("statut", ""), ops.STATUS_EXITED),
+                         "RepriseAnteriorite",
+                         {"idDossierRegion": f"REPRISE-{dossier['ref']}", "titulaire": person,
+                          "actionFormation": action, "dateEntree": dossier["dateEntree"]})
 
 
 def process(state: ChannelState, name: str, data: bytes) -> bytes:
@@ -158,12 +191,16 @@ def process(state: ChannelState, name: str, data: bytes) -> bytes:
         records = files.request_records(files.parse(data, root), kind)
     except files.BatchFileError as error:
         return write(name, file_digest, (), ("FICHIER_INVALIDE", f"Fichier refusé : {error}"))
-    answers = _resolve(state, records) if resolution else _load(state, name, records)
-    return write(name, file_digest, answers)
+    if resolution:
+        return write(name, file_digest, _resolve(state, records))
+    # One transaction per chunk at the SOAP side's store: all its records or none.
+    with state.store.transaction() if state.store is not None else contextlib.nullcontext():
+        return write(name, file_digest, _load(state, name, records))
 
 
-def create_file_channel_app(rules: ChannelRules, admin_token: str | None) -> FastAPI:
-    state = ChannelState(rules=rules)
+def create_file_channel_app(rules: ChannelRules, admin_token: str | None,
+                            store: Store | None = None) -> FastAPI:
+    state = ChannelState(rules=rules, store=store)
     app = FastAPI(title="AGORA simulator — secure file channel", docs_url=None, redoc_url=None,
                   openapi_url=None)
     app.state.channel = state

@@ -19,7 +19,8 @@ def run(settings: Settings) -> None:
     app = create_app(SimulatorConfig.from_settings(settings))
     pki = ensure_dev_pki(settings.pki_dir, settings.application_id)
     channel = create_file_channel_app(
-        ChannelRules(), admin_token(settings) if settings.simulator_admin else None)
+        ChannelRules(), admin_token(settings) if settings.simulator_admin else None,
+        app.state.simulator.store)
     servers = [
         uvicorn.Server(uvicorn.Config(app, host=settings.simulator_host,
                                       port=settings.simulator_port, log_level="info")),

@@ -535,7 +535,7 @@ async def record(only: tuple[str, ...] = ()) -> list[dict[str, str]]:
             base, db_path=base.data_dir / "agora-simulator.sqlite3"))
         file_channel, channel_server, channel_thread = start_file_channel(
             base.pki_dir, ensure_dev_pki(base.pki_dir, base.application_id),
-            simulator.config.admin_token or "")
+            simulator.config.admin_token or "", simulator.store)
         port = int(simulator.base_url.rsplit(":", 1)[1])
         settings = dataclasses.replace(
             base, agora_url=simulator.url, simulator_host="127.0.0.1", simulator_port=port,
