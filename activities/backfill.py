@@ -15,7 +15,7 @@ import asyncio
 import threading
 from collections.abc import Awaitable, Callable
 from decimal import ROUND_HALF_UP
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -34,6 +34,11 @@ from contracts.backfill import (
 from contracts.dossier import Backfilled, DossierInput
 from settings import Settings
 from state_models.backfill import LegacyRecord
+
+if TYPE_CHECKING:  # imported when the activities run, so workflows can name them cheaply
+    from agora.file_channel import FileChannel
+    from backfill.campaign import CampaignFiles
+    from crypto.keyring import Keyring
 
 ANSWER_NOT_YET = "AnswerNotYet"
 UNREADABLE = "BackfillFileUnreadable"
@@ -63,11 +68,11 @@ class BackfillActivities:
     def __init__(self, settings: Settings, start_dossier: StartDossier) -> None:
         self._settings = settings
         self._start_dossier = start_dossier
-        self._channel: Any = None
-        self._keyring: Any = None
+        self._channel: FileChannel | None = None
+        self._keyring: Keyring | None = None
         self._open = threading.Lock()
 
-    def _files(self, campaign_id: str) -> Any:
+    def _files(self, campaign_id: str) -> CampaignFiles:
         from backfill.campaign import CampaignFiles
         from crypto.keyring import load_keyring
 
@@ -76,7 +81,7 @@ class BackfillActivities:
                 self._keyring = load_keyring(self._settings)
         return CampaignFiles(self._settings.backfill_dir, campaign_id, self._keyring)
 
-    def _file_channel(self) -> Any:
+    def _file_channel(self) -> FileChannel:
         from agora.file_channel import FileChannel, channel_config
 
         with self._open:
