@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import hashlib
 import io
 import json
 import shutil
@@ -263,8 +264,14 @@ class CampaignFiles:
         every row not loaded with its reason, every record AGORA rejected with its code,
         the open dossiers brought to life, and every file exchanged with its digest.
         Formula-like cells are neutralised."""
-        out = io.StringIO()
-        writer = csv.writer(out, delimiter=";")
+        with SealedWriter(self.folder / REPORT_NAME, self._keyring) as sealed:
+            out = _SealedText(sealed)
+            lines = self._write_report(csv.writer(out, delimiter=";"), summary_lines, exchanged)
+            out.flush()
+        return {"name": REPORT_NAME, "digest": out.digest.hexdigest(), "lines": lines}
+
+    def _write_report(self, writer: Any, summary_lines: Iterable[list[str]],
+                      exchanged: Iterable[dict[str, Any]]) -> int:
         writer.writerow(("section", "ligne", "num_dossier", "classe", "colonne_ou_code", "motif"))
         for cells in summary_lines:
             writer.writerow(["synthese", "", "", *cells])
@@ -286,7 +293,8 @@ class CampaignFiles:
                         writer.writerow(["rejet_agora", "", neutralise_cell(record.ref),
                                          "rejete_par_agora", record.code, neutralise_cell(record.reason)])
                         lines += 1
-                started = self.open_accepted(file["name"])[:int(file["dossiers_started"])]
+                started = (self.open_accepted(file["name"])[:int(file["dossiers_started"])]
+                           if file["dossiers_started"] else [])
                 for legacy, agora_id in started:
                     writer.writerow(["ouvert_demarre", "", neutralise_cell(legacy.num_dossier),
                                      "dossier_flux_courant",
@@ -294,9 +302,7 @@ class CampaignFiles:
             writer.writerow(["fichier", "", "", file["kind"], file["name"],
                              (f"empreinte={file['digest']} reponse={file['answer']} "
                               f"empreinte_reponse={file['answer_digest']}")])
-        data = ("\ufeff" + out.getvalue()).encode()
-        write_bytes(self.folder / REPORT_NAME, self._keyring, data)
-        return {"name": REPORT_NAME, "digest": files.digest(data), "lines": lines}
+        return lines
 
     def report(self) -> bytes:
         return read_bytes(self.folder / REPORT_NAME, self._keyring)
@@ -307,6 +313,32 @@ class CampaignFiles:
         for path in self.folder.iterdir():
             if path.name not in (REPORT_NAME, "prepared.json"):
                 path.unlink()
+
+
+class _SealedText:
+    """A text stream sealed in blocks of about 1 MiB (UTF-8 with a BOM, as Excel reads it),
+    its SHA-256 digest computed as it goes: a report of any size in bounded memory."""
+
+    _BLOCK = 1 << 20
+
+    def __init__(self, sealed: SealedWriter) -> None:
+        self._sealed = sealed
+        self._buffer = io.StringIO()
+        self._buffer.write("\ufeff")
+        self.digest = hashlib.sha256()
+
+    def write(self, text: str) -> int:
+        written = self._buffer.write(text)
+        if self._buffer.tell() >= self._BLOCK:
+            self.flush()
+        return written
+
+    def flush(self) -> None:
+        data = self._buffer.getvalue().encode()
+        if data:
+            self.digest.update(data)
+            self._sealed.add(data)
+        self._buffer = io.StringIO()
 
 
 def _chain(*iterators: Iterator[LegacyRecord]) -> Iterator[LegacyRecord]:

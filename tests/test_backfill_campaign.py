@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from temporalio.client import Client
 
+from agora.backfill_files import digest
 from backfill.held import load_held
 from backfill.validate import validate_export
 from contracts.backfill import CANCELLED, DONE, BackfillProgress, workflow_id_for
@@ -73,6 +74,8 @@ async def test_a_campaign_loads_the_export_and_reports(
     assert all(f.answer == "TRAITE" and deposits[f.name]["digest"] == f.digest for f in result.files)
 
     rows = report_rows(backfill_settings, campaign)
+    assert result.report is not None
+    assert result.report.digest == digest(campaigns.report_csv(backfill_settings, campaign))
     by_section: dict[str, list[list[str]]] = {}
     for row in rows[1:]:
         by_section.setdefault(row[0], []).append(row)
