@@ -73,7 +73,8 @@ def services(settings: Settings) -> list[Service]:
             "AGORA simulator",
             [*me, "simulator"],
             settings.simulator_port,
-            f"AGORA simulator (SOAP): {settings.agora_url}  — WSDL: {settings.agora_url}?wsdl",
+            f"AGORA simulator (SOAP): {settings.agora_url}  — WSDL: {settings.agora_url}?wsdl"
+            f"  — secure file channel (mutual TLS): {settings.file_channel_url}",
         ),
         Service(
             "SMTP sink",

@@ -126,6 +126,20 @@ class Settings:
     agora_read_wait_seconds: float = field(
         default_factory=lambda: float(_env("AGORA_READ_WAIT_SECONDS", "15")))
 
+    # The secure file channel to AGORA (backfill files, Convention art. 7): HTTPS with the
+    # Region's PKI client certificate; the simulator serves it on this port in development.
+    file_channel_url: str = field(
+        default_factory=lambda: _env("FILE_CHANNEL_URL", "https://127.0.0.1:8089/sfe"))
+    file_channel_port: int = field(default_factory=lambda: int(_env("FILE_CHANNEL_PORT", "8089")))
+    # The backfill campaign: records per batch file, and how many open dossiers per second
+    # it brings to life (bounded, so that the live flow keeps its speed).
+    backfill_chunk_rows: int = field(default_factory=lambda: int(_env("BACKFILL_CHUNK_ROWS", "1000")))
+    backfill_starts_per_second: float = field(
+        default_factory=lambda: float(_env("BACKFILL_STARTS_PER_SECOND", "5")))
+    # The largest export the page *Reprise d'antériorité* accepts (1,000,000 rows ≈ 250 MB).
+    backfill_upload_max_bytes: int = field(
+        default_factory=lambda: int(_env("BACKFILL_UPLOAD_MAX_BYTES", str(300 * 1024 * 1024))))
+
     # Identity vector (SPEC §3): every value is the partner's to configure.
     partner_id: str = field(default_factory=lambda: _env("PARTNER_ID", "REGION-CORSE"))
     application_id: str = field(default_factory=lambda: _env("APPLICATION_ID", "agora-flow"))
@@ -261,6 +275,11 @@ class Settings:
     @property
     def pki_dir(self) -> Path:
         return self.data_dir / "pki"
+
+    @property
+    def backfill_dir(self) -> Path:
+        """Campaign files (sealed at rest, owner-only): the worker and the commands share it."""
+        return self.data_dir / "backfill"
 
     @property
     def mail_dir(self) -> Path:

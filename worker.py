@@ -20,6 +20,7 @@ from activities.agora_calls import AgoraActivities
 from activities.agora_link_guard import AgoraLinkGuard
 from activities.agora_reads import AgoraReadActivities
 from activities.alerts import AlertActivities
+from activities.backfill import BackfillActivities
 from activities.notify import NotifyActivities
 from activities.projections import ProjectionActivities
 from activities.reconcile import ReconcileActivities
@@ -33,6 +34,7 @@ from store.db import Database
 from store.production import refuse_unsafe_start
 from store.writer import ProjectionWriter
 from temporal_client import gauges
+from temporal_client.dossiers import start_backfilled
 from temporal_client.link import ensure_link_workflow, link_config_from_environment
 from temporal_client.markets import release_orphan_places
 from temporal_client.schedules import ensure_reconcile_schedule
@@ -40,6 +42,7 @@ from temporal_client.subject_requests import ensure_retention_schedule, rectify_
 from temporal_client.traces import ensure_trace_schedules
 from workflows.agora_link import AgoraLinkWorkflow
 from workflows.agora_read import AgoraReadWorkflow
+from workflows.backfill import BackfillWorkflow
 from workflows.dossier import DossierWorkflow
 from workflows.incident import IncidentWorkflow
 from workflows.market import MarketWorkflow
@@ -73,7 +76,7 @@ def workflow_runner() -> SandboxedWorkflowRunner:
 WORKFLOWS = [DossierWorkflow, MarketWorkflow, AgoraLinkWorkflow, IncidentWorkflow,
              ReconcileWorkflow, TraceMaintenanceWorkflow, TraceExportWorkflow,
              SubjectRequestWorkflow, PersonalDataRetentionWorkflow, AgoraReadWorkflow,
-             SettledCorrectionWorkflow]
+             SettledCorrectionWorkflow, BackfillWorkflow]
 
 
 def build_worker(
@@ -95,6 +98,7 @@ def build_worker(
         *TraceActivities(settings).all(),
         *TraceExportActivities(settings).all(),
         *SubjectRequestActivities(settings, functools.partial(rectify_dossier, client)).all(),
+        *BackfillActivities(settings, functools.partial(start_backfilled, client)).all(),
     ]
     return Worker(
         client,

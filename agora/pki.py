@@ -59,7 +59,16 @@ def pki_paths(pki_dir: Path, application_id: str) -> PkiPaths:
 def ensure_dev_pki(pki_dir: Path, application_id: str) -> PkiPaths:
     """Create the test CA and the application's leaf, each only if missing."""
     paths = pki_paths(pki_dir, application_id)
-    pki_dir.mkdir(parents=True, exist_ok=True)
+    _ensure_ca(paths)
+    if not (paths.leaf_cert.exists() and paths.leaf_key.exists()):
+        ca_key = _read_key(paths.ca_key)
+        ca_cert = x509.load_pem_x509_certificate(paths.ca_cert.read_bytes())
+        _issue_leaf(paths.leaf_key, paths.leaf_cert, application_id, ca_cert.subject, ca_key)
+    return paths
+
+
+def _ensure_ca(paths: PkiPaths) -> None:
+    paths.ca_cert.parent.mkdir(parents=True, exist_ok=True)
     if not (paths.ca_cert.exists() and paths.ca_key.exists()):
         ca_key = _new_key()
         ca_name = _name(CA_COMMON_NAME)
@@ -83,11 +92,33 @@ def ensure_dev_pki(pki_dir: Path, application_id: str) -> PkiPaths:
             .sign(ca_key, hashes.SHA256())
         )
         _write(paths.ca_key, paths.ca_cert, ca_key, ca_cert)
-    if not (paths.leaf_cert.exists() and paths.leaf_key.exists()):
-        ca_key = _read_key(paths.ca_key)
-        ca_cert = x509.load_pem_x509_certificate(paths.ca_cert.read_bytes())
-        _issue_leaf(paths.leaf_key, paths.leaf_cert, application_id, ca_cert.subject, ca_key)
-    return paths
+
+
+def ensure_tls_server_cert(pki_dir: Path, host: str) -> tuple[Path, Path]:
+    """The TLS certificate and key of a development server reached at ``host`` (the secure
+    file channel of the simulator), issued by the dev CA; created only if missing.
+    Clients check it against the CA and the host name, as they would in production."""
+    paths = pki_paths(pki_dir, host)
+    _ensure_ca(paths)
+    cert_path, key_path = pki_dir / f"tls-{host}.cert.pem", pki_dir / f"tls-{host}.key.pem"
+    if cert_path.exists() and key_path.exists():
+        return cert_path, key_path
+    ca_key = _read_key(paths.ca_key)
+    ca_cert = x509.load_pem_x509_certificate(paths.ca_cert.read_bytes())
+    key = _new_key()
+    try:
+        name: x509.GeneralName = x509.IPAddress(ipaddress.ip_address(host))
+    except ValueError:
+        name = x509.DNSName(host)
+    cert = (
+        _builder(_name(host), ca_cert.subject, key, days=825)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.SubjectAlternativeName([name]), critical=False)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    _write(key_path, cert_path, key, cert)
+    return cert_path, key_path
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from agora.body_limit import BodyLimit
 from api.agora import api as agora_api
 from api.agora import ui as agora_ui
 from api.agora.cache import ReadCache
+from api.backfill import routes as backfill
 from api.codec import routes as codec
 from api.context import AppContext, TemporalClientFactory
 from api.dossiers import api as dossiers_api
@@ -103,6 +104,7 @@ def create_app(settings: Settings, temporal_client_factory: TemporalClientFactor
     app.include_router(traces.pages)
     app.include_router(trace_exports.pages)
     app.include_router(subject_requests.pages)
+    app.include_router(backfill.pages)
     app.include_router(users.pages)
     app.include_router(service_report.pages)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
@@ -119,7 +121,8 @@ def create_app(settings: Settings, temporal_client_factory: TemporalClientFactor
     # Outermost first: bodies are limited before anything reads them; outages and security
     # headers wrap everything else (see api/front_door.py).
     app.add_middleware(FrontDoor)
-    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes,
+                       larger={backfill.UPLOAD_PATH: settings.backfill_upload_max_bytes})
     # Outermost of all: every answer (a 413 or a 503 included) is counted and carries the
     # request's id.
     app.add_middleware(Observed)

@@ -53,6 +53,9 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "audit:read": frozenset({"auditor", "administrator"}),
     # Data-subject requests (SPEC §8): the data-protection officer's team only.
     "subject_requests:write": frozenset({"dpo"}),
+    # The backfill (SPEC §6): uploading a legacy export, starting and steering a campaign,
+    # downloading its report — dossier managers, who declare dossiers to AGORA.
+    "backfill:run": frozenset({"dossier_manager"}),
     # Roles and PAGM profiles of every account, their history, who holds which permission.
     "users:admin": frozenset({"administrator"}),
 }

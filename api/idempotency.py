@@ -47,6 +47,7 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 HEADER = "idempotency-key"
 REPLAYED_HEADER = b"idempotency-replayed"
 FORM_FIELD = "once"
+_FORM_TYPE = "application/x-www-form-urlencoded"
 MAX_KEY_LENGTH = 255
 IN_PROGRESS_WAIT_SECONDS = 35.0
 _POLL_SECONDS = 0.1
@@ -75,6 +76,10 @@ class IdempotencyMiddleware:
         is_api = scope["path"].startswith("/api/")
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         if is_api and HEADER not in headers:
+            await self.app(scope, receive, send)
+            return
+        if not is_api and not headers.get("content-type", "").startswith(_FORM_TYPE):
+            # No form token outside a urlencoded form; an upload is streamed, never read whole.
             await self.app(scope, receive, send)
             return
         body = await _read_body(receive)
@@ -172,7 +177,7 @@ def _replaying(body: bytes) -> Receive:
 
 
 def _form_token(headers: dict[str, str], body: bytes) -> str | None:
-    if not headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+    if not headers.get("content-type", "").startswith(_FORM_TYPE):
         return None
     values = parse_qs(body.decode("utf-8", "replace")).get(FORM_FIELD)
     token = values[0].strip() if values else ""

@@ -87,6 +87,15 @@ def _sign_in(args: argparse.Namespace, settings: Settings) -> None:
     print("\n".join(sign_in.run(args.samples, args.attackers).lines()))
 
 
+def _backfill(args: argparse.Namespace, settings: Settings) -> None:
+    harness, backfill = _load("bench backfill", "harness", "backfill")
+    _quiet()
+    harness.stop_on_signals()
+    report = asyncio.run(backfill.run(args.rows, args.chunk_rows, args.starts_seconds,
+                                      args.validate_only, args.server))
+    print("\n".join(report.lines()))
+
+
 def _chaos(args: argparse.Namespace, settings: Settings) -> None:
     chaos, harness = _load("chaos", "chaos", "harness")
     _quiet()
@@ -145,6 +154,17 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     sign_in.add_argument("--samples", type=int, default=300)
     sign_in.add_argument("--attackers", type=int, default=16)
     sign_in.set_defaults(func=_sign_in)
+
+    backfill = benches.add_parser(
+        "backfill", help="a sample export validated (vs a bare csv baseline) and loaded by a campaign")
+    backfill.add_argument("--rows", type=int, default=100_000)
+    backfill.add_argument("--chunk-rows", type=int, default=1000)
+    backfill.add_argument("--starts-seconds", type=float, default=10.0,
+                          help="how long open dossiers are started at the bounded rate")
+    backfill.add_argument("--validate-only", action="store_true",
+                          help="only the sample, the baseline and validate")
+    backfill.add_argument("--server", help="HOST:PORT of an existing Temporal frontend")
+    backfill.set_defaults(func=_backfill)
 
     chaos = subparsers.add_parser(
         "chaos", help="fault-injection runs; exit status 0 only if nothing was lost")

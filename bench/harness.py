@@ -95,6 +95,7 @@ class Stack:
         self._db_file = self.work_dir / "temporal.sqlite3" if file_backed_server else None
         run_id = uuid.uuid4().hex[:8]
         simulator_port = free_port()
+        channel_port = free_port()
         self.settings = dataclasses.replace(
             Settings(),
             data_dir=self.work_dir,
@@ -107,6 +108,8 @@ class Stack:
             simulator_tls=False,
             simulator_host=HOST,
             simulator_port=simulator_port,
+            file_channel_url=f"https://{HOST}:{channel_port}/sfe",
+            file_channel_port=channel_port,
             smtp_host=HOST,
             smtp_port=free_port(),
             api_host=HOST,
@@ -143,6 +146,7 @@ class Stack:
     def start_simulator(self) -> None:
         process = self._spawn("simulator", [sys.executable, "-m", "cli", "simulator"])
         devstack.wait_for_port(HOST, self.settings.simulator_port, START_TIMEOUT_SECONDS, process)
+        devstack.wait_for_port(HOST, self.settings.file_channel_port, START_TIMEOUT_SECONDS, process)
 
     def stop_simulator(self) -> None:
         self._stop("simulator")

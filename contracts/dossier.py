@@ -81,6 +81,17 @@ class MarketLink:
 
 
 @dataclass
+class Backfilled:
+    """A dossier AGORA already holds, loaded by the backfill's batch files (Convention
+    art. 7): its workflow starts in this state and does not register it again."""
+
+    agora_dossier_id: str
+    state: str  # the lifecycle state it had at the cut-over
+    entry_date: str | None = None
+    campaign_id: str = ""
+
+
+@dataclass
 class DossierInput:
     dossier_id: str
     person: Person
@@ -91,6 +102,8 @@ class DossierInput:
     escalation: EscalationConfig = field(default_factory=EscalationConfig)
     # Optional: dossiers bought outside a market (grants, individual aid) have none.
     market: MarketLink | None = None
+    # Set only for an open dossier brought to life by the backfill.
+    backfilled: Backfilled | None = None
 
 
 @dataclass

@@ -16,7 +16,11 @@ from temporalio.common import SearchAttributeKey
 DOSSIER_ID = SearchAttributeKey.for_keyword("DossierId")
 DOSSIER_STATE = SearchAttributeKey.for_keyword("DossierState")
 
-ALL: tuple[SearchAttributeKey, ...] = (DOSSIER_ID, DOSSIER_STATE)
+# A backfill campaign's phase and its percentage of rows acknowledged by AGORA.
+BACKFILL_STATE = SearchAttributeKey.for_keyword("BackfillState")
+BACKFILL_PROGRESS = SearchAttributeKey.for_int("BackfillProgress")
+
+ALL: tuple[SearchAttributeKey, ...] = (DOSSIER_ID, DOSSIER_STATE, BACKFILL_STATE, BACKFILL_PROGRESS)
 
 
 def cli_flags() -> list[str]:

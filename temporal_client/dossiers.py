@@ -14,7 +14,7 @@ from temporalio.client import (
     WithStartWorkflowOperation,
     WorkflowFailureError,
 )
-from temporalio.common import WorkflowIDConflictPolicy
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 
 from contracts.dossier import (
@@ -36,7 +36,7 @@ from temporal_client.sealing import bind_to_person
 from workflows.dossier import DossierWorkflow
 from workflows.settled_correction import SettledCorrectionWorkflow
 
-__all__ = ["EventRefused", "correct_settled_dossier", "create_dossier", "normalised", "send_event",
+__all__ = ["EventRefused", "correct_settled_dossier", "create_dossier", "normalised", "send_event", "start_backfilled",
            "view_dossier"]
 
 UNKNOWN_DOSSIER = "UnknownDossier"
@@ -58,6 +58,23 @@ async def create_dossier(client: Client, dossier: DossierInput, task_queue: str)
     )
     return await client.execute_update_with_start_workflow(
         DossierWorkflow.registration, start_workflow_operation=start)
+
+
+async def start_backfilled(client: Client, dossier: DossierInput, task_queue: str) -> bool:
+    """Start the workflow of an open dossier the backfill loaded into AGORA
+    (``dossier.backfilled``): it starts in its state without registering again. Starting
+    it again, running or closed, changes nothing: answer whether it started now."""
+    assert dossier.backfilled is not None
+    workflow_id = workflow_id_for(dossier.dossier_id)
+    bind_to_person(client, workflow_id, dossier.person.nir)
+    try:
+        await client.start_workflow(
+            DossierWorkflow.run, dossier, id=workflow_id, task_queue=task_queue,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            search_attributes=search_attributes(dossier.dossier_id, dossier.backfilled.state))
+    except WorkflowAlreadyStartedError:
+        return False
+    return True
 
 
 def normalised(request: EventRequest) -> EventRequest:

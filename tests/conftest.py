@@ -31,7 +31,8 @@ os.environ["AGORA_FLOW_ENV"] = "development"
 # never the developer's own .data/keys.
 os.environ["AGORA_FLOW_KEYS_DIR"] = tempfile.mkdtemp(prefix="agora-flow-keys-")
 
-pytest_plugins = ["tests.fixtures_agora", "tests.fixtures_api", "tests.fixtures_smtp"]
+pytest_plugins = ["tests.fixtures_agora", "tests.fixtures_api", "tests.fixtures_backfill",
+                  "tests.fixtures_smtp"]
 
 # AGORA retries shrunk so that retry tests take about a second, not minutes.
 FAST_RETRY = RetryConfig(

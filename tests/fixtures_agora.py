@@ -26,23 +26,29 @@ import httpx
 import pytest
 import uvicorn
 
+from agora.file_channel import ChannelConfig, tls_context
 from agora.messages import FindOrCreateDossier, Person, TrainingAction
 from agora.pki import PkiPaths, ensure_dev_pki
 from agora.simulator.app import create_app
 from agora.simulator.config import ADMIN_TOKEN_HEADER, SimulatorConfig
+from agora.simulator.file_channel import ChannelRules, create_file_channel_app
+from agora.simulator.file_channel import tls_options as channel_tls_options
 from agora.simulator.server import tls_options
+from agora.simulator.store import Store
 from settings import Settings
 
 
 class SimulatorHandle:
     """A running simulator and its admin API."""
 
-    def __init__(self, base_url: str, config: SimulatorConfig, verify: bool | str = True) -> None:
+    def __init__(self, base_url: str, config: SimulatorConfig, verify: bool | str = True,
+                 store: Store | None = None) -> None:
         self.base_url = base_url
         self.verify = verify  # the CA the simulator's HTTPS certificate is checked against
         # The same for httpx (which takes a context); True: the default checks.
         self.ssl_context: ssl.SSLContext | bool = (
             ssl.create_default_context(cafile=verify) if isinstance(verify, str) else verify)
+        self.store = store  # the simulator's own store (its file channel shares it)
         self.url = f"{base_url}/agora"  # the SOAP endpoint
         self.admin_url = f"{base_url}/admin"
         self.config = config
@@ -103,9 +109,10 @@ def start_simulator(
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))  # bound here and handed over: no race for the port
     port = sock.getsockname()[1]
+    app = create_app(config)
     server = uvicorn.Server(
         uvicorn.Config(
-            create_app(config),
+            app,
             log_level="warning",
             # Injected "timeout" faults sleep for long: do not wait for them at shutdown.
             timeout_graceful_shutdown=1,
@@ -123,7 +130,8 @@ def start_simulator(
         time.sleep(0.01)
     scheme = "https" if tls else "http"
     return (SimulatorHandle(f"{scheme}://127.0.0.1:{port}", config,
-                            tls["ssl_ca_certs"] if tls else True), server, thread)
+                            tls["ssl_ca_certs"] if tls else True, app.state.simulator.store),
+            server, thread)
 
 
 @pytest.fixture(scope="session")
@@ -217,3 +225,69 @@ def find_or_create_request(
             price="4200.00",
         ),
     )
+
+
+class FileChannelHandle:
+    """The simulator's secure file channel (mutual TLS) and its admin API."""
+
+    def __init__(self, base_url: str, pki: PkiPaths, admin_token: str) -> None:
+        self.base_url = base_url  # what AGORA_FLOW_FILE_CHANNEL_URL names
+        self._http = httpx.Client(base_url=base_url.removesuffix("/sfe") + "/admin",
+                                  verify=tls_context(ChannelConfig(base_url, pki.ca_cert, pki.leaf_cert,
+                                                                   pki.leaf_key)),
+                                  headers={ADMIN_TOKEN_HEADER: admin_token}, timeout=10)
+
+    def deposits(self) -> list[dict[str, Any]]:
+        response = self._http.get("/deposits")
+        response.raise_for_status()
+        return response.json()
+
+    def inject(self, kind: str, **options: Any) -> None:
+        """``kind``: refuse_file | late_answer | reject_records; options: count,
+        delay_seconds, rate, code."""
+        self._http.post("/faults", json={"kind": kind, **options}).raise_for_status()
+
+    def reset(self) -> None:
+        self._http.post("/reset").raise_for_status()
+
+    def close(self) -> None:
+        self._http.close()
+
+
+def start_file_channel(pki_dir: Path, pki: PkiPaths, admin_token: str, store: Store | None
+                       ) -> tuple[FileChannelHandle, uvicorn.Server, threading.Thread]:
+    """Serve the simulator's file channel (mutual TLS) on a free port in a daemon thread,
+    sharing ``store`` with the SOAP side."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(
+        create_file_channel_app(ChannelRules(), admin_token, store), log_level="warning",
+        timeout_graceful_shutdown=1, **channel_tls_options(pki_dir, "127.0.0.1", pki.ca_cert)))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True,
+                              name="agora-file-channel")
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("the AGORA file channel did not start")
+        time.sleep(0.01)
+    return FileChannelHandle(f"https://127.0.0.1:{port}/sfe", pki, admin_token), server, thread
+
+
+@pytest.fixture(scope="session")
+def file_channel(agora_base_settings: Settings, dev_pki: PkiPaths,
+                 simulator: SimulatorHandle) -> Iterator[FileChannelHandle]:
+    handle, server, thread = start_file_channel(agora_base_settings.pki_dir, dev_pki,
+                                                simulator.config.admin_token or "", simulator.store)
+    yield handle
+    handle.close()
+    server.should_exit = True
+    thread.join(timeout=5)
+
+
+@pytest.fixture
+def clean_file_channel(file_channel: FileChannelHandle) -> FileChannelHandle:
+    file_channel.reset()
+    return file_channel

@@ -77,7 +77,10 @@ class DossierWorkflow:
     @workflow.run
     async def run(self, dossier: DossierInput) -> DossierView:
         async with self._lock:
-            await self._register()
+            if dossier.backfilled is None:
+                await self._register()
+            else:
+                await self._adopt_backfilled()
         await workflow.wait_condition(
             lambda: self._facts.state not in lifecycle.OPEN_STATES
             and workflow.all_handlers_finished()
@@ -118,6 +121,22 @@ class DossierWorkflow:
         finally:
             self._row_written = True
             self._registration_attempted = True
+
+    async def _adopt_backfilled(self) -> None:
+        """An open dossier the backfill loaded into AGORA by batch file: it starts in its
+        state at the cut-over, registered under AGORA's id, without calling AGORA again."""
+        backfilled = self._input.backfilled
+        assert backfilled is not None
+        self._facts = DossierFacts(state=backfilled.state,
+                                   agora_dossier_id=backfilled.agora_dossier_id,
+                                   entry_date=backfilled.entry_date)
+        entry = self._entry("backfill", self._input.acting_user, "", OUTCOME_ACKNOWLEDGED,
+                            message="chargé à AGORA par la reprise d'antériorité "
+                                    f"({backfilled.campaign_id})")
+        await self._project(DossierStep(self._input.dossier_id, self._facts, entry, self._input))
+        self._row_written = True
+        self._registration_attempted = True
+        workflow.upsert_search_attributes([DOSSIER_STATE.value_set(self._facts.state)])
 
     # --- business events ---------------------------------------------------------------
 

@@ -38,6 +38,7 @@ import worker as agora_worker
 from agora.messages import Person, TrainingAction
 from agora.pki import ensure_dev_pki
 from agora.simulator.config import SimulatorConfig
+from backfill.sample import write_sample
 from contracts import agora_reads as reads
 from contracts import search_attributes
 from contracts.agora_link import (
@@ -48,6 +49,8 @@ from contracts.agora_link import (
     LinkConfig,
 )
 from contracts.agora_reads import AgoraReadCall, AgoraReadInput, ReadRequest
+from contracts.backfill import BackfillProgress
+from contracts.backfill import workflow_id_for as backfill_workflow_id
 from contracts.dossier import (
     DossierInput,
     EscalationConfig,
@@ -89,6 +92,7 @@ from state_models.market import MarketFacts, MarketSession, MarketTerms
 from state_models.validators import nir_key
 from store.incident_attachments import AttachmentStore
 from temporal_client.agora_reads import ask_agora
+from temporal_client.backfill import report_csv, start_campaign
 from temporal_client.dossiers import (
     EventRefused,
     correct_settled_dossier,
@@ -112,7 +116,12 @@ from temporal_client.subject_requests import (
 )
 from temporal_client.traces import deliver_trace_export, start_trace_export, trace_export_view
 from tests.factories import LIFECYCLE, MARKET_LIFECYCLE
-from tests.fixtures_agora import SimulatorHandle, start_simulator
+from tests.fixtures_agora import (
+    FileChannelHandle,
+    SimulatorHandle,
+    start_file_channel,
+    start_simulator,
+)
 from tests.fixtures_smtp import start_smtp_server
 from workflows.incident import IncidentWorkflow
 from workflows.personal_data_retention import PersonalDataRetentionWorkflow
@@ -184,10 +193,12 @@ async def refused(call: Awaitable[object], kind: str) -> None:
 
 
 class Recorder:
-    def __init__(self, client: Client, simulator: SimulatorHandle, settings: Settings) -> None:
+    def __init__(self, client: Client, simulator: SimulatorHandle, settings: Settings,
+                 file_channel: FileChannelHandle) -> None:
         self.client = client
         self.simulator = simulator
         self.settings = settings
+        self.file_channel = file_channel
         self.saved: list[dict[str, str]] = []
 
     def person_ids(self, nir: str) -> list[int]:
@@ -473,6 +484,26 @@ class Recorder:
         assert [p.dossier_id for p in report.released] == ["D-REPLAY-ORPHAN"], report
         await self.save("reconcile-orphan-place", "an orphan place released", handle)
 
+    async def backfill_campaign(self) -> None:
+        """A small campaign: NIR resolution, three chunks, a late acknowledgement, open
+        dossiers brought to life (one of them saved too), the report."""
+        export = self.settings.data_dir / "reprise.csv"
+        write_sample(export, 60, seed=14)
+        self.file_channel.inject("late_answer", count=2, delay_seconds=0.5)
+        campaign = await start_campaign(
+            self.client, dataclasses.replace(self.settings, backfill_chunk_rows=20), export,
+            campaign_id="REPLAY-1", answer_poll_seconds=0.2, starts_per_second=20.0)
+        handle = self.client.get_workflow_handle(backfill_workflow_id(campaign),
+                                                 result_type=BackfillProgress)
+        result = await handle.result()
+        assert result.dossiers_started > 0, result
+        await self.save("backfill-campaign", "resolution, chunks, late answers, open dossiers",
+                        handle)
+        started = [row.split(";")[2] for row in report_csv(self.settings, campaign).decode(
+            "utf-8-sig").splitlines() if row.startswith("ouvert_demarre;")]
+        await self.save("dossier-backfilled", "an open dossier brought to life by the backfill",
+                        self.handle(dossier_workflow_id(f"REPRISE-{started[0]}")))
+
     async def trace_maintenance(self) -> None:
         """The daily checkpoint, then the retention purge (which signs one too)."""
         for name, job in (("trace-checkpoint", TraceMaintenance(purge=False)),
@@ -586,7 +617,7 @@ class Recorder:
             await self.save(name, scenario, self.handle(reads.workflow_id_for(identity)))
 
 
-SCENARIOS = ("dossier_lifecycle", "dossier_escalated", "dossier_reengineered",
+SCENARIOS = ("backfill_campaign", "dossier_lifecycle", "dossier_escalated", "dossier_reengineered",
              "market_continued_as_new", "incident_escalated", "incident_holds_its_traces",
              "link_cut_off_and_reconnected", "incident_service_convention",
              "orphan_place_reconciled", "trace_maintenance", "trace_export_late_then_delivered",
@@ -610,15 +641,19 @@ async def record(only: tuple[str, ...] = ()) -> list[dict[str, str]]:
     are added to (or replace theirs in) the index, the others' recordings are kept."""
     with tempfile.TemporaryDirectory(prefix="agora-replay-") as folder:
         smtp = start_smtp_server()
-        base = dataclasses.replace(Settings(), data_dir=Path(folder), database_url="",
+        base = dataclasses.replace(Settings(), env="development", data_dir=Path(folder), database_url="",
                                    vi_mode="sign", agora_timeout_seconds=2.0,
                                    simulator_admin=True)  # faults are injected
         ensure_dev_pki(base.pki_dir, base.application_id)
         simulator, server, thread = start_simulator(SimulatorConfig.from_settings(
             base, db_path=base.data_dir / "agora-simulator.sqlite3"))
+        file_channel, channel_server, channel_thread = start_file_channel(
+            base.pki_dir, ensure_dev_pki(base.pki_dir, base.application_id),
+            simulator.config.admin_token or "", simulator.store)
         port = int(simulator.base_url.rsplit(":", 1)[1])
         settings = dataclasses.replace(
             base, agora_url=simulator.url, simulator_host="127.0.0.1", simulator_port=port,
+            file_channel_url=file_channel.base_url,
             link_workflow_id=LINK_ID, task_queue=TASK_QUEUE, smtp_host="127.0.0.1",
             smtp_port=smtp.config.port, maintenance_windows=())
         env = await WorkflowEnvironment.start_local(
@@ -627,7 +662,7 @@ async def record(only: tuple[str, ...] = ()) -> list[dict[str, str]]:
         try:
             async with agora_worker.build_worker(env.client, settings):
                 await ensure_link_workflow(env.client, TASK_QUEUE, link_config(), LINK_ID)
-                recorder = Recorder(env.client, simulator, settings)
+                recorder = Recorder(env.client, simulator, settings, file_channel)
                 kept: list[dict[str, str]] = []
                 if only:
                     kept = json.loads(INDEX.read_text(encoding="utf-8"))
@@ -650,6 +685,9 @@ async def record(only: tuple[str, ...] = ()) -> list[dict[str, str]]:
             simulator.close()
             server.should_exit = True
             thread.join(timeout=5)
+            file_channel.close()
+            channel_server.should_exit = True
+            channel_thread.join(timeout=5)
             smtp.stop()
 
 

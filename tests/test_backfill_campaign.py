@@ -1,0 +1,212 @@
+"""The backfill campaign end to end: a messy export through BackfillWorkflow, the simulator's
+file channel, AGORA's answers, open dossiers brought to life, the report; a worker killed
+mid-campaign; pause, resume and cancel."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import signal
+import stat
+from pathlib import Path
+
+import pytest
+from temporalio.client import Client
+
+from agora.backfill_files import digest
+from backfill.held import load_held
+from backfill.validate import validate_export
+from contracts.backfill import CANCELLED, DONE, BackfillProgress, workflow_id_for
+from contracts.dossier import EventRequest
+from contracts.dossier import workflow_id_for as dossier_workflow_id
+from settings import Settings
+from temporal_client import EventRefused
+from temporal_client import backfill as campaigns
+from temporal_client.dossiers import send_event
+from tests.fixtures_agora import FileChannelHandle, SimulatorHandle
+from tests.fixtures_backfill import sample_export
+from tests.test_worker_crash import _until, worker_process
+from workflows.dossier import DossierWorkflow
+
+# Fast enough for a test: answers looked for every 0.2 s, a dead worker noticed after 2 s.
+FAST = {"answer_poll_seconds": 0.2, "attempt_timeout_seconds": 5.0, "heartbeat_seconds": 2.0,
+        "starts_per_second": 50.0}
+
+
+async def finished(client: Client, campaign_id: str, timeout: float = 90) -> BackfillProgress:
+    handle = client.get_workflow_handle(workflow_id_for(campaign_id), result_type=BackfillProgress)
+    return await asyncio.wait_for(handle.result(), timeout=timeout)
+
+
+def report_rows(settings: Settings, campaign_id: str) -> list[list[str]]:
+    text = campaigns.report_csv(settings, campaign_id).decode("utf-8-sig")
+    return list(csv.reader(io.StringIO(text), delimiter=";"))
+
+
+@pytest.mark.usefixtures("backfill_worker", "clean_simulator")
+async def test_a_campaign_loads_the_export_and_reports(
+        temporal_client: Client, backfill_settings: Settings, clean_file_channel: FileChannelHandle,
+        simulator: SimulatorHandle, tmp_path: Path) -> None:
+    export = sample_export(tmp_path, 300)
+    expected = validate_export(export, load_held(backfill_settings)).as_json()
+    clean_file_channel.inject("late_answer", count=2, delay_seconds=1.0)
+    clean_file_channel.inject("reject_records", count=1, rate=0.5, code="TITULAIRE_DECEDE")
+    campaign = await campaigns.start_campaign(temporal_client, backfill_settings, export, **FAST)
+    result = await finished(temporal_client, campaign)
+
+    assert result.phase == DONE
+    assert result.rows == expected["rows"]
+    assert result.counts == {k: v for k, v in expected.items() if k != "rows"}
+    resolution = result.resolution
+    assert resolution.found + resolution.unknown + resolution.several == expected["nir_to_resolve"]
+    assert resolution.found > 0
+    assert result.rows_to_load == expected["ready"] + resolution.found
+    assert result.rows_deposited == result.rows_acknowledged == result.rows_to_load
+    assert result.accepted + result.rejected == result.rows_to_load
+    assert result.rejected > 0  # the injected rejects, at least
+
+    # Every file deposited once, each answered, with the digests the report lists.
+    deposits = {d["name"]: d for d in clean_file_channel.deposits()}
+    assert set(deposits) == {f.name for f in result.files}
+    assert all(d["received"] == 1 for d in deposits.values())
+    assert len(result.files) == 1 + result.chunks
+    assert all(f.answer == "TRAITE" and deposits[f.name]["digest"] == f.digest for f in result.files)
+
+    rows = report_rows(backfill_settings, campaign)
+    assert result.report is not None
+    assert result.report.digest == digest(campaigns.report_csv(backfill_settings, campaign))
+    by_section: dict[str, list[list[str]]] = {}
+    for row in rows[1:]:
+        by_section.setdefault(row[0], []).append(row)
+    assert {row[5].split()[0] for row in by_section["fichier"]} == {
+        f"empreinte={f.digest}" for f in result.files}
+    assert len([r for r in by_section["rejet_agora"] if r[3] == "rejete_par_agora"]) == result.rejected
+    not_loaded = expected["rows"] - expected["ready"] - expected["nir_to_resolve"]
+    manual = resolution.unknown + resolution.several
+    assert len(by_section["ligne"]) == not_loaded + manual
+    assert all(row[5] for row in by_section["ligne"])  # each with its reason
+
+    # What is left on disk: the sealed report and the counts, owner-only; no clear personal data.
+    folder = backfill_settings.backfill_dir / campaign
+    assert sorted(p.name for p in folder.iterdir()) == ["prepared.json", "rapport.csv.sealed"]
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+    assert all(stat.S_IMODE(p.stat().st_mode) == 0o600 for p in folder.iterdir())
+    assert b"num_dossier" not in (folder / "rapport.csv.sealed").read_bytes()
+
+    # Open dossiers AGORA accepted live on, registered by the backfill, not by AGORA calls.
+    assert result.open_to_start > 0 and result.dossiers_started == result.open_to_start
+    started = [f for f in rows if f[0] == "synthese" and f[3] == "dossiers_ouverts_demarres"]
+    assert started[0][4] == str(result.dossiers_started)
+    assert simulator.requests(operation="RechercherOuCreerDossier") == []
+    open_refs = [row[2] for row in rows if row[0] == "ouvert_demarre"]
+    assert len(open_refs) == result.dossiers_started
+    view = await temporal_client.get_workflow_handle(
+        dossier_workflow_id(f"REPRISE-{open_refs[0]}")).query(DossierWorkflow.view)
+    assert view.state == "entered" and view.registered and view.agora_dossier_id.startswith("AGR-R-")
+    assert view.history[0].event == "backfill"
+
+
+@pytest.mark.usefixtures("clean_simulator")
+async def test_a_worker_killed_mid_deposit_resumes_without_depositing_a_chunk_twice(
+        temporal_client: Client, backfill_settings: Settings, clean_file_channel: FileChannelHandle,
+        tmp_path: Path) -> None:
+    export = sample_export(tmp_path, 300)
+    with worker_process(backfill_settings) as first:
+        campaign = await campaigns.start_campaign(temporal_client, backfill_settings, export, **FAST)
+        await _until(lambda: len(clean_file_channel.deposits()) >= 3, timeout=60)
+        await campaigns.pause(temporal_client, campaign)
+        await asyncio.sleep(0.5)  # a deposit running when the pause came ends
+        before = len(clean_file_channel.deposits())
+        # The next file is received, but its receipt answered late: the worker dies not
+        # knowing whether the channel has it.
+        clean_file_channel.inject("slow_deposit", count=1, delay_seconds=8)
+        await campaigns.resume(temporal_client, campaign)
+        await _until(lambda: len(clean_file_channel.deposits()) == before + 1, timeout=30)
+        first.send_signal(signal.SIGKILL)
+        first.wait(timeout=10)
+    with worker_process(backfill_settings):
+        result = await finished(temporal_client, campaign, timeout=120)
+    deposits = clean_file_channel.deposits()
+    assert result.phase == DONE
+    assert len(deposits) == 1 + result.chunks  # none lost
+    assert [d for d in deposits if d["received"] != 1] == []  # none deposited twice
+    assert result.rows_deposited == result.rows_acknowledged == result.rows_to_load
+    assert result.accepted + result.rejected == result.rows_to_load
+
+
+@pytest.mark.usefixtures("backfill_worker", "clean_simulator")
+async def test_pause_resume_and_cancel(temporal_client: Client, backfill_settings: Settings,
+                                       clean_file_channel: FileChannelHandle,
+                                       tmp_path: Path) -> None:
+    export = sample_export(tmp_path, 300)
+    # The resolution's answer comes late: the campaign is still resolving when paused.
+    clean_file_channel.inject("late_answer", count=1, delay_seconds=1.5)
+    campaign = await campaigns.start_campaign(temporal_client, backfill_settings, export, **FAST)
+    paused = await campaigns.pause(temporal_client, campaign)
+    assert paused.paused
+    await asyncio.sleep(2.5)  # the answer came meanwhile; no chunk may go while paused
+    assert [d for d in clean_file_channel.deposits() if d["name"].startswith("LOT-")] == []
+    cancelled = await campaigns.cancel(temporal_client, campaign)
+    assert not cancelled.paused
+    result = await finished(temporal_client, campaign)
+    assert result.phase == CANCELLED
+    assert result.rows_deposited == 0 and result.rows_to_load > 0
+    summary = {row[3]: row[4] for row in report_rows(backfill_settings, campaign) if row[0] == "synthese"}
+    assert summary["campagne"] == CANCELLED
+    assert summary["non_deposees"] == str(result.rows_to_load)
+    with pytest.raises(EventRefused) as refused:
+        await campaigns.resume(temporal_client, campaign)
+    assert refused.value.kind == "CampaignFinished"
+
+
+@pytest.mark.usefixtures("backfill_worker", "clean_simulator", "clean_file_channel")
+async def test_cancel_stops_bringing_open_dossiers_to_life(
+        temporal_client: Client, backfill_settings: Settings, tmp_path: Path) -> None:
+    export = sample_export(tmp_path, 300, seed=15)
+    campaign = await campaigns.start_campaign(temporal_client, backfill_settings, export,
+                                              **{**FAST, "starts_per_second": 2.0})
+    await _until_phase(temporal_client, campaign, "starting_dossiers")
+    await asyncio.sleep(1.0)
+    await campaigns.cancel(temporal_client, campaign)
+    result = await finished(temporal_client, campaign)
+    assert result.phase == CANCELLED
+    assert 0 < result.dossiers_started < result.open_to_start
+    started = [row[2] for row in report_rows(backfill_settings, campaign) if row[0] == "ouvert_demarre"]
+    assert len(started) == result.dossiers_started
+    for number in (started[0], started[-1]):  # the ones the report names do live
+        view = await temporal_client.get_workflow_handle(
+            dossier_workflow_id(f"REPRISE-{number}")).query(DossierWorkflow.view)
+        assert view.state == "entered"
+
+
+async def _until_phase(client: Client, campaign: str, phase: str) -> None:
+    for _ in range(300):
+        if (await campaigns.progress(client, campaign)).phase == phase:
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"the campaign never reached {phase}")
+
+
+@pytest.mark.usefixtures("backfill_worker", "clean_simulator", "clean_file_channel")
+async def test_a_backfilled_dossier_goes_on_in_the_live_flow(
+        temporal_client: Client, backfill_settings: Settings, simulator: SimulatorHandle,
+        tmp_path: Path) -> None:
+    export = sample_export(tmp_path, 200, seed=16)
+    campaign = await campaigns.start_campaign(temporal_client, backfill_settings, export, **FAST)
+    result = await finished(temporal_client, campaign)
+    number = next(row[2] for row in report_rows(backfill_settings, campaign)
+                  if row[0] == "ouvert_demarre")
+    assert result.dossiers_started > 0
+    # AGORA knows the dossiers loaded by file: an exit goes through the live operations.
+    view = await send_event(temporal_client, f"REPRISE-{number}", EventRequest(
+        "exit", data={"exit_date": "2026-06-30", "reason": "fin de formation"}))
+    assert view.state == "exited" and view.history[-1].outcome == "acknowledged"
+    assert [e["operation"] for e in simulator.effects(dossier=view.agora_dossier_id)] == [
+        "SortirDeFormation"]
+    # A second campaign loading the same people on the same actions is refused by AGORA.
+    again = await campaigns.start_campaign(temporal_client, backfill_settings, export, **FAST)
+    second = await finished(temporal_client, again)
+    codes = {row[4] for row in report_rows(backfill_settings, again) if row[3] == "rejete_par_agora"}
+    assert second.accepted < result.accepted
+    assert "DOSSIER_DEJA_ENREGISTRE" in codes or "DOSSIER_DEJA_CHARGE" in codes
