@@ -8,7 +8,6 @@ answer to show, no dossier lifecycle), so it takes the same path with a request 
 by the caller.
 """
 
-from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any

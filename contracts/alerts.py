@@ -1,7 +1,6 @@
 """An alert over the channels other than email (SPEC §4: the CDC notification is late).
 Stdlib only: the workflow, the activity and the tests share it."""
 
-from __future__ import annotations
 
 from dataclasses import dataclass
 

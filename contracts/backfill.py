@@ -4,7 +4,6 @@ Nothing here carries personal data: rows travel between activities in the campai
 sealed files, the workflow only sees counts, file names and digests.
 """
 
-from __future__ import annotations
 
 from dataclasses import dataclass, field
 

@@ -63,3 +63,19 @@ def test_the_rule_catches_an_upward_import(tmp_path: Path) -> None:
     bad.write_text("import os\nfrom workflows.dossier import DossierWorkflow\n")
     assert (2, "workflows.dossier") in imports_of(bad)
     assert "workflows" in FORBIDDEN["store"]
+
+
+# Modules whose dataclasses travel as Temporal payloads: the SDK's converter resolves a
+# dataclass's type hints at every decode, and annotations postponed as strings cost it about
+# three times more (`from __future__ import annotations`), on every payload of every workflow.
+PAYLOAD_MODULES = [*sorted((ROOT / "contracts").glob("*.py")), ROOT / "agora" / "messages.py",
+                   ROOT / "state_models" / "dossier.py", ROOT / "state_models" / "market.py",
+                   ROOT / "state_models" / "calendar.py", ROOT / "notifications" / "contacts.py"]
+
+
+@pytest.mark.parametrize("module", PAYLOAD_MODULES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_payload_types_keep_their_annotations_evaluated(module: Path) -> None:
+    tree = ast.parse(module.read_text())
+    postponed = [node.lineno for node in tree.body if isinstance(node, ast.ImportFrom)
+                 and node.module == "__future__" and any(a.name == "annotations" for a in node.names)]
+    assert not postponed, f"{module.relative_to(ROOT)}:{postponed[0]} postpones its annotations"
