@@ -398,6 +398,11 @@ class _Outcome:
     error: str = ""
     status_code: int = 200
 
+    @classmethod
+    def refused(cls, refused: LinkRefused) -> _Outcome:
+        """A refusal shown on the page: 422 for bad input, 409 for a step refused now."""
+        return cls(refused.message, 422 if refused.kind == "Invalid" else 409)
+
 
 _OK = _Outcome()
 
@@ -544,8 +549,7 @@ async def open_incident_page(request: Request) -> Response:
             request, user, _Outcome("Le formulaire contient des erreurs.", 422), values=form,
             field_errors={"ticket": "Lettres, chiffres, « . », « _ » ou « - » (40 au plus)."})
     except LinkRefused as refused:
-        code = 422 if refused.kind == "Invalid" else 409
-        return await _incidents_page(request, user, _Outcome(refused.message, code), values=form,
+        return await _incidents_page(request, user, _Outcome.refused(refused), values=form,
                                      field_errors={refused.field: refused.message})
     return RedirectResponse(f"/incidents/{quote(view.ticket)}?fait=ouverture", status_code=303)
 
@@ -622,8 +626,7 @@ async def reclassify_page(request: Request, ticket: str) -> Response:
         return await _incident_page(request, user, ticket,
                                     _Outcome("Choisissez l'impact et l'urgence.", 422))
     except LinkRefused as refused:
-        code = 422 if refused.kind == "Invalid" else 409
-        return await _incident_page(request, user, ticket, _Outcome(refused.message, code))
+        return await _incident_page(request, user, ticket, _Outcome.refused(refused))
     return RedirectResponse(f"/incidents/{quote(ticket)}?fait=requalification", status_code=303)
 
 
@@ -640,8 +643,7 @@ async def attach_page(request: Request, ticket: str) -> Response:
     try:
         await _attach(context(request), user, ticket, upload)
     except LinkRefused as refused:
-        code = 422 if refused.kind == "Invalid" else 409
-        return await _incident_page(request, user, ticket, _Outcome(refused.message, code))
+        return await _incident_page(request, user, ticket, _Outcome.refused(refused))
     return RedirectResponse(f"/incidents/{quote(ticket)}?fait=piece", status_code=303)
 
 
@@ -662,8 +664,7 @@ async def phone_call_page(request: Request, ticket: str) -> Response:
         return await _incident_page(request, user, ticket, _Outcome(
             "Indiquez qui a appelé qui, quand (AAAA-MM-JJTHH:MM) et ce qui a été dit.", 422))
     except LinkRefused as refused:
-        code = 422 if refused.kind == "Invalid" else 409
-        return await _incident_page(request, user, ticket, _Outcome(refused.message, code))
+        return await _incident_page(request, user, ticket, _Outcome.refused(refused))
     return RedirectResponse(f"/incidents/{quote(ticket)}?fait=appel", status_code=303)
 
 
