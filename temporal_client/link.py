@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -246,23 +247,22 @@ async def act_on_incident(client: Client, ticket: str, action: str, who: str,
         raise LinkRefused("Invalid", f"action inconnue : {action!r} "
                           f"(attendu : {', '.join(INCIDENT_ACTIONS)})")
     handle = client.get_workflow_handle(workflow_id_for(ticket))
-    try:
-        return await _update(handle.execute_update(INCIDENT_ACTIONS[action], IncidentAction(who, note)),
-                             f"incident {ticket}")
-    except LinkRefused as refused:
-        if refused.kind != "Unknown":
-            raise
-        # A resolved incident's workflow has completed: it answers queries, not updates.
-        closed = await incident_view(client, ticket)
-        raise LinkRefused("Refused", f"l'incident {ticket} est clos (état {closed.state})") from refused
+    return await _update_open_incident(
+        client, ticket, handle.execute_update(INCIDENT_ACTIONS[action], IncidentAction(who, note)))
 
 
 async def add_attachment(client: Client, ticket: str, file: EmailAttachment) -> IncidentView:
     """Attach a file kept for ``ticket`` to its open incident: later emails carry it."""
     handle = client.get_workflow_handle(workflow_id_for(ticket))
+    return await _update_open_incident(
+        client, ticket, handle.execute_update(IncidentWorkflow.add_attachment, file))
+
+
+async def _update_open_incident(client: Client, ticket: str,
+                                update: Awaitable[IncidentView]) -> IncidentView:
+    """``update`` of the incident's workflow; a closed incident is refused, named as closed."""
     try:
-        return await _update(handle.execute_update(IncidentWorkflow.add_attachment, file),
-                             f"incident {ticket}")
+        return await _update(update, f"incident {ticket}")
     except LinkRefused as refused:
         if refused.kind != "Unknown":
             raise
