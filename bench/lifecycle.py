@@ -67,7 +67,7 @@ SIGNING_SAMPLES = 30
 HISTORY_SAMPLES = 5  # workflows of each phase whose histories are counted
 UNTRACED_USERS = tuple(f"{user}.sans-trace" for user in ACTING_USERS)
 UNSEALED_USERS = tuple(f"{user}.en-clair" for user in ACTING_USERS)
-ROUNDS = 4  # slices of each phase, run in turn with the other phases' (see _interleaved)
+ROUNDS = 5  # slices of each phase: with five contenders, each runs once in each position
 MB = 1024 * 1024
 
 
@@ -368,15 +368,18 @@ class Contender:
 async def _interleaved(contenders: list[Contender], count: int, concurrency: int,
                        server: ProcessMeter | None,
                        simulator: ProcessMeter | None) -> list[Phase]:
-    """Each contender runs ``count`` workflows, in ``ROUNDS`` slices taken in turn (A B C D
-    A B C D…), so that whatever else loads the machine weighs on all of them alike; a
-    contender's time and CPU are summed over its own slices."""
+    """Each contender runs ``count`` workflows, in ``ROUNDS`` slices taken in turn, each round
+    starting one contender further (A B C D, B C D A, …), so that whatever else loads the
+    machine, and whatever a slice leaves behind for the next (the server's deferred work),
+    weighs on all of them alike; a contender's time and CPU are summed over its own slices."""
     phases = [Phase(0, 0.0, 0.0, 0, server_cpu_seconds=0.0 if server else None,
                     simulator_cpu_seconds=0.0 if simulator else None) for _ in contenders]
     bounds = [round(count * r / ROUNDS) for r in range(ROUNDS + 1)]
     with tqdm(total=count * len(contenders), desc="interleaved", unit="wf", smoothing=0.1) as bar:
-        for low, high in itertools.pairwise(bounds):
-            for contender, phase in zip(contenders, phases, strict=True):
+        for turn, (low, high) in enumerate(itertools.pairwise(bounds)):
+            shift = turn % len(contenders)
+            for contender, phase in zip(contenders[shift:] + contenders[:shift],
+                                        phases[shift:] + phases[:shift], strict=True):
                 _add(phase, await _phase(contender.meter, server, high - low, concurrency,
                                          lambda i, job=contender.job, o=low: job(o + i),
                                          simulator, on_done=lambda: bar.update(1)))
