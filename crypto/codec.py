@@ -19,6 +19,7 @@ from temporalio.converter import (
     DataConverter,
     DefaultFailureConverterWithEncodedAttributes,
     PayloadCodec,
+    PayloadConverter,
     SerializationContext,
     WithSerializationContext,
     WorkflowSerializationContext,
@@ -113,10 +114,12 @@ def rotate_keys(settings: Settings) -> tuple[str, int]:
     return keys.keyring.current_id, keys.rewrap()
 
 
-def data_converter(settings: Settings, personal_prefixes: tuple[str, ...]) -> DataConverter:
+def data_converter(settings: Settings, personal_prefixes: tuple[str, ...],
+                   payload_converter_class: type[PayloadConverter]) -> DataConverter:
     """The product's one data converter: sealed payloads, and failure messages and stack
     traces moved into a sealed payload (they may quote a name)."""
     return DataConverter(
+        payload_converter_class=payload_converter_class,
         payload_codec=EncryptionCodec(open_keys(settings), personal_prefixes),
         failure_converter_class=DefaultFailureConverterWithEncodedAttributes,
     )

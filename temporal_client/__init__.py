@@ -23,6 +23,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from contracts.agora_reads import WORKFLOW_ID_PREFIX as READ_PREFIX
 from contracts.dossier import WORKFLOW_ID_PREFIX
+from contracts.payload_converter import ProductPayloadConverter
 from crypto.codec import data_converter
 from observability import correlation, engine, tracing
 from settings import Settings
@@ -34,7 +35,7 @@ PERSONAL_WORKFLOW_PREFIXES = (WORKFLOW_ID_PREFIX, READ_PREFIX)
 
 def product_data_converter(settings: Settings) -> DataConverter:
     """Every payload sealed (AES-256-GCM), a dossier's under its person's key."""
-    return data_converter(settings, PERSONAL_WORKFLOW_PREFIXES)
+    return data_converter(settings, PERSONAL_WORKFLOW_PREFIXES, ProductPayloadConverter)
 
 
 async def connect(settings: Settings, target: str | None = None, namespace: str | None = None,
@@ -48,7 +49,8 @@ async def connect(settings: Settings, target: str | None = None, namespace: str 
     sealed = sealed and settings.payload_encryption
     return await Client.connect(
         target or settings.temporal_address, namespace=namespace or settings.temporal_namespace,
-        data_converter=product_data_converter(settings) if sealed else DataConverter.default,
+        data_converter=(product_data_converter(settings) if sealed
+                        else DataConverter(payload_converter_class=ProductPayloadConverter)),
         interceptors=[correlation.ClientInterceptor(),
                       *tracing.interceptors(settings.otlp_endpoint)],
         runtime=engine.runtime(metrics_address) if metrics_address else None)
