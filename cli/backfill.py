@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TextIO
 
+from cli.temporal import run_with_client
 from settings import Settings
 
 # How each class reads in the summary, in SPEC §6.1's order.
@@ -108,20 +109,9 @@ PHASES = {
 
 
 def _temporal(settings: Settings, call: Callable[[Any], Awaitable[Any]]) -> Any:
-    import temporal_client
     from temporal_client import EventRefused
 
-    async def go() -> Any:
-        try:
-            client = await temporal_client.connect(settings)
-        except RuntimeError as down:
-            raise SystemExit(f"Temporal injoignable ({settings.temporal_address}) : {down}") from None
-        try:
-            return await call(client)
-        except EventRefused as refused:
-            raise SystemExit(f"agora-flow backfill : {refused.message}") from None
-
-    return asyncio.run(go())
+    return run_with_client(settings, call, (EventRefused,), "agora-flow backfill : ")
 
 
 async def follow(client: Any, campaign_id: str, every: float = 1.0, out: TextIO = sys.stdout) -> Any:

@@ -4,14 +4,13 @@ the same calls as the API (api/link_commands.py). The acting user is ``--who``."
 from __future__ import annotations
 
 import argparse
-import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
 from temporalio.client import Client
 
-import temporal_client
+from cli.temporal import run_with_client
 from contracts.agora_link import CRISIS_DOMAINS, CrisisMeeting, LinkState
 from contracts.incident import (
     REGION_EVENT_KINDS,
@@ -43,17 +42,7 @@ from temporal_client.link import (
 
 
 def _run(settings: Settings, call: Callable[[Client], Awaitable[Any]]) -> Any:
-    async def go() -> Any:
-        try:
-            client = await temporal_client.connect(settings)
-        except RuntimeError as down:
-            raise SystemExit(f"Temporal injoignable ({settings.temporal_address}) : {down}") from None
-        try:
-            return await call(client)
-        except LinkRefused as refused:
-            raise SystemExit(f"Refusé : {refused.message}") from None
-
-    return asyncio.run(go())
+    return run_with_client(settings, call, (LinkRefused,), "Refusé : ")
 
 
 def _print_incident(view: IncidentView) -> None:
