@@ -10,12 +10,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from temporalio.client import WorkflowHistory
+from temporalio.converter import DataConverter
 from temporalio.testing import ActivityEnvironment
 
 from activities.notify import NotifyActivities
+from contracts.incident import IncidentInput
 from contracts.notify import EmailRequest
 from notifications import render, smtp
-from notifications.contacts import CONTACTS_FILE_ENV, load_contacts, parse_contacts
+from notifications.contacts import CONTACTS_FILE_ENV, StaffMember, load_contacts, parse_contacts
 from notifications.sink import start_sink
 from settings import Settings
 from state_models.calendar_cli import format_deadline
@@ -202,6 +205,47 @@ def test_contacts_come_from_the_configured_file(tmp_path: Path, monkeypatch: pyt
     data["crisis_cell"]["required_approvals"] = 3
     with pytest.raises(ValueError, match="required_approvals"):
         parse_contacts(data)
+
+
+def test_the_staff_directory_reaches_a_user_by_user_name() -> None:
+    data = json.loads(Path("notifications/contacts.example.json").read_text(encoding="utf-8"))
+    data["staff"] = {"paul.leca": {"email": "paul.leca@isula.example.org", "phone": "+33 6 00"},
+                     "anna.pieri": "anna.pieri@isula.example.org"}  # a bare address will do
+    contacts = parse_contacts(data)
+    assert contacts.staff["paul.leca"] == StaffMember("paul.leca@isula.example.org", "+33 6 00")
+    assert contacts.staff_email("anna.pieri") == "anna.pieri@isula.example.org"
+    # An incident's handler without an entry has no address; a dossier's manager falls back
+    # to the service's mailbox.
+    assert contacts.staff_email("inconnu") == ""
+    assert contacts.dossier_manager_email("inconnu") == data["dossier_mailbox"]
+    assert contacts.dossier_manager_email("paul.leca") == "paul.leca@isula.example.org"
+
+    with pytest.raises(ValueError, match="staff.marc"):
+        parse_contacts({**data, "staff": {"marc": {"phone": "+33 6 01", "email": ""}}})
+    with pytest.raises(ValueError, match="dossier_mailbox"):
+        parse_contacts({**data, "staff": {"*": "service@isula.example.org"}})
+
+
+def test_contacts_files_and_histories_of_before_the_staff_directory_still_read() -> None:
+    data = json.loads(Path("notifications/contacts.example.json").read_text(encoding="utf-8"))
+    del data["staff"], data["dossier_mailbox"]
+    old = {**data, "dossier_managers": {"gestionnaire": "g@isula.example.org",
+                                       "*": "service@isula.example.org"}}
+    contacts = parse_contacts(old)
+    assert contacts.staff == {"gestionnaire": StaffMember("g@isula.example.org")}
+    assert contacts.dossier_manager_email("quelqu.un") == "service@isula.example.org"
+    assert contacts.staff_email("quelqu.un") == ""  # the mailbox is nobody's own address
+
+    # An incident started before: its recorded input still decodes, into the directory.
+    history = WorkflowHistory.from_json("incident", Path(
+        "tests/histories/incident-escalated.json").read_text(encoding="utf-8"))
+    started = history.events[0].workflow_execution_started_event_attributes
+    recorded = json.loads(started.input.payloads[0].data)["contacts"]
+    assert "dossier_managers" in recorded and "staff" not in recorded
+    [incident] = DataConverter.default.payload_converter.from_payloads(
+        list(started.input.payloads), [IncidentInput])
+    assert incident.contacts.staff_email("gestionnaire") == recorded["dossier_managers"]["gestionnaire"]
+    assert incident.contacts.dossier_mailbox == recorded["dossier_managers"]["*"]
 
 
 def _request(key: str) -> EmailRequest:
