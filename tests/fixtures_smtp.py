@@ -75,6 +75,9 @@ class SmtpServer:
         """Refuse these recipients from now on; a message to others still arrives."""
         self._collector.refused.update(addresses)
 
+    def accept_all(self) -> None:
+        self._collector.refused.clear()
+
     def with_template(self, subject_part: str) -> list[Received]:
         return [m for m in self.messages if subject_part in m.subject]
 
