@@ -33,6 +33,7 @@ from temporalio.worker import Worker
 from activities.alerts import AlertActivities
 from activities.notify import NotifyActivities
 from activities.traces import TraceActivities
+from api.pages import templates as pages
 from api.service_report.routes import report_incident
 from contracts.agora_link import (
     ApprovalRequest,
@@ -391,6 +392,13 @@ async def test_a_late_notification_alert_reaches_every_handler_of_the_incident(
     assert fact.detail == "late_notification → " + ", ".join(view.alerted)
     shown = json.dumps(asdict(view))
     assert not [m.email for m in staff.values() if m.email in shown]
+    # The incident's page says so.
+    page = pages.env.get_template("incident.html").render(
+        i=view, user=None, link=None, csrf="", can_write=False, done=None, error=None)
+    assert f'<span id="alerted">{", ".join(view.alerted)}</span>' in page
+    assert '<span id="without-address">luc.remplacant</span>' in page
+    assert "luc.remplacant : sans adresse" in page
+    assert not [m.email for m in staff.values() if m.email in page]
 
     # Staff addresses travel sealed: nothing of them in clear anywhere in the history
     # (payloads, summaries, patch markers).

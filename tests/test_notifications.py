@@ -293,6 +293,25 @@ def test_a_failed_send_is_retried_without_sending_twice(tmp_path: Path) -> None:
         server.stop()
 
 
+def test_a_refused_recipient_fails_the_send_without_naming_the_address(
+    smtp_server: SmtpServer, tmp_path: Path
+) -> None:
+    staff = "paul.leca@isula.example.org"
+    notify = NotifyActivities(Settings(), smtp_server.config, tmp_path / "sent.sqlite3")
+    env = ActivityEnvironment()
+    for refused, to in (([CONTACTS.cdc_support.email], [CONTACTS.cdc_support.email, staff]),
+                        ([staff], [staff])):  # some recipients refused, then every one
+        smtp_server.refuse(*refused)
+        with pytest.raises(smtp.RecipientsRefused) as failure:
+            env.run(notify.send_email, replace(_request(f"incident-Z:{len(to)}"), to=to, cc=[]))
+        smtp_server.accept_all()
+        # The message reaches logs and Temporal failures: the domain and the answer only.
+        assert str(failure.value) == (
+            f"1 destinataire(s) refusé(s) : …@{refused[0].partition('@')[2]} "
+            "(550 5.1.1 mailbox unavailable)")
+        assert failure.value.__context__ is None
+
+
 def test_the_dev_sink_writes_each_message_as_an_eml_file(tmp_path: Path) -> None:
     port = free_port()
     sink = start_sink("127.0.0.1", port, tmp_path / "mail")
