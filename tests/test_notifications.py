@@ -15,6 +15,7 @@ from temporalio.converter import DataConverter
 from temporalio.testing import ActivityEnvironment
 
 from activities.notify import NotifyActivities
+from api.context import AppContext
 from contracts.incident import IncidentInput
 from contracts.notify import EmailRequest
 from notifications import render, smtp
@@ -224,6 +225,16 @@ def test_the_staff_directory_reaches_a_user_by_user_name() -> None:
         parse_contacts({**data, "staff": {"marc": {"phone": "+33 6 01", "email": ""}}})
     with pytest.raises(ValueError, match="dossier_mailbox"):
         parse_contacts({**data, "staff": {"*": "service@isula.example.org"}})
+
+
+def test_a_dossiers_reminders_go_to_its_managers_directory_entry_else_the_mailbox() -> None:
+    contacts = parse_contacts({**json.loads(Path("notifications/contacts.example.json").read_text(
+        encoding="utf-8")), "staff": {"camille": "camille@isula.example.org"}})
+    ctx = AppContext(Settings(), db=None, cipher=None, client_factory=None,  # type: ignore[arg-type]
+                     contacts=contacts)
+    assert ctx.escalation_for("/dossiers/D-1", "camille").manager_email == "camille@isula.example.org"
+    assert ctx.escalation_for("/dossiers/D-1", "paul").manager_email == contacts.dossier_mailbox
+    assert contacts.dossier_mailbox == "service-formation@isula.example.org"
 
 
 def test_contacts_files_and_histories_of_before_the_staff_directory_still_read() -> None:
