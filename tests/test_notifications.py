@@ -198,10 +198,15 @@ def test_contacts_come_from_the_configured_file(tmp_path: Path, monkeypatch: pyt
         '[region_contact]\nname = "A"\nemail = "a@example.org"\n'
         '[cdc_support]\nname = "CDC"\nemail = "cdc@example.org"\n'
         '[crisis_cell]\napprovers = ["RSSI"]\nrequired_approvals = 1\n'
-        '[[crisis_cell.members]]\nname = "R"\nuser_code = "RSSI"\nemail = "r@example.org"\n',
+        '[[crisis_cell.members]]\nname = "R"\nuser_code = "RSSI"\nemail = "r@example.org"\n'
+        '[staff]\n"paul.leca" = "paul.leca@example.org"\n'
+        '[staff."anna.pieri"]\nemail = "anna.pieri@example.org"\nphone = "+33 6 00"\n',
         encoding="utf-8",
     )
-    assert load_contacts(toml).cdc_support.email == "cdc@example.org"
+    from_toml = load_contacts(toml)
+    assert from_toml.cdc_support.email == "cdc@example.org"
+    assert from_toml.staff == {"paul.leca": StaffMember("paul.leca@example.org"),
+                               "anna.pieri": StaffMember("anna.pieri@example.org", "+33 6 00")}
 
     data["crisis_cell"]["required_approvals"] = 3
     with pytest.raises(ValueError, match="required_approvals"):
