@@ -230,6 +230,7 @@ INCIDENT_FACTS = {
     "attachment": "Pièce jointe",
     "notification_late": "Notification à la CDC non délivrée",
     "alert_sent": "Alerte par les autres canaux",
+    "handler_without_address": "Intervenant non alerté par courriel",
     "email": "Courriel",
     "acknowledge": "Prise en compte par la CDC",
     "work_around": "Contournement",

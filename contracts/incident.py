@@ -201,5 +201,9 @@ class IncidentView:
     # When the CDC notification was found late, and the channels that carried the alert.
     notification_late_at: str | None = None
     alert_channels: list[str] = field(default_factory=list)
+    # Whom the alert was emailed to, by role and user name (never an address), and the
+    # handlers the staff directory has no address for.
+    alerted: list[str] = field(default_factory=list)
+    handlers_without_address: list[str] = field(default_factory=list)
     files: list[EmailAttachment] = field(default_factory=list)
 

@@ -4,6 +4,12 @@ Read from the JSON or TOML file named by ``AGORA_FLOW_CONTACTS_FILE``; the
 development default is ``notifications/contacts.example.json``. Stdlib only,
 so the dataclasses travel in workflow inputs as a snapshot: an incident keeps
 the contacts it was opened with, and its history shows who was written to.
+
+The staff directory (``staff``: user name → e-mail, optional phone) is how the
+product reaches one of its users: a dossier's manager for its reminders, an
+incident's handlers for its late-notification alert. Staff e-mails are personal
+data: they travel only inside sealed workflow payloads, and pages and histories
+name staff by user name, never by address.
 """
 
 
@@ -26,6 +32,14 @@ class Contact:
     role: str = ""
     # Whose side they are on: "cdc" or "region" (escalation contacts: SPEC §4).
     party: str = ""
+
+
+@dataclass
+class StaffMember:
+    """How to reach one user of the product, found by their user name."""
+
+    email: str
+    phone: str = ""
 
 
 @dataclass
@@ -59,8 +73,23 @@ class Contacts:
     security_officer: Contact | None = None
     # The data-protection officer's team: data-subject requests are due to them (SPEC §8).
     dpo: Contact | None = None
-    # Who manages dossiers, by user name ("*": everyone else), for per-dossier reminders.
+    # The Region's staff by user name: dossier managers, incident handlers.
+    staff: dict[str, StaffMember] = field(default_factory=dict)
+    # The training service's mailbox: a dossier's reminders when its manager is not in
+    # ``staff`` (never an incident handler's: an alert must reach the person, or say not).
+    dossier_mailbox: str = ""
+    # The directory's key before it covered every user ({user name: e-mail}, "*" for the
+    # service's mailbox): still read from older contacts files and from the inputs of
+    # workflows started before, folded into ``staff`` and ``dossier_mailbox`` on creation.
     dossier_managers: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for username, email in self.dossier_managers.items():
+            if username == "*":
+                self.dossier_mailbox = self.dossier_mailbox or email
+            else:
+                self.staff.setdefault(username, StaffMember(email))
+        self.dossier_managers = {}
 
     def escalation_of(self, party: str) -> list[Contact]:
         """The escalation contacts of one party; all of them when none says its party."""
@@ -68,8 +97,22 @@ class Contacts:
             return list(self.escalation)
         return [c for c in self.escalation if c.party == party]
 
+    def staff_email(self, username: str) -> str:
+        """The user's own address; empty when the directory has none for them."""
+        member = self.staff.get(username)
+        return member.email if member else ""
+
     def dossier_manager_email(self, username: str | None) -> str:
-        return self.dossier_managers.get(username or "", self.dossier_managers.get("*", ""))
+        """Where a dossier's reminders go: its manager, else the service's mailbox."""
+        return self.staff_email(username or "") or self.dossier_mailbox
+
+
+def _staff_member(username: str, entry: str | dict) -> StaffMember:
+    # A bare address is accepted too: ``"paul.leca" = "paul.leca@…"``.
+    member = StaffMember(entry) if isinstance(entry, str) else StaffMember(**entry)
+    if "@" not in member.email:
+        raise ValueError(f"staff.{username}: an e-mail address is required")
+    return member
 
 
 def parse_contacts(data: dict) -> Contacts:
@@ -89,8 +132,13 @@ def parse_contacts(data: dict) -> Contacts:
         head_of_service=Contact(**head) if head else None,
         security_officer=Contact(**data["security_officer"]) if data.get("security_officer") else None,
         dpo=Contact(**data["dpo"]) if data.get("dpo") else None,
+        staff={str(user): _staff_member(str(user), entry)
+               for user, entry in data.get("staff", {}).items()},
+        dossier_mailbox=str(data.get("dossier_mailbox", "")),
         dossier_managers=dict(data.get("dossier_managers", {})),
     )
+    if "*" in contacts.staff:
+        raise ValueError("staff: \"*\" is not a user name; the service's mailbox is dossier_mailbox")
     if contacts.crisis_cell.required_approvals > len(contacts.crisis_cell.approvers):
         raise ValueError("crisis_cell.required_approvals exceeds the number of approvers")
     known = {m.user_code for m in contacts.crisis_cell.members}

@@ -99,6 +99,22 @@ def send(message: EmailMessage, config: SmtpConfig) -> None:
             client.login(config.username, config.password)
         # A recipient refused while others accept (e.g. the CDC's address misconfigured)
         # is a failed send: a notification that did not reach the CDC is not delivered.
-        refused = client.send_message(message)
-        if refused:
-            raise smtplib.SMTPRecipientsRefused(refused)
+        try:
+            refused = client.send_message(message)
+        except smtplib.SMTPRecipientsRefused as error:  # every recipient refused
+            refused = error.recipients
+    if refused:
+        # Raised outside the handler: the library's error, which quotes the addresses, must
+        # not travel with it as its context.
+        raise RecipientsRefused(refused)
+
+
+class RecipientsRefused(smtplib.SMTPException):
+    """Recipients the SMTP server refused, named by their domain and the server's answer only:
+    a staff address is personal data, and this message reaches logs and Temporal failures
+    (the sent-mail log keeps the addresses)."""
+
+    def __init__(self, refused: dict[str, tuple[int, bytes]]) -> None:
+        answers = sorted(f"…@{address.rpartition('@')[2]} ({code} {reply.decode(errors='replace')})"
+                         for address, (code, reply) in refused.items())
+        super().__init__(f"{len(refused)} destinataire(s) refusé(s) : {', '.join(answers)}")

@@ -43,6 +43,15 @@ class Received:
 class _Collector:
     def __init__(self) -> None:
         self.messages: list[Received] = []
+        # Addresses answered "550" (a mailbox that does not exist, a misconfigured contact).
+        self.refused: set[str] = set()
+
+    async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope,
+                          address: str, rcpt_options: list[str]) -> str:
+        if address in self.refused:
+            return "550 5.1.1 mailbox unavailable"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         parsed = email.message_from_bytes(envelope.original_content or b"",
@@ -61,6 +70,13 @@ class SmtpServer:
     @property
     def messages(self) -> list[Received]:
         return list(self._collector.messages)
+
+    def refuse(self, *addresses: str) -> None:
+        """Refuse these recipients from now on; a message to others still arrives."""
+        self._collector.refused.update(addresses)
+
+    def accept_all(self) -> None:
+        self._collector.refused.clear()
 
     def with_template(self, subject_part: str) -> list[Received]:
         return [m for m in self.messages if subject_part in m.subject]

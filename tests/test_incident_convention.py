@@ -17,6 +17,7 @@ import json
 import threading
 import uuid
 from collections.abc import AsyncIterator
+from dataclasses import asdict, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import ClassVar
@@ -32,6 +33,7 @@ from temporalio.worker import Worker
 from activities.alerts import AlertActivities
 from activities.notify import NotifyActivities
 from activities.traces import TraceActivities
+from api.pages import templates as pages
 from api.service_report.routes import report_incident
 from contracts.agora_link import (
     ApprovalRequest,
@@ -52,7 +54,7 @@ from contracts.incident import (
     RegionEvent,
     workflow_id_for,
 )
-from notifications.contacts import load_contacts
+from notifications.contacts import StaffMember, load_contacts
 from notifications.smtp import SmtpConfig
 from settings import Settings
 from state_models.calendar import WorkingCalendar, add_working_days
@@ -62,7 +64,7 @@ from temporal_client import product_data_converter
 from tests.fixtures_smtp import SmtpServer, free_port, start_smtp_server
 from tests.test_incident_workflow import hold_settings, view_when
 from workflows.agora_link import AgoraLinkWorkflow
-from workflows.incident import IncidentWorkflow
+from workflows.incident import HEAD_OF_SERVICE, REGION_CONTACT, IncidentWorkflow
 
 PARIS = ZoneInfo("Europe/Paris")
 CONTACTS = load_contacts()
@@ -90,9 +92,12 @@ async def skipping_worker(skipping_env: WorkflowEnvironment, smtp_server: SmtpSe
     queue = f"skip-{uuid.uuid4().hex[:10]}"
     notify = NotifyActivities(Settings(), smtp_server.config, tmp_path / "sent.sqlite3")
     traces = TraceActivities(hold_settings(agora_settings, tmp_path))
+    # No other alert channel configured: a late notification is alerted by email only.
+    alerts = AlertActivities(Settings(), urls=())
     with concurrent.futures.ThreadPoolExecutor(max_workers=4) as executor:
         async with Worker(skipping_env.client, task_queue=queue, workflows=[IncidentWorkflow],
-                          activities=[*notify.all(), *traces.all()], activity_executor=executor):
+                          activities=[*notify.all(), *alerts.all(), *traces.all()],
+                          activity_executor=executor):
             yield queue
 
 
@@ -325,15 +330,84 @@ async def test_a_late_cdc_notification_alerts_the_head_of_service_and_handlers_b
                 view = await view_when(handle, lambda v: any(
                     e.template == "late_notification" for e in v.emails), timeout=20)
                 [(to, late)] = [(to, m) for to, m in refusing.messages if "URGENT" in m["Subject"]]
+                # Its opener is not in the example's staff directory: named, not emailed.
                 assert sorted(to) == sorted([CONTACTS.head_of_service.email, REGION])
                 assert data.ticket in late["Subject"]
                 assert "Prévenir la CDC par téléphone" in late.get_body(("plain",)).get_content()
                 kinds = [f.kind for f in view.history if f.kind != "email"]
-                assert kinds == ["detected", "notification_late", "alert_sent"]
+                assert kinds == ["detected", "notification_late", "handler_without_address",
+                                 "alert_sent"]
                 await handle.terminate("fin du test")
     finally:
         controller.stop()
         hook.shutdown()
+
+
+async def test_a_late_notification_alert_reaches_every_handler_of_the_incident(
+    skipping_env: WorkflowEnvironment, skipping_worker: str, smtp_server: SmtpServer
+) -> None:
+    # The CDC's mailbox refused: its notification is retried, never delivered.
+    smtp_server.refuse(CDC)
+    staff = {"agent.dupont": StaffMember("agent.dupont@isula.example.org", "+33 4 95 00 00 21"),
+             "marie.santoni": StaffMember("marie.santoni@isula.example.org")}
+    client = skipping_env.client
+    detected = await skipping_env.get_current_time()
+    # Opened by agent.dupont; marie.santoni requalifies it; luc.remplacant, whom the
+    # directory does not know, records the CDC's acknowledgement; agent.dupont acts again.
+    data = replace(incident(detected, impact="few_users", urgency="high"),
+                   contacts=replace(CONTACTS, staff=staff))
+    handle = await start(client, skipping_worker, data)
+    await handle.execute_update(IncidentWorkflow.reclassify, Reclassification(
+        "all_users", "high", "marie.santoni", "tous les appels en échec"))
+    await handle.execute_update(IncidentWorkflow.acknowledge,
+                                IncidentAction("luc.remplacant", "la CDC a vu l'anomalie"))
+    await handle.execute_update(IncidentWorkflow.work_around,
+                                IncidentAction("agent.dupont", "saisie différée"))
+
+    await skipping_env.sleep(detected + timedelta(hours=1, minutes=29)
+                             - await skipping_env.get_current_time())
+    assert smtp_server.with_template("URGENT") == []
+    assert (await handle.query(IncidentWorkflow.view)).notification_late_at is None
+
+    await skipping_env.sleep(timedelta(minutes=2))
+    await smtp_server.wait_for(lambda m: any("URGENT" in x.subject for x in m), timeout=20)
+    [late] = smtp_server.with_template("URGENT")
+    assert sorted(late.envelope_to) == sorted([
+        CONTACTS.head_of_service.email, REGION, *(m.email for m in staff.values())])
+    for part in (late.text, late.html):
+        assert "agent.dupont, marie.santoni" in part
+        assert "à prévenir autrement" in part and "luc.remplacant" in part
+
+    view = await view_when(handle, lambda v: bool(v.alerted), timeout=20)
+    late_at = datetime.fromisoformat(view.notification_late_at)
+    assert detected + timedelta(hours=1, minutes=30) <= late_at < detected + timedelta(hours=1, minutes=31)
+    assert view.alerted == [HEAD_OF_SERVICE, REGION_CONTACT, "agent.dupont", "marie.santoni"]
+    assert view.handlers_without_address == ["luc.remplacant"]
+    [unreached] = [f for f in view.history if f.kind == "handler_without_address"]
+    assert unreached.detail == "luc.remplacant : sans adresse"
+    # Named by role and user name in the incident, never by address (personal data).
+    [sent] = [e for e in view.emails if e.template == "late_notification"]
+    assert sent.to == view.alerted
+    [fact] = [f for f in view.history if f.kind == "email" and "late_notification" in f.detail]
+    assert fact.detail == "late_notification → " + ", ".join(view.alerted)
+    shown = json.dumps(asdict(view))
+    assert not [m.email for m in staff.values() if m.email in shown]
+    # The incident's page says so.
+    page = pages.env.get_template("incident.html").render(
+        i=view, user=None, link=None, csrf="", can_write=False, done=None, error=None)
+    assert f'<span id="alerted">{", ".join(view.alerted)}</span>' in page
+    assert '<span id="without-address">luc.remplacant</span>' in page
+    assert "luc.remplacant : sans adresse" in page
+    assert not [m.email for m in staff.values() if m.email in page]
+
+    # Staff addresses travel sealed: nothing of them in clear anywhere in the history
+    # (payloads, summaries, patch markers).
+    history = await handle.fetch_history()
+    for event in history.events:
+        raw = event.SerializeToString()
+        for member in staff.values():
+            assert member.email.encode() not in raw
+    await handle.terminate("fin du test")
 
 
 async def test_a_notification_delivered_in_time_raises_no_alert(

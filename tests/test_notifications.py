@@ -10,12 +10,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from temporalio.client import WorkflowHistory
+from temporalio.converter import DataConverter
 from temporalio.testing import ActivityEnvironment
 
 from activities.notify import NotifyActivities
+from api.context import AppContext
+from contracts.incident import IncidentInput
 from contracts.notify import EmailRequest
 from notifications import render, smtp
-from notifications.contacts import CONTACTS_FILE_ENV, load_contacts, parse_contacts
+from notifications.contacts import CONTACTS_FILE_ENV, StaffMember, load_contacts, parse_contacts
 from notifications.sink import start_sink
 from settings import Settings
 from state_models.calendar_cli import format_deadline
@@ -194,14 +198,70 @@ def test_contacts_come_from_the_configured_file(tmp_path: Path, monkeypatch: pyt
         '[region_contact]\nname = "A"\nemail = "a@example.org"\n'
         '[cdc_support]\nname = "CDC"\nemail = "cdc@example.org"\n'
         '[crisis_cell]\napprovers = ["RSSI"]\nrequired_approvals = 1\n'
-        '[[crisis_cell.members]]\nname = "R"\nuser_code = "RSSI"\nemail = "r@example.org"\n',
+        '[[crisis_cell.members]]\nname = "R"\nuser_code = "RSSI"\nemail = "r@example.org"\n'
+        '[staff]\n"paul.leca" = "paul.leca@example.org"\n'
+        '[staff."anna.pieri"]\nemail = "anna.pieri@example.org"\nphone = "+33 6 00"\n',
         encoding="utf-8",
     )
-    assert load_contacts(toml).cdc_support.email == "cdc@example.org"
+    from_toml = load_contacts(toml)
+    assert from_toml.cdc_support.email == "cdc@example.org"
+    assert from_toml.staff == {"paul.leca": StaffMember("paul.leca@example.org"),
+                               "anna.pieri": StaffMember("anna.pieri@example.org", "+33 6 00")}
 
     data["crisis_cell"]["required_approvals"] = 3
     with pytest.raises(ValueError, match="required_approvals"):
         parse_contacts(data)
+
+
+def test_the_staff_directory_reaches_a_user_by_user_name() -> None:
+    data = json.loads(Path("notifications/contacts.example.json").read_text(encoding="utf-8"))
+    data["staff"] = {"paul.leca": {"email": "paul.leca@isula.example.org", "phone": "+33 6 00"},
+                     "anna.pieri": "anna.pieri@isula.example.org"}  # a bare address will do
+    contacts = parse_contacts(data)
+    assert contacts.staff["paul.leca"] == StaffMember("paul.leca@isula.example.org", "+33 6 00")
+    assert contacts.staff_email("anna.pieri") == "anna.pieri@isula.example.org"
+    # An incident's handler without an entry has no address; a dossier's manager falls back
+    # to the service's mailbox.
+    assert contacts.staff_email("inconnu") == ""
+    assert contacts.dossier_manager_email("inconnu") == data["dossier_mailbox"]
+    assert contacts.dossier_manager_email("paul.leca") == "paul.leca@isula.example.org"
+
+    with pytest.raises(ValueError, match="staff.marc"):
+        parse_contacts({**data, "staff": {"marc": {"phone": "+33 6 01", "email": ""}}})
+    with pytest.raises(ValueError, match="dossier_mailbox"):
+        parse_contacts({**data, "staff": {"*": "service@isula.example.org"}})
+
+
+def test_a_dossiers_reminders_go_to_its_managers_directory_entry_else_the_mailbox() -> None:
+    contacts = parse_contacts({**json.loads(Path("notifications/contacts.example.json").read_text(
+        encoding="utf-8")), "staff": {"camille": "camille@isula.example.org"}})
+    ctx = AppContext(Settings(), db=None, cipher=None, client_factory=None,  # type: ignore[arg-type]
+                     contacts=contacts)
+    assert ctx.escalation_for("/dossiers/D-1", "camille").manager_email == "camille@isula.example.org"
+    assert ctx.escalation_for("/dossiers/D-1", "paul").manager_email == contacts.dossier_mailbox
+    assert contacts.dossier_mailbox == "service-formation@isula.example.org"
+
+
+def test_contacts_files_and_histories_of_before_the_staff_directory_still_read() -> None:
+    data = json.loads(Path("notifications/contacts.example.json").read_text(encoding="utf-8"))
+    del data["staff"], data["dossier_mailbox"]
+    old = {**data, "dossier_managers": {"gestionnaire": "g@isula.example.org",
+                                       "*": "service@isula.example.org"}}
+    contacts = parse_contacts(old)
+    assert contacts.staff == {"gestionnaire": StaffMember("g@isula.example.org")}
+    assert contacts.dossier_manager_email("quelqu.un") == "service@isula.example.org"
+    assert contacts.staff_email("quelqu.un") == ""  # the mailbox is nobody's own address
+
+    # An incident started before: its recorded input still decodes, into the directory.
+    history = WorkflowHistory.from_json("incident", Path(
+        "tests/histories/incident-escalated.json").read_text(encoding="utf-8"))
+    started = history.events[0].workflow_execution_started_event_attributes
+    recorded = json.loads(started.input.payloads[0].data)["contacts"]
+    assert "dossier_managers" in recorded and "staff" not in recorded
+    [incident] = DataConverter.default.payload_converter.from_payloads(
+        list(started.input.payloads), [IncidentInput])
+    assert incident.contacts.staff_email("gestionnaire") == recorded["dossier_managers"]["gestionnaire"]
+    assert incident.contacts.dossier_mailbox == recorded["dossier_managers"]["*"]
 
 
 def _request(key: str) -> EmailRequest:
@@ -247,6 +307,25 @@ def test_a_failed_send_is_retried_without_sending_twice(tmp_path: Path) -> None:
         assert len(server.messages) == 1
     finally:
         server.stop()
+
+
+def test_a_refused_recipient_fails_the_send_without_naming_the_address(
+    smtp_server: SmtpServer, tmp_path: Path
+) -> None:
+    staff = "paul.leca@isula.example.org"
+    notify = NotifyActivities(Settings(), smtp_server.config, tmp_path / "sent.sqlite3")
+    env = ActivityEnvironment()
+    for refused, to in (([CONTACTS.cdc_support.email], [CONTACTS.cdc_support.email, staff]),
+                        ([staff], [staff])):  # some recipients refused, then every one
+        smtp_server.refuse(*refused)
+        with pytest.raises(smtp.RecipientsRefused) as failure:
+            env.run(notify.send_email, replace(_request(f"incident-Z:{len(to)}"), to=to, cc=[]))
+        smtp_server.accept_all()
+        # The message reaches logs and Temporal failures: the domain and the answer only.
+        assert str(failure.value) == (
+            f"1 destinataire(s) refusé(s) : …@{refused[0].partition('@')[2]} "
+            "(550 5.1.1 mailbox unavailable)")
+        assert failure.value.__context__ is None
 
 
 def test_the_dev_sink_writes_each_message_as_an_eml_file(tmp_path: Path) -> None:

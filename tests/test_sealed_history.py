@@ -1,8 +1,8 @@
 """Nothing personal in clear in Temporal: dossiers (every event kind, a refusal, a
 re-engineering), a market through its whole lifecycle and an incident are run through
 the API; then every workflow history of the run is read through the raw Temporal API (no
-codec) and searched for the test people's NIR, names, birth date and e-mail; every
-search attribute and memo is listed and checked too."""
+codec) and searched for the test people's NIR, names, birth date and e-mail, and for the
+staff directory's addresses; every search attribute and memo is listed and checked too."""
 
 from __future__ import annotations
 
@@ -27,6 +27,7 @@ from contracts.subject_request import CORRECTIONS
 from contracts.subject_request import WORKFLOW_ID_PREFIX as SUBJECT_REQUEST_PREFIX
 from crypto.codec import EncryptionCodec, is_sealed, open_keys
 from crypto.person_keys import PersonKeyErased, PersonKeys
+from notifications.contacts import load_contacts
 from observability import correlation
 from tests.api_helpers import create_payload, registered
 from tests.test_incident_api import Stack, stack  # noqa: F401  (the module's stack fixture)
@@ -134,6 +135,9 @@ async def run(stack: Stack) -> Run:  # noqa: F811
             assert (await event(markets, market_id, name, data)).status_code == 200
         await counts(markets, market_id, {"settled": 1})
 
+        # The staff directory's addresses (personal data too) travel in the contacts every
+        # incident and the link carry.
+        personal += [member.email for member in load_contacts().staff.values()]
         # An incident whose free text names a trainee (operators write what they see).
         incident = await operator.post("/api/incidents", json={
             "severity": "minor", "ticket": f"INC-{uuid.uuid4().hex[:6]}",

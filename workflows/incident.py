@@ -15,12 +15,17 @@ the CDC notifies nobody: the workflow follows the CDC's commitments instead
 (acknowledgement, resolution) and escalates to the CDC's escalation contacts
 when they are missed. A notification made by phone is recorded and confirmed
 by email at once; the call counts as the notification time once confirmed.
+
+A CDC notification still not delivered 1 h 30 after detection alerts the head of
+service, the Region contact and every handler of the incident (its opener and each user
+who recorded something on it, reached through the contacts' staff directory) by email,
+and the other configured channels; a handler without an address is named in the history.
 """
 
 from __future__ import annotations
 
 import asyncio
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import datetime, timedelta
 
 from temporalio import workflow
@@ -80,6 +85,18 @@ HOLD_PATCH = "incident-legal-hold"
 _CLOCK_SLACK = timedelta(minutes=5)
 # The version that watches for a late CDC notification.
 LATE_PATCH = "incident-late-notification"
+# The version whose late-notification alert also goes to the incident's handlers.
+HANDLERS_PATCH = "incident-late-alert-handlers"
+
+# Who the product's own steps are recorded by; automatic incidents are opened by
+# "agora-flow (détection automatique)".
+SYSTEM_ACTOR = "agora-flow"
+# The facts a user records: whoever recorded one handles the incident.
+_HANDLER_FACTS = frozenset({"detected", "reclassified", "phone_call", "phone_confirmed",
+                            "attachment", "acknowledge", "work_around", "resolve"})
+# How the alert's fixed recipients are named in the incident's history and page.
+HEAD_OF_SERVICE = "chef de service"
+REGION_CONTACT = "contact AGORA de la Région"
 
 # States in which the CDC has not answered yet / the SLA is not met yet.
 _UNANSWERED = frozenset({"detected", "notified"})
@@ -116,6 +133,10 @@ class IncidentWorkflow:
         self._late_at: datetime | None = None
         self._files: list[EmailAttachment] = list(incident.files)
         self._alert_channels: list[str] = []
+        # Whom the late-notification alert was emailed to (roles and user names), and the
+        # handlers it could not reach by email.
+        self._alerted: list[str] = []
+        self._without_address: list[str] = []
         self._history: list[IncidentFact] = [IncidentFact(
             incident.detected_at, "detected", incident.opened_by, self._opening_detail())]
         self._history += [IncidentFact(f.uploaded_at or incident.detected_at, "attachment",
@@ -197,12 +218,47 @@ class IncidentWorkflow:
             pass
         self._late_at = workflow.now()
         self._history.append(IncidentFact(self._late_at.isoformat(), "notification_late",
-                                          "agora-flow", "notification à la CDC non délivrée"))
-        contacts = self._input.contacts
-        handlers = [c.email for c in (contacts.head_of_service, contacts.region_contact) if c]
+                                          SYSTEM_ACTOR, "notification à la CDC non délivrée"))
+        # Incidents alerted before handlers were reached replay with the alert they sent.
+        addresses, named, without = self._alert_recipients(workflow.patched(HANDLERS_PATCH))
+        self._without_address = without
+        self._history += [IncidentFact(self._late_at.isoformat(), "handler_without_address",
+                                       SYSTEM_ACTOR, f"{username} : sans adresse")
+                          for username in without]
         await asyncio.gather(
-            self._send(LATE_NOTIFICATION, handlers, cc=[]),
+            self._send(LATE_NOTIFICATION, addresses, cc=[], named=named,
+                       extra={"alerted": named, "without_address": without}),
             self._alert_other_channels())
+        self._alerted = named
+
+    def _alert_recipients(self, with_handlers: bool) -> tuple[list[str], list[str], list[str]]:
+        """The late alert's addresses, its recipients as the incident names them (roles and
+        user names, never addresses: staff e-mails are personal data), and the handlers the
+        staff directory has no address for."""
+        contacts = self._input.contacts
+        addresses: list[str] = []
+        named: list[str] = []
+        without: list[str] = []
+        for label, contact in ((HEAD_OF_SERVICE, contacts.head_of_service),
+                               (REGION_CONTACT, contacts.region_contact)):
+            if contact is not None:
+                addresses.append(contact.email)
+                named.append(label)
+        for username in self._handlers() if with_handlers else []:
+            if address := contacts.staff_email(username):
+                addresses.append(address)
+                named.append(username)
+            else:
+                without.append(username)
+        # One copy each, whoever holds two roles.
+        return list(dict.fromkeys(addresses)), named, without
+
+    def _handlers(self) -> list[str]:
+        """The users who opened the incident or recorded something on it, in order of
+        first appearance."""
+        return list(dict.fromkeys(
+            fact.who for fact in self._history
+            if fact.kind in _HANDLER_FACTS and fact.who and not fact.who.startswith(SYSTEM_ACTOR)))
 
     def _notification_due(self) -> datetime:
         """When the CDC must have been told: 2 hours after detecting an anomaly on AGORA; a
@@ -234,7 +290,7 @@ class IncidentWorkflow:
         self._alert_channels = channels
         if channels:
             self._history.append(IncidentFact(workflow.now().isoformat(), "alert_sent",
-                                              "agora-flow", ", ".join(channels)))
+                                              SYSTEM_ACTOR, ", ".join(channels)))
 
     # --- the SLA clocks (critical/major) ---------------------------------------------
 
@@ -483,6 +539,8 @@ class IncidentWorkflow:
             history=list(self._history),
             notification_late_at=_iso(self._late_at),
             alert_channels=list(self._alert_channels),
+            alerted=list(self._alerted),
+            handlers_without_address=list(self._without_address),
             files=list(self._files),
         )
 
@@ -524,7 +582,9 @@ class IncidentWorkflow:
         }
 
     async def _send(self, template: str, to: list[str], cc: list[str], step: str = "",
-                    extra: dict | None = None) -> None:
+                    extra: dict | None = None, named: list[str] | None = None) -> None:
+        """Send one email and record it; ``named``: how the incident names its recipients
+        when their addresses are personal data (staff), instead of the addresses."""
         key = step or template
         if self._classifications and key in (REMINDER, DEADLINE_PASSED, CDC_RESOLUTION_MISSED):
             key = f"{key}:{self._classifications}"  # re-armed for a new deadline
@@ -537,8 +597,10 @@ class IncidentWorkflow:
             incident_id=self._input.ticket,
             attachments=list(self._files),
         ))
+        if named is not None:
+            sent = replace(sent, to=list(named))
         self._emails.append(sent)
-        self._history.append(IncidentFact(sent.sent_at, "email", "agora-flow",
+        self._history.append(IncidentFact(sent.sent_at, "email", SYSTEM_ACTOR,
                                           f"{template} → {', '.join(sent.to)}"))
 
     async def _tell_link(self) -> None:

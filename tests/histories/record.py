@@ -122,7 +122,7 @@ from tests.fixtures_agora import (
     start_file_channel,
     start_simulator,
 )
-from tests.fixtures_smtp import start_smtp_server
+from tests.fixtures_smtp import SmtpServer, start_smtp_server
 from workflows.incident import IncidentWorkflow
 from workflows.personal_data_retention import PersonalDataRetentionWorkflow
 from workflows.reconcile import ReconcileWorkflow
@@ -194,8 +194,9 @@ async def refused(call: Awaitable[object], kind: str) -> None:
 
 class Recorder:
     def __init__(self, client: Client, simulator: SimulatorHandle, settings: Settings,
-                 file_channel: FileChannelHandle) -> None:
+                 file_channel: FileChannelHandle, smtp: SmtpServer) -> None:
         self.client = client
+        self.smtp = smtp
         self.simulator = simulator
         self.settings = settings
         self.file_channel = file_channel
@@ -465,6 +466,33 @@ class Recorder:
         await crisis.terminate("enregistrement terminé")
         await self.save("link-major-disaster", "major disaster, meeting, reconnected", crisis)
 
+    async def incident_late_notification(self) -> None:
+        """The CDC's mailbox refuses the notification: 3 s after detection (instead of 1 h 30)
+        the late-notification alert goes out; the incident was opened by one user and
+        acknowledged by another, one of them absent from the staff directory."""
+        ticket = "INC-REPLAY-LATE"
+        self.smtp.refuse(CONTACTS.cdc_support.email)
+        try:
+            handle = await self.client.start_workflow(
+                IncidentWorkflow.run,
+                IncidentInput(ticket=ticket, severity="critical_major", kind="manual",
+                              description="Plus aucun appel ne passe.",
+                              detected_at=datetime.now(UTC).isoformat(), contacts=CONTACTS,
+                              calendar=WorkingCalendar(), impact="all_users", urgency="high",
+                              opened_by="operateur",
+                              timings=IncidentTimings(late_notification_alert_seconds=3.0,
+                                                      escalation_if_no_ack_seconds=3600,
+                                                      deadline_override_seconds=7200)),
+                id=incident_workflow_id(ticket), task_queue=TASK_QUEUE)
+            await handle.execute_update(IncidentWorkflow.acknowledge,
+                                        IncidentAction("agent.dupont", "la CDC a vu l'anomalie"))
+            await eventually(lambda: handle.query(IncidentWorkflow.view), lambda v: any(
+                e.template == "late_notification" for e in v.emails))
+            # The CDC's notification is retried for ever: the recording stops it.
+            await handle.terminate("enregistrement terminé")
+        finally:
+            self.smtp.accept_all()
+        await self.save("incident-late-notification", "CDC refused, late alert, terminated", handle)
 
     async def orphan_place_reconciled(self) -> None:
         """A place reserved for a dossier whose workflow never started (the API died in
@@ -620,8 +648,9 @@ class Recorder:
 SCENARIOS = ("backfill_campaign", "dossier_lifecycle", "dossier_escalated", "dossier_reengineered",
              "market_continued_as_new", "incident_escalated", "incident_holds_its_traces",
              "link_cut_off_and_reconnected", "incident_service_convention",
-             "orphan_place_reconciled", "trace_maintenance", "trace_export_late_then_delivered",
-             "subject_requests", "agora_reads", "settled_correction")
+             "incident_late_notification", "orphan_place_reconciled", "trace_maintenance",
+             "trace_export_late_then_delivered", "subject_requests", "agora_reads",
+             "settled_correction")
 
 
 def link_config() -> LinkConfig:
@@ -662,7 +691,7 @@ async def record(only: tuple[str, ...] = ()) -> list[dict[str, str]]:
         try:
             async with agora_worker.build_worker(env.client, settings):
                 await ensure_link_workflow(env.client, TASK_QUEUE, link_config(), LINK_ID)
-                recorder = Recorder(env.client, simulator, settings, file_channel)
+                recorder = Recorder(env.client, simulator, settings, file_channel, smtp)
                 kept: list[dict[str, str]] = []
                 if only:
                     kept = json.loads(INDEX.read_text(encoding="utf-8"))
