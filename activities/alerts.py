@@ -1,5 +1,6 @@
 """Alerts over every configured channel other than email: each a webhook (a chat room's
-incoming hook, an SMS gateway) taking ``{"text": …, "ticket": …}`` as JSON.
+incoming hook, an SMS gateway) taking ``{"text": …, "ticket": …, "to": [phone, …]}`` as
+JSON (``to``: the people to text, for a gateway; a chat room reads the text).
 
 Idempotent per channel: the channels already reached are kept in the activity's
 heartbeat details, so a retry posts only to those that failed.
@@ -38,7 +39,8 @@ class AlertActivities:
             if url in reached:
                 continue
             try:
-                response = httpx.post(url, json={"text": alert.text, "ticket": alert.ticket},
+                response = httpx.post(url, json={"text": alert.text, "ticket": alert.ticket,
+                                            "to": alert.to},
                                       headers={"Idempotency-Key": alert.idempotency_key},
                                       timeout=self._timeout)
                 response.raise_for_status()

@@ -311,8 +311,11 @@ async def test_a_late_cdc_notification_alerts_the_head_of_service_and_handlers_b
     notify = NotifyActivities(Settings(), config, tmp_path / "sent.sqlite3")
     alerts = AlertActivities(Settings(), urls=(f"http://127.0.0.1:{hook.server_port}/hooks/T0K3N",))
     traces = TraceActivities(hold_settings(agora_settings, tmp_path))
-    data = incident(datetime.now(UTC), impact="all_users", urgency="high",
-                    timings=IncidentTimings(late_notification_alert_seconds=1.0))
+    # Its opener is in the staff directory, with a phone an SMS gateway can text.
+    opener = StaffMember("agent.dupont@isula.example.org", "+33 4 95 00 00 21")
+    data = replace(incident(datetime.now(UTC), impact="all_users", urgency="high",
+                            timings=IncidentTimings(late_notification_alert_seconds=1.0)),
+                   contacts=replace(CONTACTS, staff={"agent.dupont": opener}))
     try:
         with concurrent.futures.ThreadPoolExecutor(max_workers=4) as executor:
             async with Worker(temporal_client, task_queue=task_queue, workflows=[IncidentWorkflow],
@@ -327,16 +330,19 @@ async def test_a_late_cdc_notification_alerts_the_head_of_service_and_handlers_b
                 [alert] = _Hook.received
                 assert alert["ticket"] == data.ticket and data.ticket in alert["text"]
                 assert data.description not in alert["text"]  # no free text: no personal data
+                # Texted to the Region contact and the handler (the head of service has no
+                # phone in the example); numbers never written into the incident's history.
+                assert alert["to"] == [CONTACTS.region_contact.phone, opener.phone]
                 view = await view_when(handle, lambda v: any(
                     e.template == "late_notification" for e in v.emails), timeout=20)
                 [(to, late)] = [(to, m) for to, m in refusing.messages if "URGENT" in m["Subject"]]
-                # Its opener is not in the example's staff directory: named, not emailed.
-                assert sorted(to) == sorted([CONTACTS.head_of_service.email, REGION])
+                assert sorted(to) == sorted([CONTACTS.head_of_service.email, REGION, opener.email])
                 assert data.ticket in late["Subject"]
                 assert "Prévenir la CDC par téléphone" in late.get_body(("plain",)).get_content()
                 kinds = [f.kind for f in view.history if f.kind != "email"]
-                assert kinds == ["detected", "notification_late", "handler_without_address",
-                                 "alert_sent"]
+                assert kinds == ["detected", "notification_late", "alert_sent"]
+                assert not [f for f in view.history
+                            if opener.phone in f.detail or opener.email in f.detail]
                 await handle.terminate("fin du test")
     finally:
         controller.stop()

@@ -220,7 +220,8 @@ class IncidentWorkflow:
         self._history.append(IncidentFact(self._late_at.isoformat(), "notification_late",
                                           SYSTEM_ACTOR, "notification à la CDC non délivrée"))
         # Incidents alerted before handlers were reached replay with the alert they sent.
-        addresses, named, without = self._alert_recipients(workflow.patched(HANDLERS_PATCH))
+        with_handlers = workflow.patched(HANDLERS_PATCH)
+        addresses, named, without = self._alert_recipients(with_handlers)
         self._without_address = without
         self._history += [IncidentFact(self._late_at.isoformat(), "handler_without_address",
                                        SYSTEM_ACTOR, f"{username} : sans adresse")
@@ -228,7 +229,7 @@ class IncidentWorkflow:
         await asyncio.gather(
             self._send(LATE_NOTIFICATION, addresses, cc=[], named=named,
                        extra={"alerted": named, "without_address": without}),
-            self._alert_other_channels())
+            self._alert_other_channels(self._alert_phones(with_handlers)))
         self._alerted = named
 
     def _alert_recipients(self, with_handlers: bool) -> tuple[list[str], list[str], list[str]]:
@@ -253,6 +254,16 @@ class IncidentWorkflow:
         # One copy each, whoever holds two roles.
         return list(dict.fromkeys(addresses)), named, without
 
+    def _alert_phones(self, with_handlers: bool) -> list[str]:
+        """The phone numbers the late alert is texted to, where an SMS gateway is configured:
+        the head of service's, the Region contact's and each handler's in the directory."""
+        if not with_handlers:
+            return []
+        contacts = self._input.contacts
+        phones = [c.phone for c in (contacts.head_of_service, contacts.region_contact) if c]
+        phones += [contacts.staff[u].phone for u in self._handlers() if u in contacts.staff]
+        return list(dict.fromkeys(p for p in phones if p))
+
     def _handlers(self) -> list[str]:
         """The users who opened the incident or recorded something on it, in order of
         first appearance."""
@@ -271,7 +282,7 @@ class IncidentWorkflow:
             return datetime.fromisoformat(event.starts_at) - limit
         return self._detected + limit
 
-    async def _alert_other_channels(self) -> None:
+    async def _alert_other_channels(self, phones: list[str]) -> None:
         incident = self._input
         limit = self._notification_due()
         channels = await workflow.execute_activity_method(
@@ -282,7 +293,7 @@ class IncidentWorkflow:
                       f"détecté le {incident.detected_at}, limite contractuelle "
                       f"{limit.isoformat()}. Prévenir la CDC par téléphone et enregistrer "
                       f"l'appel."),
-                ticket=incident.ticket),
+                ticket=incident.ticket, to=phones),
             start_to_close_timeout=timedelta(minutes=1),
             heartbeat_timeout=timedelta(minutes=1),
             retry_policy=RetryPolicy(maximum_interval=timedelta(minutes=2)),
