@@ -1,11 +1,17 @@
 """The notification activity: render one email, send it over SMTP, record it.
 
 Idempotent by ``EmailRequest.idempotency_key``: the sent-mail log answers a
-retry of an email already accepted by the server without sending it again.
+retry of an email already accepted by the server without sending it again, and a
+retry that starts while the timed-out attempt is still talking to the server (its
+thread is not stopped by Temporal's timeout) waits for that attempt's outcome in
+this process instead of sending a second copy.
 """
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -25,9 +31,14 @@ class NotifyActivities:
         self._smtp = smtp_config or smtp.SmtpConfig.from_settings(settings)
         self._attachments = attachments or AttachmentStore(settings)
         self._log = SentLog(log_path or settings.data_dir / "sent-mail.sqlite3")
+        self._in_flight = _InFlight()
 
     @activity.defn(name=SEND_EMAIL)
     def send_email(self, request: EmailRequest) -> SentEmail:
+        with self._in_flight.holding(request.idempotency_key):
+            return self._send_once(request)
+
+    def _send_once(self, request: EmailRequest) -> SentEmail:
         done = self._log.already_sent(request.idempotency_key)
         if done is not None:
             activity.logger.info("email %s already sent, not sending again", request.idempotency_key)
@@ -59,6 +70,31 @@ class NotifyActivities:
 
     def all(self) -> list:
         return [self.send_email]
+
+
+class _InFlight:
+    """The idempotency keys this process is sending, each with its own lock: one attempt at a
+    time per email, other emails not held up."""
+
+    def __init__(self) -> None:
+        self._guard = threading.Lock()
+        self._locks: dict[str, tuple[threading.Lock, int]] = {}  # key → (lock, holders)
+
+    @contextmanager
+    def holding(self, key: str) -> Iterator[None]:
+        with self._guard:
+            lock, holders = self._locks.get(key, (threading.Lock(), 0))
+            self._locks[key] = (lock, holders + 1)
+        try:
+            with lock:
+                yield
+        finally:
+            with self._guard:
+                lock, holders = self._locks[key]
+                if holders == 1:
+                    del self._locks[key]
+                else:
+                    self._locks[key] = (lock, holders - 1)
 
 
 def _sent_email(record: SentRecord) -> SentEmail:

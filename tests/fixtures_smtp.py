@@ -45,6 +45,8 @@ class _Collector:
         self.messages: list[Received] = []
         # Addresses answered "550" (a mailbox that does not exist, a misconfigured contact).
         self.refused: set[str] = set()
+        # Seconds the server takes before accepting a message (a slow relay).
+        self.delay = 0.0
 
     async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope,
                           address: str, rcpt_options: list[str]) -> str:
@@ -54,6 +56,7 @@ class _Collector:
         return "250 OK"
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        await asyncio.sleep(self.delay)
         parsed = email.message_from_bytes(envelope.original_content or b"",
                                           policy=email.policy.default)
         self.messages.append(Received(list(envelope.rcpt_tos), parsed))  # type: ignore[arg-type]
@@ -74,6 +77,10 @@ class SmtpServer:
     def refuse(self, *addresses: str) -> None:
         """Refuse these recipients from now on; a message to others still arrives."""
         self._collector.refused.update(addresses)
+
+    def slow_down(self, seconds: float) -> None:
+        """Take ``seconds`` before accepting each message from now on."""
+        self._collector.delay = seconds
 
     def accept_all(self) -> None:
         self._collector.refused.clear()

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import email
 import email.policy
 import json
+import time
 from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -307,6 +309,22 @@ def test_a_failed_send_is_retried_without_sending_twice(tmp_path: Path) -> None:
         assert len(server.messages) == 1
     finally:
         server.stop()
+
+
+def test_a_retry_while_the_first_attempt_still_sends_waits_for_it(
+    smtp_server: SmtpServer, tmp_path: Path
+) -> None:
+    # The first attempt's activity timed out while the relay was slow; Temporal's retry
+    # starts while that attempt's thread still waits for the relay's answer.
+    smtp_server.slow_down(1.0)
+    notify = NotifyActivities(Settings(), smtp_server.config, tmp_path / "sent.sqlite3")
+    request = _request("incident-Z:cdc_notification")
+    with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
+        first = pool.submit(ActivityEnvironment().run, notify.send_email, request)
+        time.sleep(0.3)  # the first attempt is talking to the relay
+        retry = pool.submit(ActivityEnvironment().run, notify.send_email, request)
+        assert retry.result(timeout=10) == first.result(timeout=10)
+    assert len(smtp_server.messages) == 1
 
 
 def test_a_refused_recipient_fails_the_send_without_naming_the_address(
