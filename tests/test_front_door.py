@@ -476,7 +476,8 @@ def test_the_served_api_filters_its_access_log(monkeypatch: pytest.MonkeyPatch, 
 
 def _production(tmp: Path, **changes: Any) -> Settings:
     base = {"env": "production", "simulator_admin": False,
-            "public_url": "https://agora-flow.region.example.fr"}
+            "public_url": "https://agora-flow.region.example.fr",
+            "metrics_token": "jeton-de-collecte"}
     return dataclasses.replace(_settings(tmp), **{**base, **changes})
 
 
@@ -539,9 +540,11 @@ def test_check_config_lists_every_problem_in_french_and_english(
         main(["check-config"])
     out = capsys.readouterr().out
     assert exited.value.code == 1
-    assert "3 problème(s)" in out and "problem(s) for production" in out
+    assert "4 problème(s)" in out and "problem(s) for production" in out
     assert "pas en HTTPS" in out and "not HTTPS" in out
+    assert "(/metrics) sont ouvertes à tous" in out
     monkeypatch.setenv("AGORA_FLOW_PUBLIC_URL", "https://agora-flow.region.example.fr")
+    monkeypatch.setenv("AGORA_FLOW_METRICS_ALLOWED_ADDRESSES", "10.1.0.0/16")
     monkeypatch.setenv("AGORA_FLOW_SIMULATOR_ADMIN", "false")
     monkeypatch.setenv(KEY_ENV, "configured-by-the-operator")
     main(["check-config"])  # no SystemExit: ready

@@ -45,6 +45,7 @@ from observability import correlation, engine, logs, metrics
 from settings import Settings
 from state_models.public_holidays import default_calendar
 from store.db import Database
+from store.production import problems
 from temporal_client import gauges
 from temporal_client.dossiers import create_dossier, view_dossier
 from temporal_client.link import ensure_link_workflow, link_config_from_environment
@@ -518,6 +519,35 @@ async def test_metrics_can_be_restricted_by_address_and_token() -> None:
     assert await _scrape(by_token, "10.2.0.1", {"Authorization": "Bearer autre"}) == 401
     assert await _scrape(by_token, "10.2.0.1",
                          {"Authorization": "Bearer jeton-de-collecte"}) == 200
+
+
+def test_check_config_flags_metrics_open_to_anyone_in_production(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from cli import main
+
+    for name, value in {"ENV": "production", "DATABASE_URL": f"sqlite:///{tmp_path / 'c.sqlite3'}",
+                        "DATA_DIR": str(tmp_path), "METRICS_ALLOWED_ADDRESSES": "",
+                        "METRICS_TOKEN": "", "WORKER_METRICS_ADDRESS": "0.0.0.0:9464",
+                        "WORKER_BUSINESS_METRICS_ADDRESS": "10.1.2.3:9466",
+                        "API_ENGINE_METRICS_ADDRESS": "[::]:9465"}.items():
+        monkeypatch.setenv(f"AGORA_FLOW_{name}", value)
+    with pytest.raises(SystemExit):
+        main(["check-config"])
+    out = capsys.readouterr().out
+    assert "les métriques de l'API (/metrics) sont ouvertes à tous" in out
+    flagged = re.findall(r"toutes les interfaces, sans jeton possible \(AGORA_FLOW_(\w+)=", out)
+    assert flagged == ["WORKER_METRICS_ADDRESS", "API_ENGINE_METRICS_ADDRESS"]
+
+    def metric_problems(**changes: Any) -> list[str]:
+        settings = dataclasses.replace(Settings(), **changes)
+        return [problem.french for problem in problems(settings) if "métriques" in problem.french]
+
+    restricted = {"worker_metrics_address": "10.1.2.3:9464", "api_engine_metrics_address": "",
+                  "worker_business_metrics_address": "127.0.0.1:9466"}
+    # Either restriction closes the API's endpoint; a specific or empty address is no finding.
+    assert metric_problems(**restricted, metrics_token="jeton") == []
+    assert metric_problems(**restricted, metrics_allowed_addresses=("10.1.0.0/16",)) == []
+    assert len(metric_problems(**restricted)) == 1
 
 
 def test_one_engine_runtime_per_address() -> None:
