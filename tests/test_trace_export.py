@@ -19,10 +19,10 @@ from lxml import etree
 from temporalio.client import Client
 
 import worker as agora_worker
+from agora.tracing import ACKNOWLEDGED, Exchange, ExchangeContext
 from contracts.trace_export import DELIVERED, READY, TraceExportRequest
 from settings import Settings
 from store.authorisations import change_authorisations
-from agora.tracing import ACKNOWLEDGED, Exchange, ExchangeContext
 from store.trace_export import produce, schema
 from store.traces import TraceStore, region_identity
 from store.users import create_user
