@@ -32,7 +32,6 @@ from agora.simulator.app import create_app as create_simulator_app
 from agora.simulator.config import ADMIN_TOKEN_HEADER, SimulatorConfig
 from api.app import create_app
 from api.errors import InvalidFields, Refused
-from api.front_door import WithoutQueryString
 from api.signin import throttle
 from settings import Settings
 from store.crypto import KEY_ENV
@@ -447,28 +446,6 @@ def test_refusals_mask_a_nir_they_quote() -> None:
     invalid = InvalidFields([(("body", "person", "nir"), f"{NIR} déjà pris")])
     for text in (refused.message, invalid.errors[0][1]):
         assert NIR not in text and f"{NIR[0]} {NIR[1:3]} {NIR[3:5]} **" in text
-
-
-def test_access_log_lines_carry_no_query_string() -> None:
-    record = logging.LogRecord("uvicorn.access", logging.INFO, __file__, 1, '%s - "%s %s HTTP/%s" %d',
-                               ("127.0.0.1:5000", "GET", "/dossiers?nom=SANTONI&nir=1850", "1.1", 200),
-                               None)
-    assert WithoutQueryString().filter(record)
-    assert record.getMessage() == '127.0.0.1:5000 - "GET /dossiers HTTP/1.1" 200'
-
-
-def test_the_served_api_filters_its_access_log(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    from api import server
-
-    monkeypatch.setattr(server.uvicorn, "run", lambda *args, **kwargs: None)
-    monkeypatch.setattr(server, "create_app", lambda *args: object())
-    access = logging.getLogger("uvicorn.access")
-    before = list(access.filters)
-    try:
-        server.run(_settings(tmp_path))
-        assert any(isinstance(f, WithoutQueryString) for f in access.filters)
-    finally:
-        access.filters[:] = before
 
 
 # --- production refuses the development conveniences -----------------------------------
