@@ -240,6 +240,18 @@ async def test_a_run_logs_no_personal_data_joins_up_and_is_measured(
         assert opened.status_code == 201, opened.text
     await stack.smtp.wait_for(lambda messages: any(ticket in m.subject for m in messages))
 
+    # A name typed into a page's path, signed out: sent to the sign-in page, named nowhere.
+    typed_id = f"7e11ed-{marker}"
+    async with httpx.AsyncClient(base_url=stack.api.base_url) as anonymous:
+        typed = await anonymous.get(f"/dossiers/{person['birth_name']}",
+                                    headers={correlation.HTTP_HEADER: typed_id})
+    assert typed.status_code == 303
+
+    async def logged_last_request() -> bool:  # its access line is written once it has answered
+        return typed_id in log_lines.getvalue()
+
+    await eventually(logged_last_request)
+
     # --- logs: JSON lines, no personal value, the ids that join them up ---------------------
     lines = [json.loads(line) for line in log_lines.getvalue().splitlines()]
     assert lines, "the run logged nothing"

@@ -17,8 +17,9 @@ from observability import correlation, metrics
 
 UNMATCHED = "unmatched"  # no route: 404s, static files
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
-# Path parameters an access line names once the request succeeded: then they are ids of
-# the product (a dossier, a market), not whatever a client typed into a URL.
+# Path parameters an access line names once the request succeeded (2xx): then they are ids
+# of the product (a dossier, a market), not whatever a client typed into a URL — a redirect
+# to the sign-in page answers any path.
 _IDS = ("dossier_id", "market_id")
 
 access_log = logging.getLogger("api.access")
@@ -62,7 +63,7 @@ def _log_access(scope: Scope, method: str, template: str, status: int, elapsed: 
     string), while the request id is still set, so the line carries it."""
     facts: dict[str, object] = {"http_method": method, "route": template, "status": status,
                                 "duration_ms": round(elapsed * 1000, 1)}
-    if status < 400:
+    if 200 <= status < 300:
         params = scope.get("path_params") or {}
         facts.update({name: params[name] for name in _IDS if name in params})
     access_log.log(logging.WARNING if status >= 500 else logging.INFO, "%s %s %d",
