@@ -9,17 +9,28 @@ import csv
 import io
 import signal
 import stat
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from prometheus_client import generate_latest
 from temporalio.client import Client
+from temporalio.exceptions import ApplicationError
+from temporalio.testing import ActivityEnvironment
 
+from activities.backfill import ANSWER_NOT_YET, BackfillActivities
 from agora.backfill_files import digest
 from backfill.held import load_held
 from backfill.validate import validate_export
-from contracts.backfill import CANCELLED, DONE, BackfillProgress, workflow_id_for
-from contracts.dossier import EventRequest
+from contracts.backfill import (
+    CANCELLED,
+    DONE,
+    BackfillProgress,
+    CampaignStep,
+    Resolution,
+    workflow_id_for,
+)
+from contracts.dossier import DossierInput, EventRequest
 from contracts.dossier import workflow_id_for as dossier_workflow_id
 from observability import metrics
 from settings import Settings
@@ -277,3 +288,45 @@ async def test_rows_of_files_refused_whole_are_counted_refused(
     assert moved[("acknowledgement", "refused")] == refused_chunk.rows
     assert moved[("acknowledgement", "rejected")] + refused_chunk.rows == result.rejected
     assert moved[("acknowledgement", "accepted")] == result.accepted
+
+
+@pytest.mark.usefixtures("clean_simulator", "clean_file_channel")
+async def test_a_step_run_again_counts_no_row_twice(backfill_settings: Settings,
+                                                    tmp_path: Path) -> None:
+    """Temporal may run an activity again after it did its work (a worker presumed dead, a
+    result lost): the rows it moved are counted by the attempt that moved them only."""
+
+    async def never_started(dossier: DossierInput, task_queue: str) -> bool:
+        raise AssertionError("no dossier is started here")
+
+    activities = BackfillActivities(backfill_settings, never_started)
+    campaign = campaigns.new_campaign_id()
+    campaigns.campaign_files(backfill_settings, campaign).hand_in(
+        sample_export(tmp_path, 60, seed=23))
+    step = CampaignStep(campaign)
+    environment = ActivityEnvironment()
+    before = _rows_by_stage()
+    for _ in range(2):
+        prepared = environment.run(activities.prepare, step)
+        request = environment.run(activities.deposit_resolution, step)
+    assert request is not None
+    answered = CampaignStep(campaign, name=request.name, digest=request.digest)
+    for _ in range(2):
+        resolution = await _answered(lambda: environment.run(activities.collect_resolution, answered))
+    assert _moved(before) == {key: rows for key, rows in {
+        **{("classify", row_class): rows for row_class, rows in prepared.counts.items()},
+        ("nir_resolution", "deposited"): request.rows,
+        ("nir_resolution", "found"): resolution.found,
+        ("nir_resolution", "unknown"): resolution.unknown,
+        ("nir_resolution", "several"): resolution.several}.items() if rows}
+
+
+async def _answered(collect: Callable[[], Resolution]) -> Resolution:
+    """The answer, once the channel has it (an answer not there yet fails the attempt)."""
+    for _ in range(100):
+        try:
+            return collect()
+        except ApplicationError as error:
+            assert error.type == ANSWER_NOT_YET
+            await asyncio.sleep(0.1)
+    raise AssertionError("no answer from the channel")
