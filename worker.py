@@ -88,6 +88,7 @@ def build_worker(
     """A worker for every agora-flow workflow and activity on one task queue."""
     writer = ProjectionWriter(settings)  # the worker's one writer of projections
     metrics.declare_agora_operations(sorted(operations.BY_SOAP_NAME))
+    metrics.declare_backfill_stages()
     activities = [
         *AgoraActivities(settings, writer).all(),
         *AgoraReadActivities(settings).all(),

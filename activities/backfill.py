@@ -7,6 +7,11 @@ whether it already holds that digest, and the channel itself receives a digest o
 worker killed mid-deposit resumes without depositing any chunk twice. An answer not yet on
 the channel is a retryable failure (``AnswerNotYet``): Temporal polls again later, durably.
 Personal data stay in the sealed files: payloads carry counts, names and digests only.
+
+Rows are counted by stage and outcome (``agora_flow_backfill_rows_total``) where they move:
+once per campaign step, by the attempt that did the step — a retry of a step already done
+(the classification kept, the bytes already on the channel, the answer already applied, the
+dossier already started) counts nothing.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ from contracts.backfill import (
     Resolution,
 )
 from contracts.dossier import Backfilled, DossierInput
+from observability import metrics
 from settings import Settings
 from state_models.backfill import LegacyRecord
 
@@ -94,36 +100,49 @@ class BackfillActivities:
         from backfill.held import load_held
         from backfill.reader import UnreadableExport
 
+        files = self._files(step.campaign_id)
+        fresh = not files.prepared()
         try:
-            summary = self._files(step.campaign_id).prepare(load_held(self._settings),
-                                                            activity.heartbeat)
+            summary = files.prepare(load_held(self._settings), activity.heartbeat)
         except UnreadableExport as error:
             raise ApplicationError(str(error), type=UNREADABLE, non_retryable=True) from None
+        if fresh:
+            for row_class, rows in summary["counts"].items():
+                metrics.backfill_rows(metrics.CLASSIFY, row_class, rows)
         return Prepared(rows=summary["rows"], counts=summary["counts"],
                         file_kind=summary["file_kind"])
 
     @activity.defn(name="BackfillDepositResolution")
     def deposit_resolution(self, step: CampaignStep) -> ExchangedFile | None:
-        from agora.backfill_files import digest
+        from agora.backfill_files import digest, records_in
 
         request = self._files(step.campaign_id).resolution_request()
         if request is None:
             return None
         name, data = request
-        self._deposit(name, data)
-        return ExchangedFile(name=name, digest=digest(data), rows=data.count(b"<individu "),
-                             kind="resolution")
+        rows = records_in(data)
+        if self._deposit(name, data):
+            metrics.backfill_rows(metrics.NIR_RESOLUTION, "deposited", rows)
+        return ExchangedFile(name=name, digest=digest(data), rows=rows, kind="resolution")
 
     @activity.defn(name="BackfillCollectResolution")
     def collect_resolution(self, step: CampaignStep) -> Resolution:
-        from agora.backfill_files import BatchFileError
+        from agora.backfill_files import BatchFileError, records_in
 
         files = self._files(step.campaign_id)
+        answer = self._answer(step.name)
+        fresh = not files.answered(step.name)
         try:
-            counts = files.apply_resolution(self._answer(step.name), step.digest)
+            counts = files.apply_resolution(answer, step.digest)
         except BatchFileError as error:
             raise ApplicationError(f"Réponse illisible pour {step.name} : {error}",
                                    type=UNREADABLE, non_retryable=True) from None
+        if fresh and counts["refused_code"]:
+            metrics.backfill_rows(metrics.NIR_RESOLUTION, "refused",
+                                  records_in(files.request_bytes(step.name)))
+        elif fresh:
+            for outcome in ("found", "unknown", "several"):
+                metrics.backfill_rows(metrics.NIR_RESOLUTION, outcome, int(counts[outcome]))
         return Resolution(found=int(counts["found"]), unknown=int(counts["unknown"]),
                           several=int(counts["several"]), refused_code=str(counts["refused_code"]))
 
@@ -134,7 +153,7 @@ class BackfillActivities:
 
     @activity.defn(name="BackfillDepositChunk")
     def deposit_chunk(self, step: CampaignStep) -> bool:
-        from agora.backfill_files import digest
+        from agora.backfill_files import digest, records_in
 
         activity.heartbeat("lecture")
         data = self._files(step.campaign_id).request_bytes(step.name)
@@ -142,20 +161,31 @@ class BackfillActivities:
             raise ApplicationError(f"{step.name} : empreinte changée depuis son écriture.",
                                    type=UNREADABLE, non_retryable=True)
         deposited = self._deposit(step.name, data)
+        if deposited:
+            metrics.backfill_rows(metrics.DEPOSIT, "deposited", records_in(data))
         activity.heartbeat("déposé")
         return deposited
 
     @activity.defn(name="BackfillCollectAcknowledgement")
     def collect_acknowledgement(self, step: CampaignStep) -> Acknowledged:
-        from agora.backfill_files import BatchFileError, digest
+        from agora.backfill_files import BatchFileError, digest, records_in
 
         answer = self._answer(step.name)
         files = self._files(step.campaign_id)
+        fresh = not files.answered(step.name)
         try:
             counts = files.apply_acknowledgement(answer, step.digest)
         except BatchFileError as error:
             raise ApplicationError(f"Accusé de réception illisible pour {step.name} : {error}",
                                    type=UNREADABLE, non_retryable=True) from None
+        if fresh:
+            # As the campaign counts them: a row the answer does not accept is rejected, every
+            # row of a chunk refused whole is refused.
+            rows, accepted = records_in(files.request_bytes(step.name)), int(counts["accepted"])
+            metrics.backfill_rows(metrics.ACKNOWLEDGEMENT, "accepted", accepted)
+            metrics.backfill_rows(metrics.ACKNOWLEDGEMENT,
+                                  "refused" if counts["refused_code"] else "rejected",
+                                  rows - accepted)
         open_accepted = len(files.open_accepted(step.name)) if not counts["refused_code"] else 0
         return Acknowledged(accepted=int(counts["accepted"]), rejected=int(counts["rejected"]),
                             open_accepted=open_accepted, refused_code=str(counts["refused_code"]),
@@ -175,8 +205,9 @@ class BackfillActivities:
         try:
             for index in range(first, len(dossiers)):
                 record, agora_id = dossiers[index]
-                await self._start_dossier(backfilled_dossier(record, agora_id, step.campaign_id),
-                                          step.dossier_task_queue)
+                if await self._start_dossier(backfilled_dossier(record, agora_id, step.campaign_id),
+                                             step.dossier_task_queue):
+                    metrics.backfill_rows(metrics.OPEN_DOSSIERS, "started", 1)
                 started = index + 1
                 activity.heartbeat(started)
                 await asyncio.sleep(pause)

@@ -114,6 +114,12 @@ def backfill_chunk(campaign: str, number: int, records: Sequence[LegacyRecord]) 
     return "".join(parts).encode()
 
 
+def records_in(request: bytes) -> int:
+    """How many records a request file of ours holds (each opens its own element; a value
+    quoting one is escaped)."""
+    return request.count(b"<individu ") + request.count(b"<dossier ")
+
+
 def _iso(value: object | None) -> str | None:
     return value.isoformat() if value is not None else None  # type: ignore[attr-defined]
 

@@ -35,7 +35,7 @@ from requests.adapters import HTTPAdapter
 from agora import messages, operations, tracing, wsse
 from agora.errors import AgoraError, AgoraFault, AgoraUnavailable
 from agora.identity_vector import IdentityVectorFactory
-from agora.pki import ensure_dev_pki, ensure_dev_tls, load_signing_identity
+from agora.pki import ensure_dev_client_cert, ensure_dev_pki, load_signing_identity
 from agora.tracing import Exchange, ExchangeContext, TraceSink
 from settings import Settings
 
@@ -107,7 +107,7 @@ def tls_of(settings: Settings, default_verify: bool | str = True
             if settings.agora_client_cert and settings.agora_client_key else None)
     if settings.development and settings.agora_url.startswith("https://") and not (
             settings.agora_ca_bundle and cert):
-        dev = ensure_dev_tls(settings.pki_dir, settings.application_id)
+        dev = ensure_dev_client_cert(settings.pki_dir, settings.application_id)
         verify = str(dev.ca_cert)
         cert = cert or (str(dev.client_cert), str(dev.client_key))
     if settings.agora_ca_bundle:

@@ -94,75 +94,69 @@ def _ensure_ca(paths: PkiPaths) -> None:
         _write(paths.ca_key, paths.ca_cert, ca_key, ca_cert)
 
 
-def ensure_tls_server_cert(pki_dir: Path, host: str) -> tuple[Path, Path]:
-    """The TLS certificate and key of a development server reached at ``host`` (the secure
-    file channel of the simulator), issued by the dev CA; created only if missing.
-    Clients check it against the CA and the host name, as they would in production."""
-    paths = pki_paths(pki_dir, host)
-    _ensure_ca(paths)
-    cert_path, key_path = pki_dir / f"tls-{host}.cert.pem", pki_dir / f"tls-{host}.key.pem"
-    if cert_path.exists() and key_path.exists():
-        return cert_path, key_path
-    ca_key = _read_key(paths.ca_key)
-    ca_cert = x509.load_pem_x509_certificate(paths.ca_cert.read_bytes())
-    key = _new_key()
-    try:
-        name: x509.GeneralName = x509.IPAddress(ipaddress.ip_address(host))
-    except ValueError:
-        name = x509.DNSName(host)
-    cert = (
-        _builder(_name(host), ca_cert.subject, key, days=825)
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(x509.SubjectAlternativeName([name]), critical=False)
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-        .sign(ca_key, hashes.SHA256())
-    )
-    _write(key_path, cert_path, key, cert)
-    return cert_path, key_path
+# Host names a development server answers on besides its own: a server bound to a loopback
+# or wildcard address is reached as localhost or 127.0.0.1.
+_LOOPBACK_NAMES = ("localhost", "127.0.0.1")
+_WILDCARDS = ("", "0.0.0.0", "::")
+
+
+def ensure_dev_server_cert(pki_dir: Path, host: str) -> tuple[Path, Path]:
+    """The TLS certificate and key of a development server reached at ``host`` (the AGORA
+    simulator's SOAP endpoint and its secure file channel), issued by the dev CA (created if
+    missing); created only if missing. Valid for ``host``, ``localhost`` and ``127.0.0.1``:
+    clients check it against the CA and the host name, as they would in production."""
+    names = [*_LOOPBACK_NAMES, *([host] if host not in (*_LOOPBACK_NAMES, *_WILDCARDS) else [])]
+    return _ensure_tls_leaf(pki_dir, f"tls-server-{host or 'all'}",
+                            host if host not in _WILDCARDS else "127.0.0.1",
+                            ExtendedKeyUsageOID.SERVER_AUTH, names)
 
 
 @dataclass(frozen=True)
-class TlsPaths:
-    """The link's TLS files in development: the simulator's server certificate and the
-    Region's client certificate, both issued by the dev CA."""
+class ClientTls:
+    """The Region's TLS client certificate to AGORA in development, and the CA that issued
+    it (which also issues the servers' certificates)."""
 
     ca_cert: Path
-    server_cert: Path
-    server_key: Path
     client_cert: Path
     client_key: Path
 
 
-def tls_paths(pki_dir: Path) -> TlsPaths:
-    return TlsPaths(ca_cert=pki_dir / "ca.cert.pem",
-                    server_cert=pki_dir / "tls-server.cert.pem",
-                    server_key=pki_dir / "tls-server.key.pem",
-                    client_cert=pki_dir / "tls-client.cert.pem",
-                    client_key=pki_dir / "tls-client.key.pem")
-
-
-def ensure_dev_tls(pki_dir: Path, application_id: str) -> TlsPaths:
-    """The dev CA (created if missing), a server leaf for 127.0.0.1 and localhost, and the
-    application's client leaf for TLS, each only if missing."""
+def ensure_dev_client_cert(pki_dir: Path, application_id: str) -> ClientTls:
+    """The dev CA and the application's signing leaf (created if missing), and the
+    application's TLS client leaf, created only if missing."""
     pki = ensure_dev_pki(pki_dir, application_id)
-    paths = tls_paths(pki_dir)
-    ca_key = _read_key(pki.ca_key)
-    issuer = x509.load_pem_x509_certificate(pki.ca_cert.read_bytes()).subject
-    for cert_path, key_path, cn, usage, names in (
-            (paths.server_cert, paths.server_key, "127.0.0.1", ExtendedKeyUsageOID.SERVER_AUTH,
-             [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-            (paths.client_cert, paths.client_key, application_id,
-             ExtendedKeyUsageOID.CLIENT_AUTH, [])):
-        if cert_path.exists() and key_path.exists():
-            continue
-        key = _new_key()
-        builder = (_builder(_name(cn), issuer, key, days=825)
-                   .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-                   .add_extension(x509.ExtendedKeyUsage([usage]), critical=False))
-        if names:
-            builder = builder.add_extension(x509.SubjectAlternativeName(names), critical=False)
-        _write(key_path, cert_path, key, builder.sign(ca_key, hashes.SHA256()))
-    return paths
+    cert, key = _ensure_tls_leaf(pki_dir, "tls-client", application_id,
+                                 ExtendedKeyUsageOID.CLIENT_AUTH, [])
+    return ClientTls(ca_cert=pki.ca_cert, client_cert=cert, client_key=key)
+
+
+def _ensure_tls_leaf(pki_dir: Path, stem: str, cn: str, usage: x509.ObjectIdentifier,
+                     names: list[str]) -> tuple[Path, Path]:
+    """A TLS leaf of the dev CA (``<stem>.cert.pem`` and ``.key.pem``), issued only if
+    missing; ``names`` (IP addresses or DNS names) become its subject alternative names."""
+    paths = pki_paths(pki_dir, cn)
+    _ensure_ca(paths)
+    cert_path, key_path = pki_dir / f"{stem}.cert.pem", pki_dir / f"{stem}.key.pem"
+    if cert_path.exists() and key_path.exists():
+        return cert_path, key_path
+    ca_key = _read_key(paths.ca_key)
+    issuer = x509.load_pem_x509_certificate(paths.ca_cert.read_bytes()).subject
+    key = _new_key()
+    builder = (_builder(_name(cn), issuer, key, days=825)
+               .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+               .add_extension(x509.ExtendedKeyUsage([usage]), critical=False))
+    if names:
+        builder = builder.add_extension(
+            x509.SubjectAlternativeName([_general_name(name) for name in names]), critical=False)
+    _write(key_path, cert_path, key, builder.sign(ca_key, hashes.SHA256()))
+    return cert_path, key_path
+
+
+def _general_name(name: str) -> x509.GeneralName:
+    try:
+        return x509.IPAddress(ipaddress.ip_address(name))
+    except ValueError:
+        return x509.DNSName(name)
 
 
 def create_self_signed_leaf(directory: Path, common_name: str) -> PkiPaths:

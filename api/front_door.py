@@ -113,20 +113,6 @@ _PAGE = """<!doctype html>
 """
 
 
-class WithoutQueryString(logging.Filter):
-    """Uvicorn's access log line, without the query string of the path."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        args = record.args
-        if isinstance(args, tuple) and len(args) >= 3 and isinstance(args[2], str):
-            record.args = (*args[:2], args[2].split("?", 1)[0], *args[3:])
-        return True
-
-
-def install_access_log_filter() -> None:
-    logging.getLogger("uvicorn.access").addFilter(WithoutQueryString())
-
-
 def masked_validation_errors(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """FastAPI's validation errors without the submitted values (a NIR typed in the wrong
     field must not come back in an error, nor land in a client's log)."""

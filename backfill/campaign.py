@@ -104,6 +104,10 @@ class CampaignFiles:
 
     # --- 1. classify ------------------------------------------------------------------
 
+    def prepared(self) -> bool:
+        """Whether the export's rows are classified already."""
+        return (self.folder / "prepared.json").exists()
+
     def prepare(self, held: HeldDossiers, heartbeat: Any = None) -> dict[str, Any]:
         """Classify the export's rows into the campaign's sealed files; the export is
         deleted once read. Run again, it answers what it found the first time."""
@@ -240,6 +244,10 @@ class CampaignFiles:
         accepted = [r for r in parsed.records if r.status == files.ACCEPTED]
         return {"accepted": len(accepted), "rejected": len(parsed.records) - len(accepted),
                 "refused_code": "" if parsed.processed else parsed.code}
+
+    def answered(self, request_name: str) -> bool:
+        """Whether AGORA's answer to ``request_name`` is applied already."""
+        return (self.folder / f"answer-{request_name}.sealed").exists()
 
     def answer(self, request_name: str) -> files.Answer:
         root = "ReponseResolutionNir" if request_name.startswith("RESOLUTION-") else "AccuseReception"

@@ -28,7 +28,7 @@ from state_models.validators import mask_nirs
 FORMATS = ("json", "text")
 # Fields a caller may pass with ``extra=`` and the formatter writes out.
 EXTRA_FIELDS = ("dossier_id", "market_id", "agora_operation", "agora_outcome", "fault_code",
-                "route", "status")
+                "http_method", "route", "status", "duration_ms")
 
 
 class ContextFilter(logging.Filter):
@@ -115,6 +115,21 @@ def handler(process: str, log_format: str, stream: Any = None) -> logging.Handle
 
 
 _OURS = "agora_flow_handler"
+# HTTP clients whose INFO line, one per request sent, holds the whole URL with its query
+# string (a search by name or NIR): only their warnings are kept.
+_URL_LOGGERS = ("httpx", "httpcore")
+_UVICORN_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access")
+
+
+def route_library_loggers() -> None:
+    """Libraries' lines as the process keeps them: uvicorn's through the root logger's
+    handler (its own handlers would print a second, differently formatted line), the HTTP
+    clients' URL lines left out."""
+    for name in _URL_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
+    for name in _UVICORN_LOGGERS:
+        logging.getLogger(name).handlers.clear()
+        logging.getLogger(name).propagate = True
 
 
 def configure(process: str, log_format: str, level: int = logging.INFO,
@@ -134,7 +149,4 @@ def configure(process: str, log_format: str, level: int = logging.INFO,
     setattr(ours, _OURS, True)
     root.addHandler(ours)
     root.setLevel(level)
-    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
-        # uvicorn's own handlers would print a second, differently formatted line.
-        logging.getLogger(name).handlers.clear()
-        logging.getLogger(name).propagate = True
+    route_library_loggers()

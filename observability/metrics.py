@@ -24,6 +24,7 @@ from prometheus_client.process_collector import ProcessCollector
 from contracts import agora_reads
 from state_models import dossier as dossier_model
 from state_models import market as market_model
+from state_models.backfill import RowClass
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 # CPU, memory, open files of this process, as every Prometheus exporter offers.
@@ -84,6 +85,24 @@ VECTORS_SIGNED = Counter(f"{PREFIX}_identity_vectors_signed",
                          "Identity vectors (SAML assertions) signed by this process.",
                          registry=REGISTRY)
 
+# A backfill campaign's rows, by the stage of the campaign they went through and what came
+# of them there (README "The campaign"): each stage's outcomes are a closed list.
+CLASSIFY, NIR_RESOLUTION, DEPOSIT, ACKNOWLEDGEMENT, OPEN_DOSSIERS = (
+    "classify", "nir_resolution", "deposit", "acknowledgement", "open_dossiers")
+BACKFILL_OUTCOMES: dict[str, frozenset[str]] = {
+    CLASSIFY: frozenset(row_class.value for row_class in RowClass),
+    # deposited: sent for resolution; then AGORA's answer per row, or the request refused whole.
+    NIR_RESOLUTION: frozenset({"deposited", "found", "unknown", "several", "refused"}),
+    DEPOSIT: frozenset({"deposited"}),
+    # refused: the rows of a chunk AGORA refused whole.
+    ACKNOWLEDGEMENT: frozenset({"accepted", "rejected", "refused"}),
+    OPEN_DOSSIERS: frozenset({"started"}),
+}
+BACKFILL_ROWS = Counter(
+    f"{PREFIX}_backfill_rows", "Backfill rows by campaign stage (classify, nir_resolution, "
+    "deposit, acknowledgement, open_dossiers) and outcome there; counted once per campaign "
+    "step, by the worker that did it.", ["stage", "outcome"], registry=REGISTRY)
+
 HTTP_REQUESTS = Counter(f"{PREFIX}_http_requests", "API requests by method, route template "
                         "and status.", ["method", "route", "status"], registry=REGISTRY)
 HTTP_SECONDS = Histogram(f"{PREFIX}_http_request_seconds", "API request duration by method "
@@ -119,6 +138,20 @@ def declare_agora_operations(operations: list[str]) -> None:
         AGORA_CALL_SECONDS.labels(operation)
         AGORA_RETRIES.labels(operation)
         AGORA_HELD.labels(operation)
+
+
+def declare_backfill_stages() -> None:
+    """Every backfill stage and outcome exists from start-up at 0 (a rate over them is 0, not
+    absent, before the first campaign)."""
+    for stage, outcomes in BACKFILL_OUTCOMES.items():
+        for outcome in outcomes:
+            BACKFILL_ROWS.labels(stage, outcome)
+
+
+def backfill_rows(stage: str, outcome: str, rows: int) -> None:
+    """``rows`` rows of a campaign went through ``stage`` with ``outcome``."""
+    if rows:
+        BACKFILL_ROWS.labels(stage, bounded(outcome, BACKFILL_OUTCOMES[stage])).inc(rows)
 
 
 def event(object_kind: str, kind: str, outcome: str) -> None:

@@ -64,11 +64,46 @@ def problems(settings: Settings, database: Database | None = None) -> list[Probl
         found.append(Problem(
             "les données des workflows Temporal ne sont pas chiffrées (AGORA_FLOW_PAYLOAD_ENCRYPTION)",
             "Temporal payloads are not encrypted (AGORA_FLOW_PAYLOAD_ENCRYPTION)"))
+    found += open_metrics(settings)
     demo = demo_users(database) if database is not None else []
     if demo:
         found.append(Problem(
             f"des utilisateurs de démonstration existent avec leur mot de passe : {', '.join(demo)}",
             f"demo users exist with their demo password: {', '.join(demo)}"))
+    return found
+
+
+# A bind address listening on every interface: anyone who reaches the host may scrape it.
+_EVERY_INTERFACE = frozenset({"", "0.0.0.0", "::", "*"})
+
+
+def open_metrics(settings: Settings) -> list[Problem]:
+    """Metrics endpoints anyone can read: the API's ``/metrics`` with neither an address
+    restriction nor a token, and the worker's (or the API client's) endpoints, which take no
+    token, listening on every interface. Metrics are no personal data, but they tell
+    outsiders the Region's volumes, failures and incidents."""
+    found: list[Problem] = []
+    if not settings.metrics_allowed_addresses and not settings.metrics_token:
+        found.append(Problem(
+            "les métriques de l'API (/metrics) sont ouvertes à tous : restreignez-les aux adresses "
+            "du collecteur (AGORA_FLOW_METRICS_ALLOWED_ADDRESSES) ou exigez un jeton "
+            "(AGORA_FLOW_METRICS_TOKEN)",
+            "the API's metrics (/metrics) are open to anyone: restrict them to the scraper's "
+            "addresses (AGORA_FLOW_METRICS_ALLOWED_ADDRESSES) or require a token "
+            "(AGORA_FLOW_METRICS_TOKEN)"))
+    for variable, address in (("WORKER_METRICS_ADDRESS", settings.worker_metrics_address),
+                              ("WORKER_BUSINESS_METRICS_ADDRESS",
+                               settings.worker_business_metrics_address),
+                              ("API_ENGINE_METRICS_ADDRESS", settings.api_engine_metrics_address)):
+        host = address.rsplit(":", 1)[0].strip("[]") if address else None
+        if host in _EVERY_INTERFACE:
+            found.append(Problem(
+                f"des métriques sont servies sur toutes les interfaces, sans jeton possible "
+                f"(AGORA_FLOW_{variable}={address}) : liez-les à une adresse que seul le "
+                "collecteur atteint",
+                f"metrics are served on every interface, where no token can be required "
+                f"(AGORA_FLOW_{variable}={address}): bind them to an address only the scraper "
+                "reaches"))
     return found
 
 

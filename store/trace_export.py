@@ -111,7 +111,7 @@ def produce(store: TraceStore, identity: SigningIdentity, settings: Settings,
         _el(exchange, "ReceivedAt", row.received_at)
         for name, value in (("Dossier", row.dossier_id), ("Market", row.market_id),
                             ("ActingUser", row.acting_user), ("RequestId", row.request_id),
-                            ("VectorId", row.vector_id)):
+                            ("CorrelationId", row.correlation_id), ("VectorId", row.vector_id)):
             if value:
                 _el(exchange, name, value)
         _el(exchange, "Attempt", row.attempt)

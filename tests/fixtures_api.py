@@ -13,6 +13,7 @@ import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -63,12 +64,15 @@ class ApiHandle:
         return self._tokens[username]
 
 
-def serve_in_thread(app: object) -> tuple[str, uvicorn.Server, threading.Thread]:
+def serve_in_thread(app: object, **options: Any) -> tuple[str, uvicorn.Server, threading.Thread]:
+    """Serve ``app`` on a free port; ``options`` for uvicorn (e.g. the API's own
+    ``api.server.server_options()``) replace the quiet defaults."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))  # bound here and handed over: no race for the port
     port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=1))
+    server = uvicorn.Server(uvicorn.Config(
+        app, **{"log_level": "warning", "timeout_graceful_shutdown": 1, **options}))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True, name="api")
     thread.start()
     deadline = time.monotonic() + 10

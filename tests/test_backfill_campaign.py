@@ -9,17 +9,30 @@ import csv
 import io
 import signal
 import stat
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from prometheus_client import generate_latest
 from temporalio.client import Client
+from temporalio.exceptions import ApplicationError
+from temporalio.testing import ActivityEnvironment
 
+from activities.backfill import ANSWER_NOT_YET, BackfillActivities
 from agora.backfill_files import digest
 from backfill.held import load_held
 from backfill.validate import validate_export
-from contracts.backfill import CANCELLED, DONE, BackfillProgress, workflow_id_for
-from contracts.dossier import EventRequest
+from contracts.backfill import (
+    CANCELLED,
+    DONE,
+    BackfillProgress,
+    CampaignStep,
+    Resolution,
+    workflow_id_for,
+)
+from contracts.dossier import DossierInput, EventRequest
 from contracts.dossier import workflow_id_for as dossier_workflow_id
+from observability import metrics
 from settings import Settings
 from temporal_client import EventRefused
 from temporal_client import backfill as campaigns
@@ -210,3 +223,110 @@ async def test_a_backfilled_dossier_goes_on_in_the_live_flow(
     codes = {row[4] for row in report_rows(backfill_settings, again) if row[3] == "rejete_par_agora"}
     assert second.accepted < result.accepted
     assert "DOSSIER_DEJA_ENREGISTRE" in codes or "DOSSIER_DEJA_CHARGE" in codes
+
+
+def _rows_by_stage() -> dict[tuple[str, str], float]:
+    """The worker's backfill counter, as Prometheus would scrape it: (stage, outcome) → rows."""
+    found: dict[tuple[str, str], float] = {}
+    for family in metrics.REGISTRY.collect():
+        for sample in family.samples:
+            if sample.name == "agora_flow_backfill_rows_total":
+                assert set(sample.labels) == {"stage", "outcome"}  # never a file or a campaign
+                found[(sample.labels["stage"], sample.labels["outcome"])] = sample.value
+    return found
+
+
+def _moved(before: dict[tuple[str, str], float]) -> dict[tuple[str, str], int]:
+    return {key: int(value - before.get(key, 0)) for key, value in _rows_by_stage().items()
+            if value != before.get(key, 0)}
+
+
+@pytest.mark.usefixtures("backfill_worker", "clean_simulator")
+async def test_rows_are_counted_by_stage_where_they_move(
+        temporal_client: Client, backfill_settings: Settings, clean_file_channel: FileChannelHandle,
+        tmp_path: Path) -> None:
+    export = sample_export(tmp_path, 150, seed=21)
+    clean_file_channel.inject("reject_records", count=1, rate=0.5, code="TITULAIRE_DECEDE")
+    before = _rows_by_stage()
+    # Every stage and outcome is there at 0 from the worker's start: rates are never absent.
+    assert {key for key, value in before.items()} >= {
+        (stage, outcome) for stage, outcomes in metrics.BACKFILL_OUTCOMES.items()
+        for outcome in outcomes}
+    campaign = await campaigns.start_campaign(temporal_client, backfill_settings, export, **FAST)
+    result = await finished(temporal_client, campaign)
+    assert result.phase == DONE and result.rejected > 0 and result.dossiers_started > 0
+
+    expected = {("classify", row_class): rows for row_class, rows in result.counts.items()}
+    expected |= {("nir_resolution", "deposited"): result.to_resolve,
+                 ("nir_resolution", "found"): result.resolution.found,
+                 ("nir_resolution", "unknown"): result.resolution.unknown,
+                 ("nir_resolution", "several"): result.resolution.several,
+                 ("deposit", "deposited"): result.rows_deposited,
+                 ("acknowledgement", "accepted"): result.accepted,
+                 ("acknowledgement", "rejected"): result.rejected,
+                 ("open_dossiers", "started"): result.dossiers_started}
+    assert _moved(before) == {key: rows for key, rows in expected.items() if rows}
+    text = generate_latest(metrics.REGISTRY).decode()
+    assert campaign not in text and "LOT-" not in text and "RESOLUTION-" not in text
+
+
+@pytest.mark.usefixtures("backfill_worker", "clean_simulator")
+async def test_rows_of_files_refused_whole_are_counted_refused(
+        temporal_client: Client, backfill_settings: Settings, clean_file_channel: FileChannelHandle,
+        tmp_path: Path) -> None:
+    export = sample_export(tmp_path, 150, seed=22)
+    # The resolution request, then the first chunk, refused whole.
+    clean_file_channel.inject("refuse_file", count=2)
+    before = _rows_by_stage()
+    campaign = await campaigns.start_campaign(temporal_client, backfill_settings, export, **FAST)
+    result = await finished(temporal_client, campaign)
+    assert result.resolution.refused_code and result.to_resolve > 0
+    refused_chunk = next(f for f in result.files if f.kind == "chunk" and f.answer == "REFUSE")
+    moved = _moved(before)
+    assert moved[("nir_resolution", "refused")] == result.to_resolve
+    assert ("nir_resolution", "found") not in moved
+    assert moved[("acknowledgement", "refused")] == refused_chunk.rows
+    assert moved[("acknowledgement", "rejected")] + refused_chunk.rows == result.rejected
+    assert moved[("acknowledgement", "accepted")] == result.accepted
+
+
+@pytest.mark.usefixtures("clean_simulator", "clean_file_channel")
+async def test_a_step_run_again_counts_no_row_twice(backfill_settings: Settings,
+                                                    tmp_path: Path) -> None:
+    """Temporal may run an activity again after it did its work (a worker presumed dead, a
+    result lost): the rows it moved are counted by the attempt that moved them only."""
+
+    async def never_started(dossier: DossierInput, task_queue: str) -> bool:
+        raise AssertionError("no dossier is started here")
+
+    activities = BackfillActivities(backfill_settings, never_started)
+    campaign = campaigns.new_campaign_id()
+    campaigns.campaign_files(backfill_settings, campaign).hand_in(
+        sample_export(tmp_path, 60, seed=23))
+    step = CampaignStep(campaign)
+    environment = ActivityEnvironment()
+    before = _rows_by_stage()
+    for _ in range(2):
+        prepared = environment.run(activities.prepare, step)
+        request = environment.run(activities.deposit_resolution, step)
+    assert request is not None
+    answered = CampaignStep(campaign, name=request.name, digest=request.digest)
+    for _ in range(2):
+        resolution = await _answered(lambda: environment.run(activities.collect_resolution, answered))
+    assert _moved(before) == {key: rows for key, rows in {
+        **{("classify", row_class): rows for row_class, rows in prepared.counts.items()},
+        ("nir_resolution", "deposited"): request.rows,
+        ("nir_resolution", "found"): resolution.found,
+        ("nir_resolution", "unknown"): resolution.unknown,
+        ("nir_resolution", "several"): resolution.several}.items() if rows}
+
+
+async def _answered(collect: Callable[[], Resolution]) -> Resolution:
+    """The answer, once the channel has it (an answer not there yet fails the attempt)."""
+    for _ in range(100):
+        try:
+            return collect()
+        except ApplicationError as error:
+            assert error.type == ANSWER_NOT_YET
+            await asyncio.sleep(0.1)
+    raise AssertionError("no answer from the channel")

@@ -32,7 +32,6 @@ from agora.simulator.app import create_app as create_simulator_app
 from agora.simulator.config import ADMIN_TOKEN_HEADER, SimulatorConfig
 from api.app import create_app
 from api.errors import InvalidFields, Refused
-from api.front_door import WithoutQueryString
 from api.signin import throttle
 from settings import Settings
 from store.crypto import KEY_ENV
@@ -449,34 +448,13 @@ def test_refusals_mask_a_nir_they_quote() -> None:
         assert NIR not in text and f"{NIR[0]} {NIR[1:3]} {NIR[3:5]} **" in text
 
 
-def test_access_log_lines_carry_no_query_string() -> None:
-    record = logging.LogRecord("uvicorn.access", logging.INFO, __file__, 1, '%s - "%s %s HTTP/%s" %d',
-                               ("127.0.0.1:5000", "GET", "/dossiers?nom=SANTONI&nir=1850", "1.1", 200),
-                               None)
-    assert WithoutQueryString().filter(record)
-    assert record.getMessage() == '127.0.0.1:5000 - "GET /dossiers HTTP/1.1" 200'
-
-
-def test_the_served_api_filters_its_access_log(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    from api import server
-
-    monkeypatch.setattr(server.uvicorn, "run", lambda *args, **kwargs: None)
-    monkeypatch.setattr(server, "create_app", lambda *args: object())
-    access = logging.getLogger("uvicorn.access")
-    before = list(access.filters)
-    try:
-        server.run(_settings(tmp_path))
-        assert any(isinstance(f, WithoutQueryString) for f in access.filters)
-    finally:
-        access.filters[:] = before
-
-
 # --- production refuses the development conveniences -----------------------------------
 
 
 def _production(tmp: Path, **changes: Any) -> Settings:
     base = {"env": "production", "simulator_admin": False,
-            "public_url": "https://agora-flow.region.example.fr"}
+            "public_url": "https://agora-flow.region.example.fr",
+            "metrics_token": "jeton-de-collecte"}
     return dataclasses.replace(_settings(tmp), **{**base, **changes})
 
 
@@ -539,9 +517,11 @@ def test_check_config_lists_every_problem_in_french_and_english(
         main(["check-config"])
     out = capsys.readouterr().out
     assert exited.value.code == 1
-    assert "3 problème(s)" in out and "problem(s) for production" in out
+    assert "4 problème(s)" in out and "problem(s) for production" in out
     assert "pas en HTTPS" in out and "not HTTPS" in out
+    assert "(/metrics) sont ouvertes à tous" in out
     monkeypatch.setenv("AGORA_FLOW_PUBLIC_URL", "https://agora-flow.region.example.fr")
+    monkeypatch.setenv("AGORA_FLOW_METRICS_ALLOWED_ADDRESSES", "10.1.0.0/16")
     monkeypatch.setenv("AGORA_FLOW_SIMULATOR_ADMIN", "false")
     monkeypatch.setenv(KEY_ENV, "configured-by-the-operator")
     main(["check-config"])  # no SystemExit: ready

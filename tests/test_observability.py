@@ -19,7 +19,7 @@ import re
 import socket
 import threading
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from types import SimpleNamespace
@@ -40,11 +40,13 @@ import worker as agora_worker
 from agora import operations
 from api.app import create_app
 from api.metrics import routes as metrics_routes
+from api.server import server_options
 from contracts.agora_link import GateConfig
 from observability import correlation, engine, logs, metrics
 from settings import Settings
 from state_models.public_holidays import default_calendar
 from store.db import Database
+from store.production import problems
 from temporal_client import gauges
 from temporal_client.dossiers import create_dossier, view_dossier
 from temporal_client.link import ensure_link_workflow, link_config_from_environment
@@ -92,7 +94,9 @@ async def stack(temporal_env: WorkflowEnvironment, agora_settings: Settings,
     app = create_app(settings, connect, retry=FAST_RETRY)
     database: Database = app.state.context.db
     seed_users(database)
-    base_url, server, thread = serve_in_thread(app)
+    # Served as `agora-flow api` serves it: uvicorn's lines go through the process's logging.
+    restore_libraries = route_libraries_as_a_process()
+    base_url, server, thread = serve_in_thread(app, **server_options())
     engine_address = f"127.0.0.1:{free_port()}"
     # The worker's client as `agora-flow worker` builds it: the product's converter, the
     # request-id interceptor and a runtime serving the SDK's metrics.
@@ -106,8 +110,25 @@ async def stack(temporal_env: WorkflowEnvironment, agora_settings: Settings,
         await client.get_workflow_handle(settings.link_workflow_id).terminate()
     server.should_exit = True
     thread.join(timeout=5)
+    restore_libraries()
     database.dispose()
     smtp.stop()
+
+
+def route_libraries_as_a_process() -> Callable[[], None]:
+    """Libraries' loggers routed as `observability.logs.configure` routes them in a product
+    process, before its servers start (uvicorn decides whether to write access lines from
+    the state it finds). Answers what puts them back."""
+    libraries = [logging.getLogger(name) for name in ("uvicorn", "uvicorn.error",
+                                                      "uvicorn.access", "httpx", "httpcore")]
+    saved = [(lib, list(lib.handlers), lib.propagate, lib.level) for lib in libraries]
+    logs.route_library_loggers()
+
+    def restore() -> None:
+        for lib, handlers, propagate, level in saved:
+            lib.handlers[:], lib.propagate, lib.level = handlers, propagate, level
+
+    return restore
 
 
 @pytest.fixture
@@ -153,7 +174,7 @@ async def test_a_run_logs_no_personal_data_joins_up_and_is_measured(
               "birth_date": "1979-11-23", "email": f"zephyrine.{marker}@exemple.fr"}
     payload = api_helpers.create_payload(**person)
     nir = payload["person"]["nir"]
-    create_id, validate_id = f"c0ffee-{marker}", f"da7a-{marker}"
+    create_id, validate_id, search_id = f"c0ffee-{marker}", f"da7a-{marker}", f"5ea4c4-{marker}"
     before = {
         "ack": sample("agora_flow_agora_calls_total", operation="ValiderDossier",
                       outcome=metrics.ACKNOWLEDGED, fault_code=""),
@@ -195,6 +216,11 @@ async def test_a_run_logs_no_personal_data_joins_up_and_is_measured(
         # An id that could carry anything is not taken: a fresh one is made.
         page = await http.get("/api/dossiers", headers={correlation.HTTP_HEADER: nir})
         assert re.fullmatch(r"[0-9a-f]{32}", page.headers[correlation.HTTP_HEADER])
+        # A search by name (and a NIR a client put in the query string): the access line
+        # must hold neither.
+        found = await http.get("/api/dossiers", params={"q": person["birth_name"], "nir": nir},
+                               headers={correlation.HTTP_HEADER: search_id})
+        assert found.status_code == 200 and found.json()["total"] == 1
 
     # A dossier whose first call falls in a (two-second) maintenance window: held, then sent.
     held = dataclasses.replace(factories.dossier(FAST_RETRY), link=GateConfig(
@@ -213,6 +239,18 @@ async def test_a_run_logs_no_personal_data_joins_up_and_is_measured(
             "description": "AGORA répond HTTP 500 sur ValiderDossier."})
         assert opened.status_code == 201, opened.text
     await stack.smtp.wait_for(lambda messages: any(ticket in m.subject for m in messages))
+
+    # A name typed into a page's path, signed out: sent to the sign-in page, named nowhere.
+    typed_id = f"7e11ed-{marker}"
+    async with httpx.AsyncClient(base_url=stack.api.base_url) as anonymous:
+        typed = await anonymous.get(f"/dossiers/{person['birth_name']}",
+                                    headers={correlation.HTTP_HEADER: typed_id})
+    assert typed.status_code == 303
+
+    async def logged_last_request() -> bool:  # its access line is written once it has answered
+        return typed_id in log_lines.getvalue()
+
+    await eventually(logged_last_request)
 
     # --- logs: JSON lines, no personal value, the ids that join them up ---------------------
     lines = [json.loads(line) for line in log_lines.getvalue().splitlines()]
@@ -237,6 +275,19 @@ async def test_a_run_logs_no_personal_data_joins_up_and_is_measured(
     assert agora_line("ValiderDossier", metrics.ACKNOWLEDGED)["request_id"] == validate_id
     refusal = agora_line("ValiderDossier", metrics.BUSINESS_FAULT)
     assert refusal["fault_code"] == operations.FAULT_STATE and refusal["level"] == "WARNING"
+
+    # Access lines: one per request, JSON like the rest, with its request id and the route
+    # template, never the query string.
+    access = [line for line in lines if line["logger"] == "api.access"]
+    search = [line for line in access if line.get("request_id") == search_id]
+    assert [(line["http_method"], line["route"], line["status"]) for line in search] == [
+        ("GET", "/api/dossiers", 200)]
+    assert all("?" not in line["message"] and line["route"] and line["request_id"]
+               for line in access)
+    assert {line["status"] for line in access if line["request_id"] == create_id} == {201}
+    assert {line["status"] for line in access if line["request_id"] == validate_id} == {200}
+    events = [line for line in access if line["route"] == "/api/dossiers/{dossier_id}/events/{event}"]
+    assert {line["dossier_id"] for line in events if line["status"] == 200} == {dossier_id}
 
     # --- the AGORA traces carry the same request ids ----------------------------------------
     async with stack.api.client("auditeur") as http:
@@ -518,6 +569,35 @@ async def test_metrics_can_be_restricted_by_address_and_token() -> None:
     assert await _scrape(by_token, "10.2.0.1", {"Authorization": "Bearer autre"}) == 401
     assert await _scrape(by_token, "10.2.0.1",
                          {"Authorization": "Bearer jeton-de-collecte"}) == 200
+
+
+def test_check_config_flags_metrics_open_to_anyone_in_production(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from cli import main
+
+    for name, value in {"ENV": "production", "DATABASE_URL": f"sqlite:///{tmp_path / 'c.sqlite3'}",
+                        "DATA_DIR": str(tmp_path), "METRICS_ALLOWED_ADDRESSES": "",
+                        "METRICS_TOKEN": "", "WORKER_METRICS_ADDRESS": "0.0.0.0:9464",
+                        "WORKER_BUSINESS_METRICS_ADDRESS": "10.1.2.3:9466",
+                        "API_ENGINE_METRICS_ADDRESS": "[::]:9465"}.items():
+        monkeypatch.setenv(f"AGORA_FLOW_{name}", value)
+    with pytest.raises(SystemExit):
+        main(["check-config"])
+    out = capsys.readouterr().out
+    assert "les métriques de l'API (/metrics) sont ouvertes à tous" in out
+    flagged = re.findall(r"toutes les interfaces, sans jeton possible \(AGORA_FLOW_(\w+)=", out)
+    assert flagged == ["WORKER_METRICS_ADDRESS", "API_ENGINE_METRICS_ADDRESS"]
+
+    def metric_problems(**changes: Any) -> list[str]:
+        settings = dataclasses.replace(Settings(), **changes)
+        return [problem.french for problem in problems(settings) if "métriques" in problem.french]
+
+    restricted = {"worker_metrics_address": "10.1.2.3:9464", "api_engine_metrics_address": "",
+                  "worker_business_metrics_address": "127.0.0.1:9466"}
+    # Either restriction closes the API's endpoint; a specific or empty address is no finding.
+    assert metric_problems(**restricted, metrics_token="jeton") == []
+    assert metric_problems(**restricted, metrics_allowed_addresses=("10.1.0.0/16",)) == []
+    assert len(metric_problems(**restricted)) == 1
 
 
 def test_one_engine_runtime_per_address() -> None:

@@ -4,12 +4,15 @@ import pytest
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from agora.pki import (
     common_name,
     create_foreign_ca_leaf,
     create_self_signed_leaf,
+    ensure_dev_client_cert,
     ensure_dev_pki,
+    ensure_dev_server_cert,
     load_signing_identity,
 )
 
@@ -62,3 +65,37 @@ def test_refusable_leaves_for_tests(tmp_path: Path) -> None:
     assert foreign.issuer == trusted_ca.subject  # same name, other key
     with pytest.raises(InvalidSignature):
         foreign.verify_directly_issued_by(trusted_ca)
+
+
+def _names(cert: x509.Certificate) -> set[str]:
+    names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    return {str(n.value) for n in names}
+
+
+def test_one_function_issues_every_dev_server_certificate(tmp_path: Path) -> None:
+    ca = _cert(ensure_dev_pki(tmp_path, "agora-flow").ca_cert)
+    cert_path, key_path = ensure_dev_server_cert(tmp_path, "127.0.0.1")
+    loopback = _cert(cert_path)
+    loopback.verify_directly_issued_by(ca)
+    assert _names(loopback) == {"localhost", "127.0.0.1"}
+    assert loopback.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value == \
+        x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH])
+    assert key_path.stat().st_mode & 0o077 == 0
+    # Asked again (the SOAP endpoint and the file channel on the same host): the same files.
+    before = cert_path.read_bytes()
+    assert ensure_dev_server_cert(tmp_path, "127.0.0.1") == (cert_path, key_path)
+    assert cert_path.read_bytes() == before
+    named = _cert(ensure_dev_server_cert(tmp_path, "agora.dev.example")[0])
+    assert _names(named) == {"localhost", "127.0.0.1", "agora.dev.example"}
+    assert common_name(named) == "agora.dev.example"
+    other_ip = _cert(ensure_dev_server_cert(tmp_path, "10.0.0.7")[0])
+    assert "10.0.0.7" in _names(other_ip)
+
+
+def test_the_client_certificate_is_for_client_authentication(tmp_path: Path) -> None:
+    client = ensure_dev_client_cert(tmp_path, "agora-flow")
+    cert = _cert(client.client_cert)
+    cert.verify_directly_issued_by(_cert(client.ca_cert))
+    assert common_name(cert) == "agora-flow"
+    assert cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value == \
+        x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH])

@@ -12,7 +12,7 @@ import pytest
 
 from agora.client import AgoraClient, tls_of
 from agora.errors import AgoraUnavailable
-from agora.pki import create_foreign_ca_leaf, ensure_dev_tls
+from agora.pki import create_foreign_ca_leaf, ensure_dev_client_cert
 from agora.simulator.config import SimulatorConfig
 from agora.simulator.server import tls_options
 from settings import Settings, load_profile
@@ -40,7 +40,7 @@ def _rights(client: AgoraClient) -> dict:
 def test_the_tests_talk_to_agora_over_https(agora_settings: Settings,
                                             simulator: SimulatorHandle) -> None:
     assert agora_settings.agora_url.startswith("https://") and simulator.url.startswith("https://")
-    dev = ensure_dev_tls(agora_settings.pki_dir, agora_settings.application_id)
+    dev = ensure_dev_client_cert(agora_settings.pki_dir, agora_settings.application_id)
     # Development: the dev CA checks the server, the dev client leaf is presented.
     assert tls_of(agora_settings) == (str(dev.ca_cert), (str(dev.client_cert), str(dev.client_key)))
     assert _rights(AgoraClient(agora_settings))["cpf_hours"] >= 0
@@ -48,7 +48,7 @@ def test_the_tests_talk_to_agora_over_https(agora_settings: Settings,
 
 def test_a_required_client_certificate_is_presented_or_the_call_fails(
         agora_settings: Settings, strict_simulator: SimulatorHandle) -> None:
-    dev = ensure_dev_tls(agora_settings.pki_dir, agora_settings.application_id)
+    dev = ensure_dev_client_cert(agora_settings.pki_dir, agora_settings.application_id)
     on_strict = dataclasses.replace(agora_settings, agora_url=strict_simulator.url)
     assert _rights(AgoraClient(on_strict))["dif_hours"] == 0
     # Configured as in production, with the CA but no client certificate: refused.

@@ -19,11 +19,12 @@ from lxml import etree
 from temporalio.client import Client
 
 import worker as agora_worker
+from agora.tracing import ACKNOWLEDGED, Exchange, ExchangeContext
 from contracts.trace_export import DELIVERED, READY, TraceExportRequest
 from settings import Settings
 from store.authorisations import change_authorisations
-from store.trace_export import schema
-from store.traces import TraceStore
+from store.trace_export import produce, schema
+from store.traces import TraceStore, region_identity
 from store.users import create_user
 from temporal_client.traces import deliver_trace_export, start_trace_export, trace_export_view
 from tests.fixtures_smtp import SmtpServer
@@ -112,3 +113,35 @@ def _assert_pdf(data: bytes) -> None:
     assert len(offsets) == count - 1 >= 6
     for number, offset in enumerate(offsets, start=1):
         assert data[offset:].startswith(f"{number} 0 obj".encode()), number
+
+
+def test_an_exchange_exports_the_request_id_that_led_to_it(agora_settings: Settings,
+                                                           tmp_path: Path) -> None:
+    settings = dataclasses.replace(agora_settings, data_dir=tmp_path,
+                                   database_url=f"sqlite:///{tmp_path / 'traces.sqlite3'}")
+    store = TraceStore(settings)
+    for correlation_id in ("c0ffee-0042-beef", None):  # a call from the API, one without
+        store.record_exchange(Exchange(
+            "ValiderDossier", "agent", f"req-{uuid.uuid4().hex[:6]}",
+            ExchangeContext(dossier_id="D-7", correlation_id=correlation_id),
+            sent_at="2026-01-02T10:00:00+00:00", received_at="2026-01-02T10:00:01+00:00",
+            outcome=ACKNOWLEDGED, http_status=200, request_envelope=b"<e/>",
+            response_envelope=b"<ok/>"))
+    request = TraceExportRequest(
+        export_id=uuid.uuid4().hex[:12], requester="CDC", reference="REQ-2026-02",
+        recorded_by="auditeur", requested_at="2026-02-01T00:00:00+00:00", dossier_ids=["D-7"])
+    files = produce(store, region_identity(settings), settings, request)
+    document = etree.parse(str(Path(files.folder) / "traces.xml"))
+    assert schema().validate(document), schema().error_log
+    with_id, without = document.iter(f"{NS}Exchange")
+    assert with_id.findtext(f"{NS}CorrelationId") == "c0ffee-0042-beef"
+    assert with_id.findtext(f"{NS}RequestId").startswith("req-")  # the SOAP call's own id
+    assert without.find(f"{NS}CorrelationId") is None
+    # An export made before the element existed still validates.
+    for element in document.iter(f"{NS}CorrelationId"):
+        element.getparent().remove(element)
+    assert schema().validate(document)
+    # The element has its place: after the SOAP request id, before the vector.
+    misplaced = etree.SubElement(without, f"{NS}CorrelationId")
+    misplaced.text = "c0ffee-0042-beef"
+    assert not schema().validate(document)

@@ -34,7 +34,7 @@ from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Request,
 from agora import backfill_files as files
 from agora import operations as ops
 from agora.file_channel import DIGEST_HEADER
-from agora.pki import ensure_tls_server_cert
+from agora.pki import ensure_dev_server_cert
 from agora.simulator.config import ADMIN_TOKEN_HEADER
 from agora.simulator.store import Store
 from state_models.validators import ValidationError, validate_nir, validate_siret
@@ -284,6 +284,6 @@ def create_file_channel_app(rules: ChannelRules, admin_token: str | None,
 def tls_options(pki_dir: Path, host: str, ca_cert: Path) -> dict[str, Any]:
     """uvicorn's TLS options for the channel: the dev CA's server certificate for ``host``,
     and a client certificate from that CA required at the handshake."""
-    cert, key = ensure_tls_server_cert(pki_dir, host)
+    cert, key = ensure_dev_server_cert(pki_dir, host)
     return {"ssl_certfile": str(cert), "ssl_keyfile": str(key), "ssl_ca_certs": str(ca_cert),
             "ssl_cert_reqs": ssl.CERT_REQUIRED}

@@ -10,7 +10,7 @@ from typing import Any
 
 import uvicorn
 
-from agora.pki import ensure_dev_pki, ensure_dev_tls
+from agora.pki import ensure_dev_pki, ensure_dev_server_cert
 from agora.simulator.app import create_app
 from agora.simulator.config import SimulatorConfig, admin_token
 from agora.simulator.file_channel import ChannelRules, create_file_channel_app
@@ -23,9 +23,9 @@ def tls_options(settings: Settings) -> dict[str, Any]:
     against the same CA (required when configured). Empty when the simulator serves HTTP."""
     if not settings.simulator_tls:
         return {}
-    paths = ensure_dev_tls(settings.pki_dir, settings.application_id)
-    return {"ssl_certfile": str(paths.server_cert), "ssl_keyfile": str(paths.server_key),
-            "ssl_ca_certs": str(paths.ca_cert),
+    ca_cert = ensure_dev_pki(settings.pki_dir, settings.application_id).ca_cert
+    cert, key = ensure_dev_server_cert(settings.pki_dir, settings.simulator_host)
+    return {"ssl_certfile": str(cert), "ssl_keyfile": str(key), "ssl_ca_certs": str(ca_cert),
             "ssl_cert_reqs": ssl.CERT_REQUIRED if settings.simulator_require_client_cert
             else ssl.CERT_OPTIONAL}
 
