@@ -346,7 +346,7 @@ def _chain(*iterators: Iterator[LegacyRecord]) -> Iterator[LegacyRecord]:
         yield from iterator
 
 
-def _record_of(row: dict[str, str]) -> LegacyRecord:
+def _record_of(row: dict[str, Any]) -> LegacyRecord:
     """A chunk's record read back (the dossier starts from what AGORA accepted)."""
     def day(name: str) -> date | None:
         return date.fromisoformat(row[name]) if row.get(name) else None
@@ -363,7 +363,7 @@ def _record_of(row: dict[str, str]) -> LegacyRecord:
         session_start=day("dateDebutSession"), session_end=day("dateFinSession"),
         entry_date=date.fromisoformat(row["dateEntree"]), exit_date=day("dateSortie"),
         exit_reason=row.get("motifSortie"), remuneration=number("montantRemunere"),
-        status=row.get("statut"))
+        status=row.get("statut"), funders=tuple(row[files.FUNDER]))
 
 
 def _new_private(path: Path) -> Path:

@@ -177,6 +177,9 @@ class SettledCorrection:
     seq: int
     request: EventRequest
     history: list[HistoryEntry] = field(default_factory=list)  # the dossier's, for its view
+    # What the stored dossier says of the entry and the exit: kept by the correction's step.
+    entry_situation: dict[str, str] = field(default_factory=dict)
+    exit_reason_code: str | None = None
 
 
 def with_corrections(dossier: DossierInput, corrections: list[dict[str, str]]) -> DossierInput:

@@ -64,6 +64,7 @@ def _action_columns(action: TrainingAction) -> dict[str, Any]:
         "certification_code": action.certification_code,
         "purchase_mode": action.purchase_mode,
         "price": action.price,
+        "funders": [{"code": f.code, "share": f.share} for f in action.funders],
     }
 
 
@@ -147,6 +148,8 @@ def record_step(session: Session, step: DossierStep) -> bool:
         .where(Dossier.id == step.dossier_id, Dossier.last_seq <= seq)
         .values(state=facts.state, agora_dossier_id=facts.agora_dossier_id,
                 entry_date=facts.entry_date, registration_fault=facts.registration_fault,
+                entry_situation=dict(facts.entry_situation),
+                exit_reason_code=facts.exit_reason_code,
                 last_seq=seq, updated_at=utcnow())
     )
     return True

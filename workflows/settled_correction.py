@@ -40,7 +40,9 @@ class SettledCorrectionWorkflow:
     async def run(self, correction: SettledCorrection) -> DossierView:
         dossier, request = correction.dossier, correction.request
         facts = DossierFacts(state=SETTLED, agora_dossier_id=correction.agora_dossier_id,
-                             entry_date=correction.entry_date)
+                             entry_date=correction.entry_date,
+                             entry_situation=dict(correction.entry_situation),
+                             exit_reason_code=correction.exit_reason_code)
         # The dossier's own request id scheme: a resend of the same event is one effect at AGORA.
         request_id = request_id_for(dossier_workflow_id(dossier.dossier_id), correction.seq,
                                     request.event_id)
