@@ -11,7 +11,9 @@ from typing import Any
 
 import httpx
 import pytest
+from alembic import command
 from lxml import etree
+from sqlalchemy import create_engine, select, text
 
 import api.dossiers.service as dossier_service
 from activities.backfill import backfilled_dossier
@@ -27,7 +29,12 @@ from settings import Settings
 from state_models.backfill import COLUMNS, RowClass, classify, read_header
 from state_models.funders import FUNDERS, SELECTABLE, validate_funders
 from state_models.validators import ValidationError
+from store.db import Database, alembic_config
+from store.models import Dossier
+from store.writer import ProjectionWriter
+from tests import factories
 from tests.api_helpers import create_payload, registered
+from tests.conftest import FAST_RETRY
 from tests.fixtures_agora import SimulatorHandle, find_or_create_request, valid_nir, valid_siret
 from tests.fixtures_api import PASSWORD, ApiHandle
 
@@ -279,3 +286,31 @@ def test_an_older_input_without_funders_decodes_as_the_region_s() -> None:
     action = TrainingAction(siret=valid_siret(1), action_id="A", title="T", duration_hours=1,
                             start_date="2026-01-01", end_date="2026-02-01")
     assert action.funders == [Funder("2", "100.00")]
+
+
+def test_the_migration_gives_dossiers_stored_before_it_the_region_at_100(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AGORA_FLOW_DATA_DIR", str(tmp_path))
+    settings = dataclasses.replace(Settings(), data_dir=tmp_path,
+                                   database_url=f"sqlite:///{tmp_path}/t.sqlite3")
+    url = settings.effective_database_url
+    Database(url).dispose()
+    dossier = factories.dossier(FAST_RETRY)
+    ProjectionWriter(settings).dossier(dossier)
+    engine = create_engine(url)
+    config = alembic_config(url)
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0009")  # as stored before funders were carried
+        columns = {row[1] for row in connection.execute(text("PRAGMA table_info(dossiers)"))}
+        assert "funders" not in columns and "entry_situation" not in columns
+        command.upgrade(config, "head")
+    engine.dispose()
+    database = Database(url)
+    try:
+        with database.sessions() as session:
+            row = session.scalars(select(Dossier).where(Dossier.id == dossier.dossier_id)).one()
+            assert row.funders == [{"code": "2", "share": "100.00"}]
+            assert (row.entry_situation, row.exit_reason_code) == (None, None)
+    finally:
+        database.dispose()
