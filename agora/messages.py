@@ -236,6 +236,8 @@ class ReengineerDossier(Request):
     agora_dossier_id: str
     reason: str
     corrections: list[Correction] = field(default_factory=list)
+    # The action's funders, all of them, when the correction replaces them.
+    funders: list[Funder] | None = None
 
 
 @dataclass

@@ -93,6 +93,11 @@ CORRECTED_ACTION_FIELDS = ("title", "duration_hours", "start_date", "end_date",
                            "certification_code", "price")
 
 
+def _funders_text(funders: list[tuple[str, str]]) -> str | None:
+    """Funders as a correction's before or after value: "2 : 60.00 % ; 3 : 40.00 %"."""
+    return " ; ".join(f"{code} : {share} %" for code, share in funders) or None
+
+
 def record_corrections(session: Session, fields: PersonFields, step: DossierStep) -> None:
     """Before the corrected values replace the row's: each value that changes, before and
     after, under the step's timeline entry; the person's own values sealed under their key
@@ -108,6 +113,8 @@ def record_corrections(session: Session, fields: PersonFields, step: DossierStep
              for name in CORRECTED_PERSON_FIELDS]
     pairs += [(name, getattr(row, name), getattr(step.dossier.action, name), False)
               for name in CORRECTED_ACTION_FIELDS]
+    pairs.append(("funders", _funders_text([(f["code"], f["share"]) for f in row.funders or []]),
+                  _funders_text([(f.code, f.share) for f in step.dossier.action.funders]), False))
     for name, before, after, personal in pairs:
         if (before or None) != (after or None) and str(before) != str(after):
             where = (step.dossier_id, step.entry.seq, name)

@@ -27,6 +27,8 @@ from agora.simulator.store import Store
 from backfill.campaign import _record_of
 from settings import Settings
 from state_models.backfill import COLUMNS, RowClass, classify, read_header
+from state_models.dossier import DossierFacts
+from state_models.dossier_events import validate_event_data
 from state_models.funders import FUNDERS, SELECTABLE, validate_funders
 from state_models.validators import ValidationError
 from store.db import Database, alembic_config
@@ -314,3 +316,51 @@ def test_the_migration_gives_dossiers_stored_before_it_the_region_at_100(
             assert (row.entry_situation, row.exit_reason_code) == (None, None)
     finally:
         database.dispose()
+
+
+# --- a correction (re-engineering, operation 11) replaces the funders ----------------------
+
+
+def test_a_re_engineering_may_name_the_funders_alone() -> None:
+    facts = DossierFacts(state="entered", agora_dossier_id="AG1", entry_date="2026-01-05")
+    clean = validate_event_data("reengineer", {"reason": "cofinancement FSE",
+                                               "funders": TWO_FUNDERS}, facts)
+    assert clean == {"reason": "cofinancement FSE", "funders": [
+        {"code": "2", "share": "60.00"}, {"code": "3", "share": "40.00"}]}
+    with pytest.raises(ValidationError) as nothing:
+        validate_event_data("reengineer", {"reason": "rien"}, facts)
+    assert nothing.value.field == "corrections"
+    with pytest.raises(ValidationError) as bad:
+        validate_event_data("reengineer", {"reason": "x", "funders": [{"code": "3", "share": "50"}]},
+                            facts)
+    assert bad.value.field == "funders" and "100 %" in bad.value.reason
+
+
+@pytest.mark.usefixtures("clean_simulator")
+async def test_a_correction_of_the_funders_reaches_agora_and_the_store(
+        api: ApiHandle, simulator: SimulatorHandle) -> None:
+    async with api.client("gestionnaire") as manager:
+        created = await manager.post("/api/dossiers", json=create_payload(birth_name="Corrige"))
+        dossier_id = created.json()["dossier_id"]
+        await registered(manager, dossier_id)
+        refused = await manager.post(f"/api/dossiers/{dossier_id}/events/reengineer",
+                                     json={"reason": "FSE", "funders": [{"code": "3", "share": 50}]})
+        assert refused.status_code == 422
+        assert refused.json()["detail"][0]["loc"] == ["body", "funders"]
+        response = await manager.post(f"/api/dossiers/{dossier_id}/events/reengineer",
+                                      json={"reason": "cofinancement FSE", "funders": TWO_FUNDERS})
+        assert response.status_code == 200, response.text
+        detail = (await manager.get(f"/api/dossiers/{dossier_id}")).json()
+    assert [(f["code"], f["share"]) for f in detail["action"]["funders"]] == [
+        ("2", "60.00"), ("3", "40.00")]
+    [corrected] = [t for t in detail["timeline"] if t["event"] == "reengineer"]
+    assert corrected["operation"] == "ReingenierieDossier"
+    assert corrected["corrections"] == [{"field": "funders", "before": "2 : 100.00 %",
+                                         "after": "2 : 60.00 % ; 3 : 40.00 %"}]
+    agora = next(d for d in simulator.dossiers() if d["data"]["idDossierRegion"] == dossier_id)
+    assert agora["data"]["actionFormation"]["financeurs"] == [
+        {"codeFinanceur": "2", "part": "60.00"}, {"codeFinanceur": "3", "part": "40.00"}]
+    page = await _page(api, f"/dossiers/{dossier_id}")
+    assert "Fonds européens - FSE (3) : 40.00 %" in page
+    assert "<del>2 : 100.00 %</del> → <ins>2 : 60.00 % ; 3 : 40.00 %</ins>" in page
+    assert '<select id="f-reengineer-funder_code_1" name="funder_code_1">' in page

@@ -17,7 +17,7 @@ with workflow.unsafe.imports_passed_through():
     from contracts.dossier import (
         DossierView,
         SettledCorrection,
-        with_corrections,
+        corrected_by,
     )
     from contracts.dossier import workflow_id_for as dossier_workflow_id
     from contracts.projection import OutcomePlan
@@ -48,7 +48,7 @@ class SettledCorrectionWorkflow:
                                     request.event_id)
         plan = OutcomePlan(dossier.dossier_id, correction.seq, EVENT, request.acting_user,
                            request_id, current=facts, acknowledged=facts,
-                           corrected=with_corrections(dossier, request.data["corrections"]))
+                           corrected=corrected_by(dossier, request.data))
         ids = Ids(request_id, correction.agora_dossier_id, "", dossier.person.nir,
                   dossier.person.birth_name)
         activity, call = call_for(EVENT, ids, request.data, request.acting_user, plan)

@@ -370,9 +370,14 @@ def reengineer(store: Store, f: dict[str, Any], _: bool) -> Outcome:
             data[name] = value
         else:
             raise SoapFault(ops.FAULT_INVALID_DATA, f"Correction inconnue : {name}.")
+    funders = f.get("financeurs")
+    if funders is not None:
+        _check_funders("ReingenierieDossier", funders)
+        data["actionFormation"]["financeurs"] = funders
     store.update_dossier(dossier["id"], dossier["status"], dossier["status_operation"], data)
     ack = _ack(
-        dossier["id"], dossier["status"], f"{len(corrections)} correction(s) enregistrée(s)."
+        dossier["id"], dossier["status"], f"{len(corrections)} correction(s) enregistrée(s)"
+        + (", financeurs remplacés." if funders is not None else ".")
     )
     store.record_effect(f["idRequete"], "ReingenierieDossier", dossier["id"], ack)
     return Outcome(ack, "applied", dossier["id"])

@@ -104,6 +104,9 @@ class EventData(_Strict):
     settlement_date: IsoDate | None = None
     amount_paid: Amount | None = None
     corrections: Annotated[list[CorrectionIn], Field(max_length=20)] | None = None
+    funders: Annotated[list[FunderIn], Field(
+        max_length=21, description="Réingénierie : tous les financeurs de l'action et leurs "
+                                   "parts, qui remplacent les précédents")] | None = None
 
 
 # --- answers ------------------------------------------------------------------------

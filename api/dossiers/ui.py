@@ -80,12 +80,17 @@ def _create_payload(form: dict[str, str]) -> dict[str, Any]:
         return {n: form.get(n, "") for n in names if form.get(n, "").strip() != "" or n in ("nir", "siret")}
 
     market = {n: form[n].strip() for n in ("market_id", "session_id") if form.get(n, "").strip()}
-    # Rows left blank are not funders; a half-filled row is sent, so the rules name what lacks.
-    funders = [{"code": form.get(f"funder_code_{i}", "").strip(),
-                "share": form.get(f"funder_share_{i}", "").strip()}
-               for i in range(1, FUNDER_ROWS + 1)]
-    action = {**section(ACTION_FIELDS), "funders": [f for f in funders if f["code"] or f["share"]]}
+    action = {**section(ACTION_FIELDS), "funders": _funder_rows(form)}
     return {"person": section(PERSON_FIELDS), "action": action, **market}
+
+
+def _funder_rows(form: dict[str, str]) -> list[dict[str, str]]:
+    """The form's funder rows (a select and a share each). Rows left blank are not funders;
+    a half-filled row is sent, so that the rules name what it lacks."""
+    rows = [{"code": form.get(f"funder_code_{i}", "").strip(),
+             "share": form.get(f"funder_share_{i}", "").strip()}
+            for i in range(1, FUNDER_ROWS + 1)]
+    return [row for row in rows if row["code"] or row["share"]]
 
 
 @router.post("/dossiers/nouveau")
@@ -118,7 +123,7 @@ async def render_dossier_page(request: Request, user: User, dossier_id: str, sta
     workflow_id = workflow_id_for(dossier_id)
     show_agora = bool(values.pop("show_agora", False)) or request.query_params.get("agora") == "1"
     can_write = may(user, "dossiers:write")
-    return render(request, "dossier.html", status_code, user=user, d=detail,
+    return render(request, "dossier.html", status_code, user=user, d=detail, funder_rows=FUNDER_ROWS,
                   workflow_id=workflow_id,
                   temporal_web=f"{ctx.settings.temporal_web_url}/namespaces/"
                                f"{quote(ctx.settings.temporal_namespace)}/workflows/"
@@ -178,9 +183,16 @@ async def unmask(request: Request, dossier_id: str) -> Response:
 def _event_data(event: str, form: dict[str, str]) -> dict[str, Any]:
     required, optional = EVENT_FIELDS.get(event, ((), ()))
     data: dict[str, Any] = {}
+    funders = _funder_rows(form) if "funders" in optional else []
     for name in required + optional:
-        if name == "corrections":
-            data[name] = [{"name": form.get("correction_name", ""), "value": form.get("correction_value", "")}]
+        if name == "funders":
+            if funders:
+                data[name] = funders
+        elif name == "corrections":
+            # A re-engineering of the funders alone leaves the named correction blank.
+            if form.get("correction_value", "").strip() or not funders:
+                data[name] = [{"name": form.get("correction_name", ""),
+                               "value": form.get("correction_value", "")}]
         elif form.get(name, "").strip():
             data[name] = form[name].strip()
     return data
