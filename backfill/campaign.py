@@ -62,8 +62,10 @@ _DECIMALS = {"duration_hours", "remuneration"}
 
 
 def encode_record(record: LegacyRecord) -> bytes:
-    return json.dumps({k: (str(v) if v is not None and not isinstance(v, str) else v)
-                       for k, v in dataclasses.asdict(record).items()}).encode()
+    values = dataclasses.asdict(record)
+    funders = values.pop("funders")  # pairs (code, share): kept as JSON lists
+    return json.dumps({**{k: (str(v) if v is not None and not isinstance(v, str) else v)
+                          for k, v in values.items()}, "funders": funders}).encode()
 
 
 def decode_record(data: bytes) -> LegacyRecord:
@@ -72,6 +74,9 @@ def decode_record(data: bytes) -> LegacyRecord:
         values[name] = date.fromisoformat(values[name]) if values[name] else None
     for name in _DECIMALS:
         values[name] = Decimal(values[name]) if values[name] else None
+    # A record sealed by an earlier version has no funders: the record's default applies.
+    if "funders" in values:
+        values["funders"] = tuple(tuple(pair) for pair in values["funders"])
     return LegacyRecord(**values)
 
 

@@ -24,9 +24,9 @@ from agora.errors import AgoraFault
 from agora.messages import Funder, TrainingAction
 from agora.simulator.file_channel import _register
 from agora.simulator.store import Store
-from backfill.campaign import _record_of
+from backfill.campaign import _record_of, decode_record, encode_record
 from settings import Settings
-from state_models.backfill import COLUMNS, RowClass, classify, read_header
+from state_models.backfill import COLUMNS, LegacyRecord, RowClass, classify, read_header
 from state_models.dossier import DossierFacts
 from state_models.dossier_events import validate_event_data
 from state_models.funders import FUNDERS, SELECTABLE, validate_funders
@@ -257,9 +257,8 @@ async def test_the_page_shows_funders_entry_and_exit_from_the_store_without_the_
 # --- the backfill ---------------------------------------------------------------------
 
 
-def test_the_backfill_maps_a_legacy_row_to_the_region_at_100_and_carries_it(tmp_path: Path) -> None:
-    """The legacy export has no funder column (SPEC §6.1): the Region at 100 %, through the
-    chunk file, AGORA's dossier and the dossier brought to life."""
+def _legacy_record() -> LegacyRecord:
+    """A ready row of the legacy export, read by the backfill's rules."""
     row = {"num_dossier": "PE-1", "nir": valid_nir(5), "nom_naissance": "Santoni",
            "prenoms": "Marie", "date_naissance": "04/03/1990", "sexe": "2",
            "siret_organisme": valid_siret(5), "code_action": "ACT-9", "date_entree": "06/01/2020",
@@ -267,9 +266,16 @@ def test_the_backfill_maps_a_legacy_row_to_the_region_at_100_and_carries_it(tmp_
     layout = read_header([c for c in COLUMNS if c in row])
     verdict = classify(layout, [row[c] for c in COLUMNS if c in row], None)
     assert verdict.row_class == RowClass.READY and verdict.record is not None
-    assert verdict.record.funders == (("2", "100.00"),)
+    return verdict.record
 
-    chunk = files.parse(files.backfill_chunk("C1", 1, [verdict.record]), "LotReprise")
+
+def test_the_backfill_maps_a_legacy_row_to_the_region_at_100_and_carries_it(tmp_path: Path) -> None:
+    """The legacy export has no funder column (SPEC §6.1): the Region at 100 %, through the
+    chunk file, AGORA's dossier and the dossier brought to life."""
+    record = _legacy_record()
+    assert record.funders == (("2", "100.00"),)
+
+    chunk = files.parse(files.backfill_chunk("C1", 1, [record]), "LotReprise")
     [read] = files.request_records(chunk, "dossier")
     assert read[files.FUNDER] == [("2", "100.00")]
     assert _record_of(read).funders == (("2", "100.00"),)
@@ -364,3 +370,8 @@ async def test_a_correction_of_the_funders_reaches_agora_and_the_store(
     assert "Fonds européens - FSE (3) : 40.00 %" in page
     assert "<del>2 : 100.00 %</del> → <ins>2 : 60.00 % ; 3 : 40.00 %</ins>" in page
     assert '<select id="f-reengineer-funder_code_1" name="funder_code_1">' in page
+
+
+def test_a_sealed_record_keeps_its_funders() -> None:
+    row = dataclasses.replace(_legacy_record(), funders=(("2", "70.00"), ("3", "30.00")))
+    assert decode_record(encode_record(row)) == row
