@@ -371,6 +371,22 @@ async def test_a_correction_of_the_funders_reaches_agora_and_the_store(
     assert "<del>2 : 100.00 %</del> → <ins>2 : 60.00 % ; 3 : 40.00 %</ins>" in page
     assert '<select id="f-reengineer-funder_code_1" name="funder_code_1">' in page
 
+    # The page's correction form: the funders alone, the named correction left blank.
+    async with httpx.AsyncClient(base_url=api.base_url, timeout=60) as browser:
+        await browser.post("/connexion", data={"username": "gestionnaire", "password": PASSWORD})
+        tree = etree.HTML((await browser.get(f"/dossiers/{dossier_id}")).text)
+        form = tree.find(f".//form[@action='/dossiers/{dossier_id}/evenements/reengineer']")
+        tokens = {i.get("name"): i.get("value") for i in form.iterfind(".//input[@type='hidden']")}
+        sent = await browser.post(f"/dossiers/{dossier_id}/evenements/reengineer", data={
+            **tokens, "reason": "fin du cofinancement", "correction_name": "title",
+            "correction_value": "", "funder_code_1": "2", "funder_share_1": "100"})
+        assert sent.status_code == 303, sent.text
+    async with api.client("gestionnaire") as manager:
+        detail = (await manager.get(f"/api/dossiers/{dossier_id}")).json()
+    assert [(f["code"], f["share"]) for f in detail["action"]["funders"]] == [("2", "100.00")]
+    assert detail["timeline"][-1]["corrections"] == [
+        {"field": "funders", "before": "2 : 60.00 % ; 3 : 40.00 %", "after": "2 : 100.00 %"}]
+
 
 def test_a_sealed_record_keeps_its_funders() -> None:
     row = dataclasses.replace(_legacy_record(), funders=(("2", "70.00"), ("3", "30.00")))
