@@ -232,7 +232,11 @@ async def test_the_page_shows_funders_entry_and_exit_from_the_store_without_the_
                 ("enter", {"entry_date": "2026-01-05", "france_travail_registered": "oui",
                            "job_seeker_since": "2025-06-01", "socio_professional_category": "6",
                            "last_contract_type": "INTERIM"}),
-                ("exit", {"exit_date": "2026-06-30", "reason": "emploi", "reason_code": "EMPLOI"})):
+                ("exit", {"exit_date": "2026-06-30", "reason": "emploi", "reason_code": "EMPLOI"}),
+                ("settle", {"settlement_date": "2026-07-15", "amount_paid": "1200.00"}),
+                # A settled dossier's correction (its workflow has ended) keeps them too.
+                ("reengineer", {"reason": "intitulé", "corrections": [
+                    {"name": "title", "value": "Agent de restauration"}]})):
             response = await manager.post(f"/api/dossiers/{dossier_id}/events/{event}", json=data)
             assert response.status_code == 200, response.text
 
@@ -242,6 +246,7 @@ async def test_the_page_shows_funders_entry_and_exit_from_the_store_without_the_
         monkeypatch.setattr(dossier_service, "view_dossier", unreachable)
         detail = (await manager.get(f"/api/dossiers/{dossier_id}")).json()
     assert detail["live"] is False
+    assert detail["state"] == "settled" and detail["action"]["title"] == "Agent de restauration"
     assert detail["entry_situation"] == {"france_travail_registered": "oui",
                                          "job_seeker_since": "2025-06-01",
                                          "socio_professional_category": "6",
