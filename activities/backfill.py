@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from agora.messages import Person, TrainingAction
+from agora.messages import Funder, Person, TrainingAction
 from contracts.backfill import (
     Acknowledged,
     CampaignStep,
@@ -64,7 +64,8 @@ def backfilled_dossier(record: LegacyRecord, agora_id: str, campaign_id: str) ->
             title=record.action_title or record.action_code, duration_hours=int(hours),
             start_date=(record.session_start or record.entry_date).isoformat(),
             end_date=record.session_end.isoformat() if record.session_end else "",
-            certification_code=record.certification_code),
+            certification_code=record.certification_code,
+            funders=[Funder(code, share) for code, share in record.funders]),
         acting_user=f"reprise:{campaign_id}",
         backfilled=Backfilled(agora_dossier_id=agora_id, state="entered",
                               entry_date=record.entry_date.isoformat(), campaign_id=campaign_id))

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
+from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 
 from lxml import etree
@@ -109,6 +110,8 @@ def backfill_chunk(campaign: str, number: int, records: Sequence[LegacyRecord]) 
             + _element("dateSortie", _iso(record.exit_date))
             + _element("motifSortie", record.exit_reason)
             + _element("montantRemunere", amount) + _element("statut", record.status)
+            + "".join(f"<financeur code={quoteattr(code)} part={quoteattr(share)}/>"
+                      for code, share in record.funders)
             + "</dossier>\n")
     parts.append("</LotReprise>\n")
     return "".join(parts).encode()
@@ -192,12 +195,19 @@ def read_answer(data: bytes, root: str) -> Answer:
                   records=tuple(records))
 
 
-def request_records(element: etree._Element, kind: str) -> list[dict[str, str]]:
+FUNDER = "financeur"
+
+
+def request_records(element: etree._Element, kind: str) -> list[dict[str, Any]]:
     """The records of a parsed request (``individu`` or ``dossier``) as {field: text}, with
-    the record's ``ref`` (the simulator's reading)."""
+    the record's ``ref`` (the simulator's reading); a dossier's funders under ``financeur``
+    as a list of (code, share)."""
     rows = []
     for child in element.iterchildren(_NS + kind):
-        row = {etree.QName(value).localname: (value.text or "") for value in child}
+        row: dict[str, Any] = {etree.QName(value).localname: (value.text or "")
+                               for value in child if etree.QName(value).localname != FUNDER}
+        row[FUNDER] = [(f.get("code", ""), f.get("part", ""))
+                       for f in child.iterchildren(_NS + FUNDER)]
         row["ref"] = child.get("ref", "")
         rows.append(row)
     return rows

@@ -11,6 +11,8 @@ activity inputs.
 from dataclasses import asdict, dataclass, field
 from typing import Any, ClassVar
 
+from state_models.funders import region_only
+
 # English field name -> AGORA element name. One table for every message.
 FRENCH_NAMES: dict[str, str] = {
     "request_id": "idRequete",
@@ -36,6 +38,9 @@ FRENCH_NAMES: dict[str, str] = {
     "end_date": "dateFin",
     "purchase_mode": "modeAchat",
     "price": "prix",
+    "funders": "financeurs",
+    "code": "codeFinanceur",
+    "share": "part",
     "validation_date": "dateValidation",
     "entry_date": "dateEntree",
     "entry_kind": "natureEntree",
@@ -116,6 +121,20 @@ class Person:
 
 
 @dataclass
+class Funder:
+    """One funder of the training action: its LHÉO financer code (state_models/funders.py)
+    and its share in percent, as decimal text with two decimals."""
+
+    code: str
+    share: str
+
+
+def region_funders() -> list[Funder]:
+    """The Region's own programme funds a dossier alone unless told otherwise."""
+    return [Funder(code, share) for code, share in region_only()]
+
+
+@dataclass
 class TrainingAction:
     siret: str
     action_id: str
@@ -126,6 +145,9 @@ class TrainingAction:
     certification_code: str | None = None
     purchase_mode: str = "MARCHE_PUBLIC"
     price: str | None = None  # decimal as text, euros
+    # Its funders with their shares; a dossier recorded before funders were carried decodes
+    # with the Region's default.
+    funders: list[Funder] = field(default_factory=region_funders)
 
 
 @dataclass
@@ -214,6 +236,8 @@ class ReengineerDossier(Request):
     agora_dossier_id: str
     reason: str
     corrections: list[Correction] = field(default_factory=list)
+    # The action's funders, all of them, when the correction replaces them.
+    funders: list[Funder] | None = None
 
 
 @dataclass

@@ -78,6 +78,9 @@ FAULT_UNKNOWN_DOSSIER = "agora:DossierInconnu"
 # dossier id: the same request with the same Region id is a replay, another id is refused.
 FAULT_ALREADY_REGISTERED = "agora:DossierDejaEnregistre"
 FAULT_INVALID_DATA = "agora:DonneesInvalides"  # schema or business-data validation failed
+# The action's funders missing, naming the obsolete code or a code twice, or shares not
+# summing to 100 % (an unknown code is refused by the schema, as FAULT_INVALID_DATA).
+FAULT_INVALID_FUNDERS = "agora:FinanceursInvalides"
 FAULT_SERVER = "agora:ErreurInterne"
 
 # Namespaces the fault-code prefixes stand for (AGORA gives the real ones at onboarding).

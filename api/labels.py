@@ -72,6 +72,9 @@ FIELDS = {
     "certification_code": "Code de certification (RNCP/RS)",
     "purchase_mode": "Mode d'achat",
     "price": "Prix (€)",
+    "funders": "Financeurs",
+    "funder_code": "Financeur",
+    "funder_share": "Part (%)",
     "market_id": "Marché",
     "session_id": "Session du marché",
 }

@@ -24,6 +24,7 @@ from observability import correlation
 from state_models.dossier import STATES
 from state_models.dossier_data import CHOICES
 from state_models.dossier_events import CORRECTABLE_FIELDS, DATE_FIELDS, EVENT_FIELDS
+from state_models.funders import FUNDERS, SELECTABLE
 from store.models import User
 
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
@@ -31,6 +32,7 @@ templates.env.filters["paris_time"] = labels.paris_time
 templates.env.globals.update(
     labels=labels, STATES=STATES, EVENT_FIELDS=EVENT_FIELDS, DATE_FIELDS=DATE_FIELDS,
     CORRECTABLE_FIELDS=sorted(CORRECTABLE_FIELDS), CHOICES=CHOICES,
+    FUNDERS=FUNDERS, SELECTABLE_FUNDERS=SELECTABLE,
     # A new one-time token for each rendered form (see api/idempotency.py).
     once_token=lambda: uuid.uuid4().hex,
 )

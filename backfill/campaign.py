@@ -62,8 +62,10 @@ _DECIMALS = {"duration_hours", "remuneration"}
 
 
 def encode_record(record: LegacyRecord) -> bytes:
-    return json.dumps({k: (str(v) if v is not None and not isinstance(v, str) else v)
-                       for k, v in dataclasses.asdict(record).items()}).encode()
+    values = dataclasses.asdict(record)
+    funders = values.pop("funders")  # pairs (code, share): kept as JSON lists
+    return json.dumps({**{k: (str(v) if v is not None and not isinstance(v, str) else v)
+                          for k, v in values.items()}, "funders": funders}).encode()
 
 
 def decode_record(data: bytes) -> LegacyRecord:
@@ -72,6 +74,9 @@ def decode_record(data: bytes) -> LegacyRecord:
         values[name] = date.fromisoformat(values[name]) if values[name] else None
     for name in _DECIMALS:
         values[name] = Decimal(values[name]) if values[name] else None
+    # A record sealed by an earlier version has no funders: the record's default applies.
+    if "funders" in values:
+        values["funders"] = tuple(tuple(pair) for pair in values["funders"])
     return LegacyRecord(**values)
 
 
@@ -354,7 +359,7 @@ def _chain(*iterators: Iterator[LegacyRecord]) -> Iterator[LegacyRecord]:
         yield from iterator
 
 
-def _record_of(row: dict[str, str]) -> LegacyRecord:
+def _record_of(row: dict[str, Any]) -> LegacyRecord:
     """A chunk's record read back (the dossier starts from what AGORA accepted)."""
     def day(name: str) -> date | None:
         return date.fromisoformat(row[name]) if row.get(name) else None
@@ -371,7 +376,7 @@ def _record_of(row: dict[str, str]) -> LegacyRecord:
         session_start=day("dateDebutSession"), session_end=day("dateFinSession"),
         entry_date=date.fromisoformat(row["dateEntree"]), exit_date=day("dateSortie"),
         exit_reason=row.get("motifSortie"), remuneration=number("montantRemunere"),
-        status=row.get("statut"))
+        status=row.get("statut"), funders=tuple(row[files.FUNDER]))
 
 
 def _new_private(path: Path) -> Path:

@@ -9,7 +9,7 @@ from typing import Any
 
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
 
-from agora.messages import Person, TrainingAction
+from agora.messages import Funder, Person, TrainingAction
 from contracts.agora_link import GateConfig, LinkWait
 from contracts.notify import SentEmail
 from contracts.search_attributes import DOSSIER_ID, DOSSIER_STATE
@@ -177,6 +177,9 @@ class SettledCorrection:
     seq: int
     request: EventRequest
     history: list[HistoryEntry] = field(default_factory=list)  # the dossier's, for its view
+    # What the stored dossier says of the entry and the exit: kept by the correction's step.
+    entry_situation: dict[str, str] = field(default_factory=dict)
+    exit_reason_code: str | None = None
 
 
 def with_corrections(dossier: DossierInput, corrections: list[dict[str, str]]) -> DossierInput:
@@ -195,3 +198,13 @@ def with_corrections(dossier: DossierInput, corrections: list[dict[str, str]]) -
                 else:
                     action = replace(action, **{name: typed})
     return replace(dossier, person=person, action=action)
+
+
+def corrected_by(dossier: DossierInput, data: dict[str, Any]) -> DossierInput:
+    """The dossier's data after a re-engineering (the event's normalised data): its
+    corrections (name, value) applied, and the action's funders replaced when it names them."""
+    dossier = with_corrections(dossier, data.get("corrections", []))
+    if "funders" not in data:
+        return dossier
+    funders = [Funder(f["code"], f["share"]) for f in data["funders"]]
+    return replace(dossier, action=replace(dossier.action, funders=funders))

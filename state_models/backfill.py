@@ -18,6 +18,7 @@ from enum import StrEnum
 from typing import Any
 
 from state_models.dossier_data import legacy_exit_reason_code
+from state_models.funders import region_only
 from state_models.validators import (
     ValidationError,
     validate_amount,
@@ -136,6 +137,9 @@ class LegacyRecord:
     status: str | None
     # The exit reason as AGORA's code (state_models/dossier_data.py), where the text says one.
     exit_reason_code: str | None = None
+    # The action's funders (code, share): the export has no funder column (SPEC §6.1), and
+    # the legacy tool held the Region's own programme only, so the Region at 100 %.
+    funders: tuple[tuple[str, str], ...] = tuple(region_only())
 
 
 @dataclass(frozen=True)

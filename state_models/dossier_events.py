@@ -12,6 +12,7 @@ from typing import Any
 
 from state_models.dossier import DossierFacts
 from state_models.dossier_data import CHOICES
+from state_models.funders import validate_funders
 from state_models.validators import ValidationError, normalise_event_data
 
 # Event -> (required fields, optional fields).
@@ -26,7 +27,8 @@ EVENT_FIELDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "exit": (("exit_date", "reason"), ("reason_code",)),
     "settle": (("settlement_date", "amount_paid"), ()),
     "cancel": (("reason",), ()),
-    "reengineer": (("reason", "corrections"), ()),
+    # A correction of data already sent: named fields, or the action's funders, or both.
+    "reengineer": (("reason",), ("corrections", "funders")),
 }
 
 DATE_FIELDS = frozenset(
@@ -67,6 +69,8 @@ CORRECTABLE_FIELDS = frozenset(
 def _other_field(name: str, value: Any) -> Any:
     if name == "corrections":
         return _validate_corrections(value)
+    if name == "funders":
+        return [{"code": code, "share": share} for code, share in validate_funders(value)]
     if not isinstance(value, str):
         raise ValidationError(name, "texte attendu")
     if name in CHOICES and value.strip() not in CHOICES[name]:
@@ -90,6 +94,8 @@ def validate_event_data(event: str, data: dict[str, Any], facts: DossierFacts) -
     or raise ValidationError naming the field and the reason."""
     clean = normalise_event_data(event, data, EVENT_FIELDS, DATE_FIELDS, AMOUNT_FIELDS,
                                  _other_field)
+    if event == "reengineer" and not {"corrections", "funders"} & set(clean):
+        raise ValidationError("corrections", "au moins une correction (ou les financeurs) est attendue")
     if event == "resume":
         _not_before(
             date.fromisoformat(clean["resume_date"]),

@@ -8,8 +8,10 @@ plus what only the Region's side knows: users, roles, tokens, the audit journal.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import (
+    JSON,
     Column,
     DateTime,
     ForeignKey,
@@ -143,11 +145,17 @@ class Dossier(Base):
     certification_code: Mapped[str | None] = mapped_column(String(32))
     purchase_mode: Mapped[str] = mapped_column(String(32))
     price: Mapped[str | None] = mapped_column(String(32))
+    # The action's funders: [{"code": LHÉO financer code, "share": "60.00"}] (not personal data).
+    funders: Mapped[list[dict[str, str]] | None] = mapped_column(JSON)
     # Lifecycle projection (the workflow is the source of truth).
     state: Mapped[str] = mapped_column(String(16), index=True, default="created")
     agora_dossier_id: Mapped[str | None] = mapped_column(String(64))
     entry_date: Mapped[str | None] = mapped_column(String(10), index=True)
     registration_fault: Mapped[str | None] = mapped_column(Text)
+    # The situation at entry and the exit's reason code as declared to AGORA (codes of
+    # state_models/dossier_data.py), so that the page shows them without asking the workflow.
+    entry_situation: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    exit_reason_code: Mapped[str | None] = mapped_column(String(32))
     # Number of history entries the projection reflects: an older view never overwrites a newer one.
     last_seq: Mapped[int] = mapped_column(Integer, default=0)
     manager: Mapped[str | None] = mapped_column(String(64))

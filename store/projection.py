@@ -64,6 +64,7 @@ def _action_columns(action: TrainingAction) -> dict[str, Any]:
         "certification_code": action.certification_code,
         "purchase_mode": action.purchase_mode,
         "price": action.price,
+        "funders": [{"code": f.code, "share": f.share} for f in action.funders],
     }
 
 
@@ -92,6 +93,11 @@ CORRECTED_ACTION_FIELDS = ("title", "duration_hours", "start_date", "end_date",
                            "certification_code", "price")
 
 
+def _funders_text(funders: list[tuple[str, str]]) -> str | None:
+    """Funders as a correction's before or after value: "2 : 60.00 % ; 3 : 40.00 %"."""
+    return " ; ".join(f"{code} : {share} %" for code, share in funders) or None
+
+
 def record_corrections(session: Session, fields: PersonFields, step: DossierStep) -> None:
     """Before the corrected values replace the row's: each value that changes, before and
     after, under the step's timeline entry; the person's own values sealed under their key
@@ -107,6 +113,8 @@ def record_corrections(session: Session, fields: PersonFields, step: DossierStep
              for name in CORRECTED_PERSON_FIELDS]
     pairs += [(name, getattr(row, name), getattr(step.dossier.action, name), False)
               for name in CORRECTED_ACTION_FIELDS]
+    pairs.append(("funders", _funders_text([(f["code"], f["share"]) for f in row.funders or []]),
+                  _funders_text([(f.code, f.share) for f in step.dossier.action.funders]), False))
     for name, before, after, personal in pairs:
         if (before or None) != (after or None) and str(before) != str(after):
             where = (step.dossier_id, step.entry.seq, name)
@@ -147,6 +155,8 @@ def record_step(session: Session, step: DossierStep) -> bool:
         .where(Dossier.id == step.dossier_id, Dossier.last_seq <= seq)
         .values(state=facts.state, agora_dossier_id=facts.agora_dossier_id,
                 entry_date=facts.entry_date, registration_fault=facts.registration_fault,
+                entry_situation=dict(facts.entry_situation),
+                exit_reason_code=facts.exit_reason_code,
                 last_seq=seq, updated_at=utcnow())
     )
     return True

@@ -30,6 +30,10 @@ psycopg = pytest.importorskip("psycopg", reason="the psycopg driver is not insta
 # concurrent requests.
 from tests.fixtures_api import api  # noqa: F401
 from tests.test_api import *
+from tests.test_funders import (  # noqa: F401  (the dossier's JSON columns)
+    test_a_correction_of_the_funders_reaches_agora_and_the_store,
+    test_the_page_shows_funders_entry_and_exit_from_the_store_without_the_workflow,
+)
 from tests.test_idempotency import (  # noqa: F401
     test_a_form_submitted_twice_is_one_event,
     test_concurrent_creations_with_one_key_make_one_dossier,

@@ -35,7 +35,7 @@ with workflow.unsafe.imports_passed_through():
         DossierView,
         EventRequest,
         HistoryEntry,
-        with_corrections,
+        corrected_by,
     )
     from contracts.market import SIGNAL_DOSSIER_CHANGED, DossierReport
     from contracts.market import workflow_id_for as market_workflow_id
@@ -184,8 +184,7 @@ class DossierWorkflow:
             if request.event == "reengineer":
                 # Once AGORA acknowledges, the row and this workflow's copy carry the
                 # corrected values (later calls send them).
-                plan = replace(plan, corrected=with_corrections(self._input,
-                                                                request.data["corrections"]))
+                plan = replace(plan, corrected=corrected_by(self._input, request.data))
             ids = Ids(plan.request_id, self._facts.agora_dossier_id,
                       payment_id_for(self._input.dossier_id, request.event_id, self._facts.payments),
                       self._input.person.nir, self._input.person.birth_name)
@@ -283,7 +282,7 @@ class DossierWorkflow:
             self._write(DossierStep(self._input.dossier_id, self._facts, entry))
             await self._state_changed()
             return self.view()
-        self._input = with_corrections(self._input, request.data["corrections"])
+        self._input = corrected_by(self._input, request.data)
         await self._register()
         if self._facts.registration_refused:
             raise ApplicationError(

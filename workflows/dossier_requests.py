@@ -20,6 +20,7 @@ with workflow.unsafe.imports_passed_through():
         DeclarePayment,
         EnterTraining,
         ExitTraining,
+        Funder,
         ReengineerDossier,
         Request,
         SettleAction,
@@ -86,7 +87,10 @@ EVENT_CALLS: dict[str, tuple[Callable[..., Any], type, Build]] = {
     "reengineer": (AgoraActivities.reengineer_dossier, ReengineerDossierCall,
                    lambda i, d: ReengineerDossier(i.request_id, i.agora_dossier_id, d["reason"],
                                                   [Correction(element_name(c["name"]), c["value"])
-                                                   for c in d["corrections"]])),
+                                                   for c in d.get("corrections", [])],
+                                                  [Funder(f["code"], f["share"])
+                                                   for f in d["funders"]]
+                                                  if "funders" in d else None)),
 }
 
 

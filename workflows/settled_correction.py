@@ -17,7 +17,7 @@ with workflow.unsafe.imports_passed_through():
     from contracts.dossier import (
         DossierView,
         SettledCorrection,
-        with_corrections,
+        corrected_by,
     )
     from contracts.dossier import workflow_id_for as dossier_workflow_id
     from contracts.projection import OutcomePlan
@@ -40,13 +40,15 @@ class SettledCorrectionWorkflow:
     async def run(self, correction: SettledCorrection) -> DossierView:
         dossier, request = correction.dossier, correction.request
         facts = DossierFacts(state=SETTLED, agora_dossier_id=correction.agora_dossier_id,
-                             entry_date=correction.entry_date)
+                             entry_date=correction.entry_date,
+                             entry_situation=dict(correction.entry_situation),
+                             exit_reason_code=correction.exit_reason_code)
         # The dossier's own request id scheme: a resend of the same event is one effect at AGORA.
         request_id = request_id_for(dossier_workflow_id(dossier.dossier_id), correction.seq,
                                     request.event_id)
         plan = OutcomePlan(dossier.dossier_id, correction.seq, EVENT, request.acting_user,
                            request_id, current=facts, acknowledged=facts,
-                           corrected=with_corrections(dossier, request.data["corrections"]))
+                           corrected=corrected_by(dossier, request.data))
         ids = Ids(request_id, correction.agora_dossier_id, "", dossier.person.nir,
                   dossier.person.birth_name)
         activity, call = call_for(EVENT, ids, request.data, request.acting_user, plan)

@@ -29,7 +29,7 @@ from agora.simulator.store import Store
 from agora.simulator.vi_verifier import Claims, ViVerifier
 
 XML_MEDIA_TYPE = "text/xml; charset=utf-8"
-_LISTS = frozenset({"corrections"})  # repeated request elements (maxOccurs="unbounded")
+_LISTS = frozenset({"corrections", "financeurs"})  # repeated request elements (maxOccurs="unbounded")
 # No blank-text removal: whitespace inside the signed assertion is part of its digest.
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True)
 

@@ -164,13 +164,15 @@ _STATUSES = {"EN_COURS": ops.STATUS_ENTERED, "TERMINE": ops.STATUS_EXITED,
              "ABANDON": ops.STATUS_EXITED, "ANNULE": ops.STATUS_CANCELLED}
 
 
-def _register(store: Store, agora_id: str, dossier: dict[str, str]) -> None:
+def _register(store: Store, agora_id: str, dossier: dict[str, Any]) -> None:
     """The loaded dossier as AGORA holds it, as if registered by the live operations."""
     person = {"nir": dossier["nir"], "nomNaissance": dossier["nomNaissance"],
               "prenoms": dossier["prenoms"], "dateNaissance": dossier["dateNaissance"],
               "sexe": dossier["sexe"]}
     action = {"siretOrganisme": dossier["siret"], "idAction": dossier["codeAction"],
-              "dateDebut": dossier.get("dateDebutSession") or dossier["dateEntree"]}
+              "dateDebut": dossier.get("dateDebutSession") or dossier["dateEntree"],
+              "financeurs": [{"codeFinanceur": code, "part": share}
+                             for code, share in dossier[files.FUNDER]]}
     store.add_person(dossier["nir"], dossier["nomNaissance"])
     store.insert_dossier(agora_id, dossier["nir"], dossier["siret"], dossier["codeAction"],
                          _STATUSES.get(dossier.get("statut", ""), ops.STATUS_EXITED),

@@ -23,6 +23,7 @@ from agora import messages
 from agora import operations as ops
 from agora.simulator.faults import SoapFault
 from agora.simulator.store import Store
+from state_models.funders import FUNDERS, OBSOLETE, WHOLE
 
 # Child order of the XSD complex types (answers must follow it).
 TITULAIRE_ORDER = (
@@ -45,6 +46,7 @@ ACTION_ORDER = (
     "dateFin",
     "modeAchat",
     "prix",
+    "financeurs",
 )
 DOSSIER_DATES = (
     "dateValidation",
@@ -176,6 +178,26 @@ def _dossier_view(dossier: dict[str, Any]) -> dict[str, Any]:
     return view
 
 
+def _check_funders(operation: str, funders: list[dict[str, Any]]) -> None:
+    """AGORA's rules on the action's funders (codes already XSD-valid): at least one, not the
+    obsolete code, no code twice, shares summing to exactly 100 %."""
+    if not funders:
+        raise SoapFault(ops.FAULT_INVALID_FUNDERS,
+                        f"{operation} : l'action de formation doit avoir au moins un financeur.")
+    codes = [f["codeFinanceur"] for f in funders]
+    if OBSOLETE in codes:
+        raise SoapFault(ops.FAULT_INVALID_FUNDERS, f"{operation} : le code financeur {OBSOLETE} "
+                        f"({FUNDERS[OBSOLETE]}) n'est pas accepté pour un nouveau dossier.")
+    twice = sorted({code for code in codes if codes.count(code) > 1})
+    if twice:
+        raise SoapFault(ops.FAULT_INVALID_FUNDERS,
+                        f"{operation} : financeur présent deux fois ({', '.join(twice)}).")
+    total = sum((Decimal(f["part"]) for f in funders), Decimal(0))
+    if total != WHOLE:
+        raise SoapFault(ops.FAULT_INVALID_FUNDERS, f"{operation} : la somme des parts des "
+                        f"financeurs doit faire 100 % (elle fait {total} %).")
+
+
 # -------------------------------------------------------------------- writes
 Handler = Callable[[Store, dict[str, Any], bool], Outcome]
 
@@ -186,6 +208,7 @@ def find_or_create(store: Store, f: dict[str, Any], check_identifiers: bool) -> 
     _check_nir(nir, check_identifiers)
     if check_identifiers and not siret_ok(siret):
         raise SoapFault(ops.FAULT_INVALID_DATA, "SIRET invalide (clé de Luhn).")
+    _check_funders("RechercherOuCreerDossier", action.get("financeurs", []))
     _check_person(store, nir, person["nomNaissance"])
     existing = store.find_dossier(nir, siret, action["idAction"])
     known_region_id = existing["data"].get("idDossierRegion") if existing else None
@@ -347,9 +370,14 @@ def reengineer(store: Store, f: dict[str, Any], _: bool) -> Outcome:
             data[name] = value
         else:
             raise SoapFault(ops.FAULT_INVALID_DATA, f"Correction inconnue : {name}.")
+    funders = f.get("financeurs")
+    if funders is not None:
+        _check_funders("ReingenierieDossier", funders)
+        data["actionFormation"]["financeurs"] = funders
     store.update_dossier(dossier["id"], dossier["status"], dossier["status_operation"], data)
     ack = _ack(
-        dossier["id"], dossier["status"], f"{len(corrections)} correction(s) enregistrée(s)."
+        dossier["id"], dossier["status"], f"{len(corrections)} correction(s) enregistrée(s)"
+        + (", financeurs remplacés." if funders is not None else ".")
     )
     store.record_effect(f["idRequete"], "ReingenierieDossier", dossier["id"], ack)
     return Outcome(ack, "applied", dossier["id"])

@@ -8,11 +8,13 @@ from api.dossiers.schemas import (
     DossierDetail,
     DossierStateOut,
     DossierSummary,
+    FunderOut,
     PersonOut,
     TimelineEntryOut,
 )
 from contracts.dossier import DossierView
 from state_models.dossier import events_when_closed
+from state_models.funders import label
 from state_models.validators import mask_nir, mask_nirs
 from store.models import Dossier
 from store.person_fields import PersonFields
@@ -52,7 +54,9 @@ def detail_of(row: Dossier, view: DossierView | None, fields: PersonFields) -> D
         action=ActionOut(siret=row.siret, action_id=row.action_id, title=row.title,
                          duration_hours=row.duration_hours, start_date=row.start_date,
                          end_date=row.end_date, certification_code=row.certification_code,
-                         purchase_mode=row.purchase_mode, price=row.price),
+                         purchase_mode=row.purchase_mode, price=row.price,
+                         funders=[FunderOut(code=f["code"], label=label(f["code"]),
+                                            share=f["share"]) for f in row.funders or []]),
         timeline=[TimelineEntryOut(seq=t.seq, event=t.event, at=t.at, acting_user=t.acting_user,
                                    operation=t.operation, outcome=t.outcome, state_after=t.state_after,
                                    ack_id=t.ack_id, fault_code=t.fault_code, message=t.message,
@@ -61,8 +65,9 @@ def detail_of(row: Dossier, view: DossierView | None, fields: PersonFields) -> D
         link_waits=view.link_waits if view else [],
         emails=view.emails if view else [],
         restricted=view.restricted if view else "",
-        entry_situation=view.entry_situation if view else {},
-        exit_reason_code=view.exit_reason_code if view else None,
+        # Written by the AGORA activity with the step: shown even when the workflow is not asked.
+        entry_situation=dict(row.entry_situation or {}),
+        exit_reason_code=row.exit_reason_code,
     )
 
 

@@ -41,6 +41,15 @@ class PersonIn(_Strict):
     phone: Annotated[str, StringConstraints(strip_whitespace=True, max_length=32)] | None = None
 
 
+class FunderIn(_Strict):
+    code: Annotated[str | int, Field(description="Code financeur LHÉO (dict-financeurs), "
+                                                 "par exemple 2 Conseil régional, 3 FSE",
+                                     examples=["2"])]
+    share: Annotated[str | float, Field(description="Part en pourcentage, 2 décimales au plus ; "
+                                                    "les parts font 100 au total",
+                                        examples=["60.00"])]
+
+
 class ActionIn(_Strict):
     siret: Annotated[str, Field(max_length=32, description="SIRET de l'organisme, 14 chiffres")]
     action_id: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
@@ -51,6 +60,9 @@ class ActionIn(_Strict):
     certification_code: Annotated[str, StringConstraints(strip_whitespace=True, max_length=32)] | None = None
     purchase_mode: Literal["MARCHE_PUBLIC", "SUBVENTION", "AIDE_INDIVIDUELLE"] = "MARCHE_PUBLIC"
     price: Amount | None = None
+    funders: Annotated[list[FunderIn], Field(
+        max_length=21, description="Financeurs de l'action et leurs parts ; absent : la Région "
+                                   "(code 2) à 100 %")] | None = None
 
 
 class DossierCreate(_Strict):
@@ -92,6 +104,9 @@ class EventData(_Strict):
     settlement_date: IsoDate | None = None
     amount_paid: Amount | None = None
     corrections: Annotated[list[CorrectionIn], Field(max_length=20)] | None = None
+    funders: Annotated[list[FunderIn], Field(
+        max_length=21, description="Réingénierie : tous les financeurs de l'action et leurs "
+                                   "parts, qui remplacent les précédents")] | None = None
 
 
 # --- answers ------------------------------------------------------------------------
@@ -139,6 +154,12 @@ class PersonOut(BaseModel):
     phone: str | None
 
 
+class FunderOut(BaseModel):
+    code: str = Field(description="Code financeur LHÉO (dict-financeurs)")
+    label: str = Field(description="Libellé LHÉO du financeur")
+    share: str = Field(description="Part en pourcentage, 2 décimales")
+
+
 class ActionOut(BaseModel):
     siret: str
     action_id: str
@@ -149,6 +170,8 @@ class ActionOut(BaseModel):
     certification_code: str | None
     purchase_mode: str
     price: str | None
+    funders: list[FunderOut] = Field(default_factory=list,
+                                     description="Financeurs de l'action et leurs parts")
 
 
 class CorrectionOut(BaseModel):
@@ -210,8 +233,10 @@ class DossierDetail(BaseModel):
     restricted: str = Field("", description="Why the person's data are restricted (GDPR art. 18, "
                                             "a data-subject request): no event until lifted")
     entry_situation: dict[str, str] = Field(
-        default_factory=dict, description="The situation at entry declared to AGORA (codes)")
-    exit_reason_code: str | None = Field(None, description="The exit's reason code")
+        default_factory=dict, description="The situation at entry declared to AGORA (codes), "
+                                          "from the stored dossier")
+    exit_reason_code: str | None = Field(None, description="The exit's reason code, from the "
+                                                           "stored dossier")
 
 
 class NirOut(BaseModel):

@@ -12,7 +12,7 @@ from typing import Any
 from temporalio.client import WorkflowQueryFailedError, WorkflowQueryRejectedError
 from temporalio.service import RPCError
 
-from agora.messages import Person, TrainingAction
+from agora.messages import Funder, Person, TrainingAction, region_funders
 from api.context import AppContext, TemporalUnreachable
 from api.dossiers.schemas import DossierCreate
 from api.errors import InvalidFields, Refused
@@ -28,6 +28,7 @@ from contracts.dossier import (
 )
 from contracts.subject_request import RESTRICTED
 from state_models.dossier import events_when_closed
+from state_models.funders import validate_funders
 from state_models.validators import (
     ValidationError,
     validate_amount,
@@ -71,6 +72,10 @@ def check_create(payload: DossierCreate) -> tuple[Person, TrainingAction]:
     price = check(("action", "price"), validate_amount, a.price, "price") if a.price is not None else None
     if start and end:
         check(("action", "end_date"), validate_date_order, start, end, "start_date", "end_date")
+    funders = region_funders()  # the Region's own programme, unless the payload names them
+    if a.funders is not None:
+        clean = check(("action", "funders"), validate_funders, [f.model_dump() for f in a.funders])
+        funders = [Funder(code, share) for code, share in clean or []]
     if nir and nir[0] in "12" and nir[0] != p.sex:
         errors.append((("body", "person", "sex"), "Le sexe ne correspond pas au premier chiffre du NIR."))
     if errors:
@@ -81,7 +86,8 @@ def check_create(payload: DossierCreate) -> tuple[Person, TrainingAction]:
     action = TrainingAction(siret=siret, action_id=a.action_id, title=a.title,
                             duration_hours=a.duration_hours, start_date=start.isoformat(),
                             end_date=end.isoformat(), certification_code=a.certification_code or None,
-                            purchase_mode=a.purchase_mode, price=str(price) if price else None)
+                            purchase_mode=a.purchase_mode, price=str(price) if price else None,
+                            funders=funders)
     return person, action
 
 
@@ -227,7 +233,8 @@ def _settled_correction(ctx: AppContext, dossier_id: str,
         action = TrainingAction(siret=row.siret, action_id=row.action_id, title=row.title,
                                 duration_hours=row.duration_hours, start_date=row.start_date,
                                 end_date=row.end_date, certification_code=row.certification_code,
-                                purchase_mode=row.purchase_mode, price=row.price)
+                                purchase_mode=row.purchase_mode, price=row.price,
+                                funders=[Funder(f["code"], f["share"]) for f in row.funders or []])
         history = [HistoryEntry(seq=t.seq, event=t.event, at=t.at, acting_user=t.acting_user,
                                 operation=t.operation, request_id=t.request_id,
                                 outcome=t.outcome, state_after=t.state_after, ack_id=t.ack_id,
@@ -237,7 +244,8 @@ def _settled_correction(ctx: AppContext, dossier_id: str,
         dossier = DossierInput(dossier_id=row.id, person=person, action=action,
                                acting_user=row.manager, retry=ctx.retry, link=ctx.link)
         return SettledCorrection(dossier, row.agora_dossier_id, row.entry_date, seq, request,
-                                 history)
+                                 history, entry_situation=dict(row.entry_situation or {}),
+                                 exit_reason_code=row.exit_reason_code)
 
 
 async def load_dossier(ctx: AppContext, dossier_id: str) -> tuple[Dossier, DossierView | None]:

@@ -28,6 +28,7 @@ from contracts.agora_reads import AgoraReadAnswer
 from contracts.dossier import workflow_id_for
 from state_models.dossier import EVENTS, STATES
 from state_models.dossier_events import EVENT_FIELDS
+from state_models.funders import REGION
 from store.models import User
 from store.queries import DossierFilter, get_dossier, list_dossiers, record_unmasking
 
@@ -35,6 +36,9 @@ router = APIRouter(include_in_schema=False)
 PERSON_FIELDS = ("nir", "birth_name", "usage_name", "first_names", "birth_date", "sex", "email", "phone")
 ACTION_FIELDS = ("siret", "action_id", "title", "duration_hours", "start_date", "end_date",
                  "certification_code", "purchase_mode", "price")
+# The creation form's repeated funder rows (a select and a share each): LHÉO allows any
+# mix, but an action rarely has more than a handful of funders.
+FUNDER_ROWS = 5
 
 
 @router.get("/dossiers")
@@ -65,8 +69,10 @@ async def dossiers(request: Request) -> Response:
 @guarded
 async def new_dossier_page(request: Request) -> Response:
     user = signed_in_user(request, "dossiers:write")
-    return render(request, "dossier_new.html", user=user, values={"purchase_mode": "MARCHE_PUBLIC"},
-                   errors={})
+    # A new dossier of the Region's programme: the Region at 100 % until the manager says more.
+    values = {"purchase_mode": "MARCHE_PUBLIC", "funder_code_1": REGION, "funder_share_1": "100"}
+    return render(request, "dossier_new.html", user=user, values=values, errors={},
+                  funder_rows=FUNDER_ROWS)
 
 
 def _create_payload(form: dict[str, str]) -> dict[str, Any]:
@@ -74,7 +80,17 @@ def _create_payload(form: dict[str, str]) -> dict[str, Any]:
         return {n: form.get(n, "") for n in names if form.get(n, "").strip() != "" or n in ("nir", "siret")}
 
     market = {n: form[n].strip() for n in ("market_id", "session_id") if form.get(n, "").strip()}
-    return {"person": section(PERSON_FIELDS), "action": section(ACTION_FIELDS), **market}
+    action = {**section(ACTION_FIELDS), "funders": _funder_rows(form)}
+    return {"person": section(PERSON_FIELDS), "action": action, **market}
+
+
+def _funder_rows(form: dict[str, str]) -> list[dict[str, str]]:
+    """The form's funder rows (a select and a share each). Rows left blank are not funders;
+    a half-filled row is sent, so that the rules name what it lacks."""
+    rows = [{"code": form.get(f"funder_code_{i}", "").strip(),
+             "share": form.get(f"funder_share_{i}", "").strip()}
+            for i in range(1, FUNDER_ROWS + 1)]
+    return [row for row in rows if row["code"] or row["share"]]
 
 
 @router.post("/dossiers/nouveau")
@@ -91,7 +107,8 @@ async def new_dossier(request: Request) -> Response:
     dossier_id, errors = await submit_creation(request, form, create)
     if dossier_id:
         return RedirectResponse(f"/dossiers/{quote(dossier_id)}?fait=create", status_code=303)
-    return render(request, "dossier_new.html", 422, user=user, values=form, errors=errors)
+    return render(request, "dossier_new.html", 422, user=user, values=form, errors=errors,
+                  funder_rows=FUNDER_ROWS)
 
 
 async def render_dossier_page(request: Request, user: User, dossier_id: str, status_code: int = 200,
@@ -106,7 +123,7 @@ async def render_dossier_page(request: Request, user: User, dossier_id: str, sta
     workflow_id = workflow_id_for(dossier_id)
     show_agora = bool(values.pop("show_agora", False)) or request.query_params.get("agora") == "1"
     can_write = may(user, "dossiers:write")
-    return render(request, "dossier.html", status_code, user=user, d=detail,
+    return render(request, "dossier.html", status_code, user=user, d=detail, funder_rows=FUNDER_ROWS,
                   workflow_id=workflow_id,
                   temporal_web=f"{ctx.settings.temporal_web_url}/namespaces/"
                                f"{quote(ctx.settings.temporal_namespace)}/workflows/"
@@ -166,9 +183,16 @@ async def unmask(request: Request, dossier_id: str) -> Response:
 def _event_data(event: str, form: dict[str, str]) -> dict[str, Any]:
     required, optional = EVENT_FIELDS.get(event, ((), ()))
     data: dict[str, Any] = {}
+    funders = _funder_rows(form) if "funders" in optional else []
     for name in required + optional:
-        if name == "corrections":
-            data[name] = [{"name": form.get("correction_name", ""), "value": form.get("correction_value", "")}]
+        if name == "funders":
+            if funders:
+                data[name] = funders
+        elif name == "corrections":
+            # A re-engineering of the funders alone leaves the named correction blank.
+            if form.get("correction_value", "").strip() or not funders:
+                data[name] = [{"name": form.get("correction_name", ""),
+                               "value": form.get("correction_value", "")}]
         elif form.get(name, "").strip():
             data[name] = form[name].strip()
     return data

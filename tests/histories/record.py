@@ -35,7 +35,7 @@ os.environ["AGORA_FLOW_MAINTENANCE_WINDOWS"] = ""
 
 import devstack
 import worker as agora_worker
-from agora.messages import Person, TrainingAction
+from agora.messages import Funder, Person, TrainingAction
 from agora.pki import ensure_dev_pki
 from agora.simulator.config import SimulatorConfig
 from backfill.sample import write_sample
@@ -291,6 +291,21 @@ class Recorder:
             "reason": "erreur de saisie du nom",
             "corrections": [{"name": "birth_name", "value": right}]}))
         await self.save("dossier-reengineered", "registration refused, then corrected",
+                        self.handle(dossier_workflow_id(d.dossier_id)))
+
+    async def dossier_cofunded(self) -> None:
+        """A dossier funded by the Region (60 %) and the ESF (40 %), validated, then its
+        funders replaced by a re-engineering (Region 50 %, France Travail 50 %)."""
+        action = dataclasses.replace(ACTION, action_id="AF-REPLAY-COFUNDED",
+                                     funders=[Funder("2", "60.00"), Funder("3", "40.00")])
+        d = dossier("D-REPLAY-COFUNDED", 3, action=action)
+        await create_dossier(self.client, d, TASK_QUEUE)
+        validate, *_ = LIFECYCLE
+        await send_event(self.client, d.dossier_id, event(*validate))
+        await send_event(self.client, d.dossier_id, event("reengineer", {
+            "reason": "cofinancement France Travail",
+            "funders": [{"code": "2", "share": "50.00"}, {"code": "4", "share": "50.00"}]}))
+        await self.save("dossier-cofunded", "two funders, replaced by a re-engineering",
                         self.handle(dossier_workflow_id(d.dossier_id)))
 
     async def market_continued_as_new(self) -> None:
@@ -646,6 +661,7 @@ class Recorder:
 
 
 SCENARIOS = ("backfill_campaign", "dossier_lifecycle", "dossier_escalated", "dossier_reengineered",
+             "dossier_cofunded",
              "market_continued_as_new", "incident_escalated", "incident_holds_its_traces",
              "link_cut_off_and_reconnected", "incident_service_convention",
              "incident_late_notification", "orphan_place_reconciled", "trace_maintenance",
