@@ -9,7 +9,12 @@ so that a busy machine weighs on both alike:
    activity thread — connections opened, client and simulator CPU per call;
 3. the simulator's cache of verified identity vectors: on against off — CPU per request;
 4. the identity vector in the envelope: what the WS-Security plugin costs per call, against
-   the whole call, and what copying a parsed assertion would save over parsing it.
+   the whole call, and what copying a parsed assertion would save over parsing it;
+5. the trace of each call (issue 13): the exchange recorded in the trace log — sealed under
+   the dossier's person key, hash-chained, committed in a transaction of its own — against
+   no trace; client CPU per call, SQLite's work included (it runs in the calling thread). An
+   upper bound of what tracing costs a worker: there the trace shares the transaction that
+   projects the call's outcome.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import copy
 import dataclasses
 import logging
 import statistics
+import tempfile
 import time
 import timeit
 from collections.abc import Callable
@@ -34,10 +40,13 @@ from agora.identity_vector import IdentityVectorFactory
 from agora.pki import ensure_dev_pki, load_signing_identity
 from agora.simulator.app import Simulator
 from agora.simulator.config import SimulatorConfig
+from agora.tracing import ExchangeContext
 from agora.wsse import add_security_header
-from bench.dossiers import person
+from bench.dossiers import AGORA_CALLS_PER_LIFECYCLE, person
 from bench.harness import ProcessMeter, Stack
+from contracts.dossier import workflow_id_for
 from settings import Settings
+from store.traces import TraceStore
 
 ROUNDS = 7
 CALLS_PER_ROUND = 60
@@ -52,7 +61,8 @@ def run() -> list[str]:
         settings = stack.settings
         simulator = stack.meter("simulator")
         assert simulator is not None
-        lines = [_session_lever(settings), *_pool_lever(settings, simulator)]
+        lines = [_session_lever(settings), *_pool_lever(settings, simulator),
+                 _trace_lever(settings)]
     lines.append(_vi_cache_lever(settings))
     lines.append(_envelope_lever(settings))
     return lines
@@ -85,6 +95,36 @@ def _session_lever(settings: Settings) -> str:
     return (f"client CPU per call, one at a time: requests defaults {before * 1e3:.2f} ms, "
             f"session built once {after * 1e3:.2f} ms: ratio {after / before:.2f} "
             f"(median of {ROUNDS} interleaved rounds of {CALLS_PER_ROUND})")
+
+
+def _trace_lever(settings: Settings) -> str:
+    with tempfile.TemporaryDirectory() as folder:
+        traces = TraceStore(dataclasses.replace(
+            settings, database_url=f"sqlite:///{folder}/traces.sqlite3"))
+        variants = {"untraced": AgoraClient(settings, session=build_session(settings)),
+                    "traced": AgoraClient(settings, session=build_session(settings),
+                                          traces=traces)}
+        # A dossier's eight calls go to one person's key, bound when its workflow started.
+        dossiers = [f"BENCH-TRACE-{serial // AGORA_CALLS_PER_LIFECYCLE}"
+                    for serial in range(ROUNDS * CALLS_PER_ROUND)]
+        for dossier_id in set(dossiers):
+            traces.person_keys.for_workflow(workflow_id_for(dossier_id))
+        for client in variants.values():
+            client.send(_check(0), "agent.bench")  # warm: connection, VI, trace log
+        samples: dict[str, list[float]] = {name: [] for name in variants}
+        for round_ in range(ROUNDS):
+            for name, client in variants.items():
+                started = time.thread_time()
+                for serial in range(round_ * CALLS_PER_ROUND, (round_ + 1) * CALLS_PER_ROUND):
+                    client.send(_check(serial), "agent.bench",
+                                ExchangeContext(dossier_id=dossiers[serial]))
+                samples[name].append((time.thread_time() - started) / CALLS_PER_ROUND)
+    untraced, traced = (statistics.median(v) for v in samples.values())
+    return (f"client CPU per call, one at a time: untraced {untraced * 1e3:.2f} ms, traced "
+            f"{traced * 1e3:.2f} ms: the trace costs {(traced - untraced) * 1e3:.2f} ms per "
+            f"call, {(traced - untraced) * 1e3 * AGORA_CALLS_PER_LIFECYCLE:.1f} ms per lifecycle "
+            f"of {AGORA_CALLS_PER_LIFECYCLE} calls (median of {ROUNDS} interleaved rounds of "
+            f"{CALLS_PER_ROUND}; its own transaction: an upper bound)")
 
 
 def _pool_lever(settings: Settings, simulator: ProcessMeter) -> list[str]:
