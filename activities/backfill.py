@@ -128,16 +128,11 @@ class BackfillActivities:
 
     @activity.defn(name="BackfillCollectResolution")
     def collect_resolution(self, step: CampaignStep) -> Resolution:
-        from agora.backfill_files import BatchFileError, records_in
+        from agora.backfill_files import records_in
 
-        files = self._files(step.campaign_id)
-        answer = self._answer(step.name)
-        fresh = not files.answered(step.name)
-        try:
-            counts = files.apply_resolution(answer, step.digest)
-        except BatchFileError as error:
-            raise ApplicationError(f"Réponse illisible pour {step.name} : {error}",
-                                   type=UNREADABLE, non_retryable=True) from None
+        files, _, counts, fresh = self._apply_answer(
+            step, lambda files, answer: files.apply_resolution(answer, step.digest),
+            "Réponse illisible")
         if fresh and counts["refused_code"]:
             metrics.backfill_rows(metrics.NIR_RESOLUTION, "refused",
                                   records_in(files.request_bytes(step.name)))
@@ -169,16 +164,11 @@ class BackfillActivities:
 
     @activity.defn(name="BackfillCollectAcknowledgement")
     def collect_acknowledgement(self, step: CampaignStep) -> Acknowledged:
-        from agora.backfill_files import BatchFileError, digest, records_in
+        from agora.backfill_files import digest, records_in
 
-        answer = self._answer(step.name)
-        files = self._files(step.campaign_id)
-        fresh = not files.answered(step.name)
-        try:
-            counts = files.apply_acknowledgement(answer, step.digest)
-        except BatchFileError as error:
-            raise ApplicationError(f"Accusé de réception illisible pour {step.name} : {error}",
-                                   type=UNREADABLE, non_retryable=True) from None
+        files, answer, counts, fresh = self._apply_answer(
+            step, lambda files, answer: files.apply_acknowledgement(answer, step.digest),
+            "Accusé de réception illisible")
         if fresh:
             # As the campaign counts them: a row the answer does not accept is rejected, every
             # row of a chunk refused whole is refused.
@@ -240,6 +230,24 @@ class BackfillActivities:
         except ChannelError as error:
             raise ApplicationError(str(error), type="FileChannelError",
                                    non_retryable=not error.retryable) from None
+
+    def _apply_answer(self, step: CampaignStep,
+                      apply: Callable[[CampaignFiles, bytes], dict[str, Any]], unreadable: str
+                      ) -> tuple[CampaignFiles, bytes, dict[str, Any], bool]:
+        """The campaign's files, AGORA's answer to ``step``'s file, its counts once applied,
+        and whether this attempt applied it first (a retry of an answer already applied
+        counts no rows again); an answer that cannot be read fails the campaign's step."""
+        from agora.backfill_files import BatchFileError
+
+        files = self._files(step.campaign_id)
+        answer = self._answer(step.name)
+        fresh = not files.answered(step.name)
+        try:
+            counts = apply(files, answer)
+        except BatchFileError as error:
+            raise ApplicationError(f"{unreadable} pour {step.name} : {error}",
+                                   type=UNREADABLE, non_retryable=True) from None
+        return files, answer, counts, fresh
 
     def _answer(self, name: str) -> bytes:
         from agora.file_channel import ChannelError
