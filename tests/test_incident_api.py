@@ -482,6 +482,63 @@ async def test_files_attached_in_the_ui_and_the_api_leave_as_mime_attachments_na
         assert closed.status_code == 409
 
 
+async def test_the_incident_page_forms_act_and_say_why_not(stack: Stack) -> None:
+    ticket = f"INC-{uuid.uuid4().hex[:6]}"
+    async with stack.api.client("operateur") as http:
+        assert (await http.post("/api/incidents", json={
+            "impact": "few_users", "urgency": "medium", "ticket": ticket,
+            "description": "Lenteurs sur ValiderDossier."})).status_code == 201
+    async with signed_in(stack, "operateur") as browser:
+        page = await browser.get(f"/incidents/{ticket}")
+        csrf = page.text.split('name="csrf" value="')[1].split('"')[0]
+        base = f"/incidents/{ticket}"
+
+        expired = await browser.post(f"{base}/requalification", data={
+            "csrf": "perime", "impact": "all_users", "urgency": "high"})
+        assert expired.status_code == 400 and "Formulaire expiré." in expired.text
+        empty = await browser.post(f"{base}/requalification", data={"csrf": csrf, "impact": ""})
+        assert empty.status_code == 422 and "Choisissez l&#39;impact et l&#39;urgence." in empty.text
+        unknown = await browser.post(f"{base}/requalification", data={
+            "csrf": csrf, "impact": "la_moitie", "urgency": "high"})
+        assert unknown.status_code == 422 and "valeur inconnue" in unknown.text
+        raised = await browser.post(f"{base}/requalification", data={
+            "csrf": csrf, "impact": "all_users", "urgency": "high", "note": "tout échoue"})
+        assert (raised.status_code, raised.headers["location"]) == (303, f"{base}?fait=requalification")
+
+        no_file = await browser.post(f"{base}/pieces-jointes", data={"csrf": csrf})
+        assert no_file.status_code == 422 and "Choisissez un fichier." in no_file.text
+        program = await browser.post(f"{base}/pieces-jointes", data={"csrf": csrf},
+                                     files={"file": ("outil.png", b"MZ\x90\x00", "image/png")})
+        assert program.status_code == 422
+        attached = await browser.post(f"{base}/pieces-jointes", data={"csrf": csrf},
+                                      files={"file": ("journal.log", b"09:12 HTTP 503\n", "text/plain")})
+        assert (attached.status_code, attached.headers["location"]) == (303, f"{base}?fait=piece")
+
+        undated = await browser.post(f"{base}/appel", data={
+            "csrf": csrf, "caller": "Paul Leca", "callee": "support CPF", "called_at": "hier",
+            "summary": "x"})
+        assert undated.status_code == 422 and "Indiquez qui a appelé qui" in undated.text
+        await asyncio.sleep(1.1)  # the form's instant is to the second, after the detection
+        phoned = await browser.post(f"{base}/appel", data={
+            "csrf": csrf, "caller": "Paul Leca", "callee": "support CPF",
+            "called_at": datetime.now(PARIS).strftime("%Y-%m-%dT%H:%M:%S"), "summary": "Prévenue."})
+        assert (phoned.status_code, phoned.headers["location"]) == (303, f"{base}?fait=appel")
+
+        misspelt = await browser.post(f"{base}/resoudre", data={"csrf": csrf})
+        assert misspelt.status_code == 422 and "action inconnue" in misspelt.text
+        resolved = await browser.post(f"{base}/resolve", data={"csrf": csrf, "note": "rétabli"})
+        assert (resolved.status_code, resolved.headers["location"]) == (303, f"{base}?fait=resolve")
+        late = await browser.post(f"{base}/pieces-jointes", data={"csrf": csrf},
+                                  files={"file": ("autre.log", b"x\n", "text/plain")})
+        assert late.status_code == 409
+
+    async with stack.api.client("operateur") as http:
+        view = (await http.get(f"/api/incidents/{ticket}")).json()
+    kinds = [f["kind"] for f in view["history"]]
+    assert {"reclassified", "attachment", "phone_call", "resolve"} <= set(kinds)
+    assert [f["filename"] for f in view["files"]] == ["journal.log"]
+
+
 async def test_the_service_report_names_an_incident_in_json_csv_pdf_and_its_page(stack: Stack) -> None:
     year, month = datetime.now(UTC).year, datetime.now(UTC).month
     async with stack.api.client("operateur") as http:

@@ -8,6 +8,7 @@ auditors read; every signed-in user sees the link's status.
 from __future__ import annotations
 
 import base64
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Literal
@@ -17,6 +18,7 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Depends, File, HTTPException, Path, Request, UploadFile, status
 from fastapi.responses import RedirectResponse, Response
 from pydantic import BaseModel, Field, StringConstraints, field_validator
+from starlette.datastructures import FormData
 from starlette.datastructures import UploadFile as StarletteUpload
 
 from api.auth import check_csrf, context, may, requires
@@ -611,61 +613,68 @@ async def _incident_page(request: Request, user: User, ticket: str,
                    done=request.query_params.get("fait"))
 
 
+async def _on_incident(request: Request, ticket: str, done: str,
+                       act: Callable[[User, FormData], Awaitable[object]],
+                       invalid: str | None = None) -> Response:
+    """An incident page's form: its user may write incidents and the form is the page's own
+    (CSRF); ``act`` runs, then back to the page saying what was done (``?fait=done``) — or the
+    page with why not: ``invalid`` (422) when ``act`` raises ValueError, or the refusal."""
+    user = signed_in_user(request, "incidents:write")
+    form = await request.form()
+    if not check_csrf(request, str(form.get("csrf", ""))):
+        return await _incident_page(request, user, ticket, _Outcome("Formulaire expiré.", 400))
+    try:
+        await act(user, form)
+    except ValueError:
+        if invalid is None:
+            raise
+        return await _incident_page(request, user, ticket, _Outcome(invalid, 422))
+    except LinkRefused as refused:
+        return await _incident_page(request, user, ticket, _Outcome.refused(refused))
+    return RedirectResponse(f"/incidents/{quote(ticket)}?fait={quote(done)}", status_code=303)
+
+
+def _text(form: FormData, name: str) -> str:
+    return str(form.get(name, ""))
+
+
 @pages.post("/incidents/{ticket}/requalification")
 @guarded
 async def reclassify_page(request: Request, ticket: str) -> Response:
-    user = signed_in_user(request, "incidents:write")
-    form = await read_form(request)
-    if not check_csrf(request, form.get("csrf", "")):
-        return await _incident_page(request, user, ticket, _Outcome("Formulaire expiré.", 400))
-    try:
-        change = ReclassificationIn(impact=form.get("impact", ""), urgency=form.get("urgency", ""),
-                                    note=form.get("note", "").strip()[:2000])
+    async def reclassify(user: User, form: FormData) -> None:
+        change = ReclassificationIn(impact=_text(form, "impact"), urgency=_text(form, "urgency"),
+                                    note=_text(form, "note").strip()[:2000])
         await _reclassify(context(request), user, ticket, change)
-    except ValueError:
-        return await _incident_page(request, user, ticket,
-                                    _Outcome("Choisissez l'impact et l'urgence.", 422))
-    except LinkRefused as refused:
-        return await _incident_page(request, user, ticket, _Outcome.refused(refused))
-    return RedirectResponse(f"/incidents/{quote(ticket)}?fait=requalification", status_code=303)
+
+    return await _on_incident(request, ticket, "requalification", reclassify,
+                              invalid="Choisissez l'impact et l'urgence.")
 
 
 @pages.post("/incidents/{ticket}/pieces-jointes")
 @guarded
 async def attach_page(request: Request, ticket: str) -> Response:
-    user = signed_in_user(request, "incidents:write")
-    form = await request.form()
-    if not check_csrf(request, str(form.get("csrf", ""))):
-        return await _incident_page(request, user, ticket, _Outcome("Formulaire expiré.", 400))
-    upload = form.get("file")
-    if not isinstance(upload, StarletteUpload) or not upload.filename:
-        return await _incident_page(request, user, ticket, _Outcome("Choisissez un fichier.", 422))
-    try:
+    async def attach(user: User, form: FormData) -> None:
+        upload = form.get("file")
+        if not isinstance(upload, StarletteUpload) or not upload.filename:
+            raise ValueError("no file")
         await _attach(context(request), user, ticket, upload)
-    except LinkRefused as refused:
-        return await _incident_page(request, user, ticket, _Outcome.refused(refused))
-    return RedirectResponse(f"/incidents/{quote(ticket)}?fait=piece", status_code=303)
+
+    return await _on_incident(request, ticket, "piece", attach, invalid="Choisissez un fichier.")
 
 
 @pages.post("/incidents/{ticket}/appel")
 @guarded
 async def phone_call_page(request: Request, ticket: str) -> Response:
-    user = signed_in_user(request, "incidents:write")
-    form = await read_form(request)
-    if not check_csrf(request, form.get("csrf", "")):
-        return await _incident_page(request, user, ticket, _Outcome("Formulaire expiré.", 400))
-    try:
-        called = datetime.fromisoformat(form.get("called_at", "").strip())
-        call = PhoneCallIn(caller=form.get("caller", ""), callee=form.get("callee", ""),
+    async def phone_call(user: User, form: FormData) -> None:
+        called = datetime.fromisoformat(_text(form, "called_at").strip())
+        call = PhoneCallIn(caller=_text(form, "caller"), callee=_text(form, "callee"),
                            called_at=called if called.tzinfo else called.replace(tzinfo=PARIS),
-                           summary=form.get("summary", ""))
+                           summary=_text(form, "summary"))
         await _phone_call(context(request), user, ticket, call)
-    except ValueError:
-        return await _incident_page(request, user, ticket, _Outcome(
-            "Indiquez qui a appelé qui, quand (AAAA-MM-JJTHH:MM) et ce qui a été dit.", 422))
-    except LinkRefused as refused:
-        return await _incident_page(request, user, ticket, _Outcome.refused(refused))
-    return RedirectResponse(f"/incidents/{quote(ticket)}?fait=appel", status_code=303)
+
+    return await _on_incident(
+        request, ticket, "appel", phone_call,
+        invalid="Indiquez qui a appelé qui, quand (AAAA-MM-JJTHH:MM) et ce qui a été dit.")
 
 
 @pages.get("/incidents/{ticket}")
@@ -677,13 +686,8 @@ async def incident_page(request: Request, ticket: str) -> Response:
 @pages.post("/incidents/{ticket}/{action}")
 @guarded
 async def act_page(request: Request, ticket: str, action: str) -> Response:
-    user = signed_in_user(request, "incidents:write")
-    form = await read_form(request)
-    if not check_csrf(request, form.get("csrf", "")):
-        return await _incident_page(request, user, ticket, _Outcome("Formulaire expiré.", 400))
-    try:
+    async def act(user: User, form: FormData) -> None:
         await link_commands.act_on_incident(await context(request).temporal(), ticket, action,
-                                            user.username, form.get("note", "").strip()[:2000])
-    except LinkRefused as refused:
-        return await _incident_page(request, user, ticket, _Outcome(refused.message, 409))
-    return RedirectResponse(f"/incidents/{quote(ticket)}?fait={quote(action)}", status_code=303)
+                                            user.username, _text(form, "note").strip()[:2000])
+
+    return await _on_incident(request, ticket, action, act)
