@@ -211,9 +211,18 @@ async def test_the_creation_form_offers_funder_selects_and_explains_a_refusal(
                   "funder_code_1": "2", "funder_share_1": "70", "funder_code_2": "3",
                   "funder_share_2": "20"}
         refused = await browser.post("/dossiers/nouveau", data=fields)
-    assert refused.status_code == 422
-    assert "La somme des parts des financeurs doit faire exactement 100 %" in refused.text
-    assert 'id="e-funders"' in refused.text
+        assert refused.status_code == 422
+        assert "La somme des parts des financeurs doit faire exactement 100 %" in refused.text
+        assert 'id="e-funders"' in refused.text
+        # Every row left blank: the Region at 100 %, as through the API without funders.
+        again = etree.HTML(refused.text)
+        blank = {**fields, "csrf": again.find(".//input[@name='csrf']").get("value"),
+                 "once": again.find(".//input[@name='once']").get("value"),
+                 "funder_code_1": "", "funder_share_1": "", "funder_code_2": "", "funder_share_2": ""}
+        created = await browser.post("/dossiers/nouveau", data=blank)
+        assert created.status_code == 303, created.text
+        page = (await browser.get(created.headers["location"])).text
+    assert "Collectivité territoriale - Conseil régional" in page and "100.00" in page
 
 
 # --- shown from the store -------------------------------------------------------------

@@ -80,7 +80,10 @@ def _create_payload(form: dict[str, str]) -> dict[str, Any]:
         return {n: form.get(n, "") for n in names if form.get(n, "").strip() != "" or n in ("nir", "siret")}
 
     market = {n: form[n].strip() for n in ("market_id", "session_id") if form.get(n, "").strip()}
-    action = {**section(ACTION_FIELDS), "funders": _funder_rows(form)}
+    action = section(ACTION_FIELDS)
+    funders = _funder_rows(form)
+    if funders:  # every row left blank: the Region at 100 %, as the API without funders
+        action["funders"] = funders
     return {"person": section(PERSON_FIELDS), "action": action, **market}
 
 
