@@ -129,8 +129,8 @@ async def test_a_worker_killed_mid_deposit_resumes_without_depositing_a_chunk_tw
         campaign = await campaigns.start_campaign(temporal_client, backfill_settings, export, **FAST)
         await _until(lambda: len(clean_file_channel.deposits()) >= 3, timeout=60)
         await campaigns.pause(temporal_client, campaign)
-        await asyncio.sleep(0.5)  # a deposit running when the pause came ends
-        before = len(clean_file_channel.deposits())
+        # A deposit running when the pause came ends, however loaded the machine.
+        before = await _steady(lambda: len(clean_file_channel.deposits()))
         # The next file is received, but its receipt answered late: the worker dies not
         # knowing whether the channel has it.
         clean_file_channel.inject("slow_deposit", count=1, delay_seconds=8)
@@ -191,6 +191,18 @@ async def test_cancel_stops_bringing_open_dossiers_to_life(
         view = await temporal_client.get_workflow_handle(
             dossier_workflow_id(f"REPRISE-{number}")).query(DossierWorkflow.view)
         assert view.state == "entered"
+
+
+async def _steady(count: Callable[[], int], quiet: float = 1.5, timeout: float = 30) -> int:
+    """``count()`` once it has not moved for ``quiet`` seconds."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    last, since = count(), asyncio.get_running_loop().time()
+    while asyncio.get_running_loop().time() - since < quiet:
+        assert asyncio.get_running_loop().time() < deadline, "the count never settled"
+        await asyncio.sleep(0.1)
+        if (now := count()) != last:
+            last, since = now, asyncio.get_running_loop().time()
+    return last
 
 
 async def _until_phase(client: Client, campaign: str, phase: str) -> None:
