@@ -200,6 +200,8 @@ async def test_the_dossier_page_shows_eligibility_before_validating_and_the_hold
         agora_id = simulator.dossiers()[0]["id"]
         found = await browser.get("/agora/recherche", params={"id": agora_id})
         assert found.status_code == 200 and dossier_id in found.text and "Créé" in found.text
+        # The action's funders as AGORA holds them: the Region's default at registration.
+        assert "Collectivité territoriale - Conseil régional (2) : 100.00 %" in found.text
         unknown = await browser.get("/agora/recherche", params={"id": "AG-INCONNU"})
         assert "agora:DossierInconnu" in unknown.text
     async with _ui_session(api, "operateur") as operator:

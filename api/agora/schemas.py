@@ -10,7 +10,9 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from agora.operations import BY_SOAP_NAME
+from api.dossiers.schemas import FunderOut
 from contracts.agora_reads import AgoraReadAnswer
+from state_models.funders import label
 from state_models.validators import mask_nir
 
 # AGORA's dossier statuses, in the words of the Region's staff.
@@ -57,6 +59,8 @@ class AgoraDossierOut(BaseModel):
     exit_date: str | None = None
     settlement_date: str | None = None
     amount_paid: str | None = None
+    funders: list[FunderOut] = Field(default_factory=list,
+                                     description="Financeurs de l'action selon AGORA")
 
 
 class HolderDossiersOut(Obtained):
@@ -122,7 +126,9 @@ def agora_dossier(d: dict[str, Any]) -> AgoraDossierOut:
         start_date=action.get("start_date"), end_date=action.get("end_date"),
         validation_date=d.get("validation_date"), entry_date=d.get("entry_date"),
         exit_date=d.get("exit_date"), settlement_date=d.get("settlement_date"),
-        amount_paid=d.get("amount_paid"))
+        amount_paid=d.get("amount_paid"),
+        funders=[FunderOut(code=str(f["code"]), label=label(str(f["code"])), share=str(f["share"]))
+                 for f in action.get("funders") or []])
 
 
 def holder_dossiers_of(answer: AgoraReadAnswer, from_cache: bool) -> HolderDossiersOut:
