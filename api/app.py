@@ -20,7 +20,12 @@ from api.context import AppContext, TemporalClientFactory
 from api.dossiers import api as dossiers_api
 from api.dossiers import ui as dossiers_ui
 from api.errors import InvalidFields, Refused
-from api.front_door import RETRY_AFTER_SECONDS, FrontDoor, masked_validation_errors
+from api.front_door import (
+    RETRY_AFTER_SECONDS,
+    FrontDoor,
+    masked_validation_errors,
+    too_large_page,
+)
 from api.idempotency import IdempotencyMiddleware
 from api.incidents import routes as incidents
 from api.markets import api as markets_api
@@ -122,7 +127,8 @@ def create_app(settings: Settings, temporal_client_factory: TemporalClientFactor
     # headers wrap everything else (see api/front_door.py).
     app.add_middleware(FrontDoor)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes,
-                       larger={backfill.UPLOAD_PATH: settings.backfill_upload_max_bytes})
+                       larger={backfill.UPLOAD_PATH: settings.backfill_upload_max_bytes},
+                       page=too_large_page)
     # Outermost of all: every answer (a 413 or a 503 included) is counted and carries the
     # request's id.
     app.add_middleware(Observed)

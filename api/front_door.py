@@ -95,7 +95,7 @@ async def _unavailable(scope: Scope, send: Send, code: str, message: str) -> Non
         body = json.dumps({"detail": {"code": code, "message": message}}, ensure_ascii=False).encode()
         content_type = b"application/json"
     else:
-        body = _PAGE.format(message=escape(message)).encode()
+        body = standalone_page("Service momentanément indisponible", message)
         content_type = b"text/html; charset=utf-8"
     await send({"type": "http.response.start", "status": 503, "headers": [
         (b"content-type", content_type), (b"content-length", str(len(body)).encode()),
@@ -105,12 +105,32 @@ async def _unavailable(scope: Scope, send: Send, code: str, message: str) -> Non
 
 # Standalone (no database, no template): it must render when both are out.
 _PAGE = """<!doctype html>
-<html lang="fr"><head><meta charset="utf-8"><title>Service indisponible — agora-flow</title>
+<html lang="fr"><head><meta charset="utf-8"><title>{title} — agora-flow</title>
 <link rel="stylesheet" href="/static/style.css"></head>
-<body><main><h1>Service momentanément indisponible</h1>
+<body><main><h1>{title}</h1>
 <p class="alert error" role="alert">{message}</p>
-<p><a href="/connexion">Page de connexion</a></p></main></body></html>
+<p><a href="{back}">{back_label}</a></p></main></body></html>
 """
+
+
+def standalone_page(title: str, message: str, back: str = "/connexion",
+                    back_label: str = "Page de connexion") -> bytes:
+    return _PAGE.format(title=escape(title), message=escape(message), back=escape(back),
+                        back_label=escape(back_label)).encode()
+
+
+def too_large_page(path: str, limit: int) -> bytes | None:
+    """A page's form refused for its size (BodyLimit): a page in French, never JSON shown in
+    a browser; the API's clients get JSON (None)."""
+    if path.startswith("/api/") or path == "/api":
+        return None
+    size = (f"{limit / (1024 * 1024):.0f} Mo" if limit >= 1024 * 1024 else f"{limit} octets")
+    return standalone_page("Envoi trop volumineux",
+                           f"Le formulaire envoyé dépasse la taille admise ({size} au plus) : "
+                           f"rien n'a été enregistré. Envoyez un fichier plus petit.",
+                           # The section the form belongs to (a POST target is no page).
+                           back="/" + path.strip("/").split("/", 1)[0],
+                           back_label="Revenir à la page")
 
 
 def masked_validation_errors(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:

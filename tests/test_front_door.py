@@ -288,6 +288,19 @@ async def test_a_body_over_the_limit_is_refused_before_being_read_or_authenticat
     assert small.status_code == 401  # under the limit: authentication decides
 
 
+async def test_a_page_form_over_the_limit_gets_a_page_in_french(offline: Offline) -> None:
+    status, body = await _raw_post(offline.base_url, "/reprise/controle", {
+        "content-type": "multipart/form-data; boundary=x",
+        "content-length": str(400 * 1024 * 1024)})
+    assert status == 413
+    page = body.decode()
+    assert page.startswith("<!doctype html>") and "Envoi trop volumineux" in page
+    assert "rien n&#x27;a été enregistré" in page and 'href="/reprise"' in page
+    api_status, api_body = await _raw_post(offline.base_url, "/api/dossiers", {
+        "content-type": "application/json", "content-length": str(2 * 1024 * 1024)})
+    assert api_status == 413 and b"BodyTooLarge" in api_body
+
+
 async def test_the_body_limit_is_configurable(tmp_path: Path) -> None:
     handle, (server, thread) = _serve(_settings(tmp_path, max_body_bytes=2048))
     try:
