@@ -96,16 +96,17 @@ def build_session(settings: Settings) -> requests.Session:
     return session
 
 
-def tls_of(settings: Settings, default_verify: bool | str = True
+def tls_of(settings: Settings, default_verify: bool | str = True, url: str | None = None
            ) -> tuple[bool | str, tuple[str, str] | None]:
-    """What the session checks the server's certificate against (False: nothing, a CA
-    bundle's path, or True for the system's store, or ``default_verify`` from
-    REQUESTS_CA_BUNDLE), and the client certificate it presents. In development, unless
-    configured, the dev CA and its client leaf (created if missing)."""
+    """What a connection to AGORA at ``url`` (default: the SOAP endpoint; the secure file
+    channel too) checks the server's certificate against (False: nothing, a CA bundle's path,
+    or True for the system's store, or ``default_verify`` from REQUESTS_CA_BUNDLE), and the
+    client certificate it presents. In development, unless configured, the dev CA and its
+    client leaf (created if missing)."""
     verify: bool | str = default_verify
     cert = ((settings.agora_client_cert, settings.agora_client_key)
             if settings.agora_client_cert and settings.agora_client_key else None)
-    if settings.development and settings.agora_url.startswith("https://") and not (
+    if settings.development and (url or settings.agora_url).startswith("https://") and not (
             settings.agora_ca_bundle and cert):
         dev = ensure_dev_client_cert(settings.pki_dir, settings.application_id)
         verify = str(dev.ca_cert)

@@ -1,9 +1,9 @@
 """The secure file channel to AGORA (the SFE/CFT of Convention art. 7): HTTPS with mutual TLS.
 
-Choice (issue 14): HTTPS upload and download authenticated by the Region's PKI client
-certificate — the same leaf that signs the identity vector — rather than SFTP: it needs no
-new dependency, reuses the PKI the convention already imposes, and the server's certificate
-is checked against the CA like any HTTPS endpoint. The protocol:
+Choice (issue 14): HTTPS upload and download authenticated by the Region's TLS client
+certificate — the one the SOAP client presents (``AGORA_CLIENT_CERT``/``KEY``), its server
+checked against the same CA bundle (``AGORA_CA_BUNDLE``) — rather than SFTP: it needs no new
+dependency and reuses the PKI the convention already imposes. The protocol:
 
     PUT  <base>/depot/<name>      a request file, header X-Empreinte-SHA256 (its digest)
                                   201 received, 200 already received with the same digest,
@@ -18,12 +18,11 @@ from __future__ import annotations
 
 import ssl
 from dataclasses import dataclass
-from pathlib import Path
 
 import httpx
 
 from agora.backfill_files import digest
-from agora.pki import ensure_dev_pki
+from agora.client import tls_of
 from settings import Settings
 
 DIGEST_HEADER = "X-Empreinte-SHA256"
@@ -40,22 +39,31 @@ class ChannelError(Exception):
 @dataclass(frozen=True)
 class ChannelConfig:
     base_url: str
-    ca_cert: Path
-    client_cert: Path
-    client_key: Path
+    # The server's certificate checked against: a CA bundle's path, True for the system's
+    # store, False for nothing (refused in production at start-up).
+    verify: bool | str
+    # The client certificate and key presented (the server requires one).
+    cert: tuple[str, str] | None
     timeout_seconds: float = 60.0
 
 
 def channel_config(settings: Settings) -> ChannelConfig:
-    """The channel at ``file_channel_url``, entered with the application's PKI leaf."""
-    pki = ensure_dev_pki(settings.pki_dir, settings.application_id)
-    return ChannelConfig(settings.file_channel_url, pki.ca_cert, pki.leaf_cert, pki.leaf_key)
+    """The channel at ``file_channel_url``, entered as the SOAP client enters AGORA."""
+    verify, cert = tls_of(settings, url=settings.file_channel_url)
+    return ChannelConfig(settings.file_channel_url, verify, cert)
 
 
 def tls_context(config: ChannelConfig) -> ssl.SSLContext:
     """Server checked against the CA (and its host name), client certificate presented."""
-    context = ssl.create_default_context(cafile=str(config.ca_cert))
-    context.load_cert_chain(str(config.client_cert), str(config.client_key))
+    if config.verify is False:
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    else:
+        context = ssl.create_default_context(
+            cafile=config.verify if isinstance(config.verify, str) else None)
+    if config.cert is not None:
+        context.load_cert_chain(*config.cert)
     return context
 
 

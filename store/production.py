@@ -52,6 +52,10 @@ def problems(settings: Settings, database: Database | None = None) -> list[Probl
         found.append(Problem(
             f"l'adresse d'AGORA n'est pas en HTTPS : {settings.agora_url}",
             f"the AGORA URL is not HTTPS: {settings.agora_url}"))
+    if not settings.file_channel_url.lower().startswith("https://"):
+        found.append(Problem(
+            f"le canal de fichiers d'AGORA n'est pas en HTTPS : {settings.file_channel_url}",
+            f"AGORA's file channel URL is not HTTPS: {settings.file_channel_url}"))
     if not settings.agora_tls_verify:
         found.append(Problem(
             "le certificat du serveur AGORA n'est pas vérifié (AGORA_FLOW_AGORA_TLS_VERIFY)",

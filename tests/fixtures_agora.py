@@ -233,8 +233,8 @@ class FileChannelHandle:
     def __init__(self, base_url: str, pki: PkiPaths, admin_token: str) -> None:
         self.base_url = base_url  # what AGORA_FLOW_FILE_CHANNEL_URL names
         self._http = httpx.Client(base_url=base_url.removesuffix("/sfe") + "/admin",
-                                  verify=tls_context(ChannelConfig(base_url, pki.ca_cert, pki.leaf_cert,
-                                                                   pki.leaf_key)),
+                                  verify=tls_context(ChannelConfig(
+                                      base_url, str(pki.ca_cert), (str(pki.leaf_cert), str(pki.leaf_key)))),
                                   headers={ADMIN_TOKEN_HEADER: admin_token}, timeout=10)
 
     def deposits(self) -> list[dict[str, Any]]:

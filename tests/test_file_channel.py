@@ -12,8 +12,9 @@ import httpx
 import pytest
 
 from agora import backfill_files as files
-from agora.file_channel import ChannelConfig, ChannelError, FileChannel
+from agora.file_channel import ChannelError, FileChannel, channel_config
 from agora.pki import PkiPaths
+from settings import Settings
 from state_models.backfill import LegacyRecord
 from state_models.validators import validate_nir
 from tests.fixtures_agora import FileChannelHandle, valid_nir, valid_siret
@@ -61,9 +62,10 @@ def test_a_record_without_its_nir_does_not_pass_the_schema() -> None:
 
 
 @pytest.fixture
-def channel(clean_file_channel: FileChannelHandle, dev_pki: PkiPaths) -> FileChannel:
-    client = FileChannel(ChannelConfig(clean_file_channel.base_url, dev_pki.ca_cert,
-                                       dev_pki.leaf_cert, dev_pki.leaf_key))
+def channel(clean_file_channel: FileChannelHandle, agora_settings: Settings) -> FileChannel:
+    # Entered as the worker enters it: the SOAP client's CA and TLS client certificate.
+    client = FileChannel(channel_config(dataclasses.replace(
+        agora_settings, file_channel_url=clean_file_channel.base_url)))
     yield client
     client.close()
 

@@ -72,13 +72,18 @@ def test_a_server_certificate_from_another_ca_is_refused(agora_settings: Setting
 
 def test_production_refuses_plain_http_or_unchecked_certificates(agora_settings: Settings) -> None:
     production = dataclasses.replace(agora_settings, env="production",
-                                     agora_url="https://agora.example.org/agora")
+                                     agora_url="https://agora.example.org/agora",
+                                     file_channel_url="https://sfe.agora.example.org/sfe")
 
     def englishes(settings: Settings) -> list[str]:
         return [p.english for p in problems(settings)]
-    assert not [e for e in englishes(production) if "AGORA URL" in e or "AGORA_TLS_VERIFY" in e]
+    assert not [e for e in englishes(production)
+                if "AGORA URL" in e or "file channel" in e or "AGORA_TLS_VERIFY" in e]
     plain = dataclasses.replace(production, agora_url="http://agora.example.org/agora")
     assert "the AGORA URL is not HTTPS: http://agora.example.org/agora" in englishes(plain)
+    plain_files = dataclasses.replace(production, file_channel_url="http://sfe.agora.example.org/sfe")
+    assert ("AGORA's file channel URL is not HTTPS: http://sfe.agora.example.org/sfe"
+            in englishes(plain_files))
     unchecked = dataclasses.replace(production, agora_tls_verify=False)
     assert tls_of(unchecked)[0] is False
     assert any("AGORA_TLS_VERIFY" in e for e in englishes(unchecked))
