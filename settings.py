@@ -17,8 +17,10 @@ PROFILE_KEYS = frozenset({
     "AGORA_URL", "AGORA_TIMEOUT_SECONDS", "AGORA_CA_BUNDLE", "AGORA_CLIENT_CERT",
     "AGORA_CLIENT_KEY", "AGORA_TLS_VERIFY", "PARTNER_ID", "APPLICATION_ID", "VI_AUDIENCE",
     "VI_RECIPIENT", "VI_AUTH_LEVEL", "VI_PAGM", "VI_SIGNATURE_ALGORITHM", "VI_MODE",
+    "VI_SIGNING_CERT", "VI_SIGNING_KEY", "REGION_CA_CERT",
 })
-_PROFILE_PATHS = frozenset({"AGORA_CA_BUNDLE", "AGORA_CLIENT_CERT", "AGORA_CLIENT_KEY"})
+_PROFILE_PATHS = frozenset({"AGORA_CA_BUNDLE", "AGORA_CLIENT_CERT", "AGORA_CLIENT_KEY",
+                            "VI_SIGNING_CERT", "VI_SIGNING_KEY", "REGION_CA_CERT"})
 
 
 @functools.cache
@@ -159,6 +161,13 @@ class Settings:
     )
     # "sign": we sign the VI ourselves; "gateway": plain SOAP to a GIP-MDS-style gateway that signs.
     vi_mode: str = field(default_factory=lambda: _env("VI_MODE", "sign"))
+    # The Region's certificate and key from its PKI (PEM paths) that sign the identity vector
+    # and the trace log's checkpoints, and the CA that issued it (checkpoints are verified
+    # against it). Unset: the development PKI under <data dir>/pki, created if missing —
+    # production refuses to start that way (agora-flow check-config).
+    vi_signing_cert: str = field(default_factory=lambda: _env("VI_SIGNING_CERT", ""))
+    vi_signing_key: str = field(default_factory=lambda: _env("VI_SIGNING_KEY", ""))
+    region_ca_cert: str = field(default_factory=lambda: _env("REGION_CA_CERT", ""))
 
     # API / UI
     api_host: str = field(default_factory=lambda: _env("API_HOST", "127.0.0.1"))

@@ -35,7 +35,7 @@ from requests.adapters import HTTPAdapter
 from agora import messages, operations, tracing, wsse
 from agora.errors import AgoraError, AgoraFault, AgoraUnavailable
 from agora.identity_vector import IdentityVectorFactory
-from agora.pki import ensure_dev_client_cert, ensure_dev_pki, load_signing_identity
+from agora.pki import ensure_dev_client_cert, load_signing_identity, region_pki
 from agora.tracing import Exchange, ExchangeContext, TraceSink
 from settings import Settings
 
@@ -159,9 +159,9 @@ class AgoraClient:
         plugins = []
         if settings.vi_mode == "sign":
             if vector_factory is None:
-                paths = ensure_dev_pki(settings.pki_dir, settings.application_id)
                 archive = (lambda v: traces.archive_vector(tracing.vector_facts(v))) if traces else None
-                vector_factory = IdentityVectorFactory(settings, load_signing_identity(paths),
+                vector_factory = IdentityVectorFactory(settings,
+                                                       load_signing_identity(region_pki(settings)),
                                                        on_signed=archive)
             plugins.append(wsse.IdentityVectorPlugin(vector_factory))
         # In gateway mode the GIP-MDS gateway adds and signs the VI: plain SOAP from here.

@@ -24,6 +24,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from settings import Settings
+
 CA_COMMON_NAME = "agora-flow test CA"
 _KEY_SIZE = 2048
 
@@ -189,7 +191,27 @@ def create_foreign_ca_leaf(directory: Path, common_name: str) -> PkiPaths:
     return paths
 
 
-def load_signing_identity(paths: PkiPaths) -> SigningIdentity:
+@dataclass(frozen=True)
+class RegionPki:
+    """The Region's signing certificate and key, and the CA that issued it (None: unknown)."""
+
+    leaf_cert: Path
+    leaf_key: Path
+    ca_cert: Path | None
+
+
+def region_pki(settings: Settings) -> RegionPki:
+    """As configured (``AGORA_FLOW_VI_SIGNING_CERT``/``_KEY``, ``AGORA_FLOW_REGION_CA_CERT``);
+    unset, the development PKI under ``<data dir>/pki``, created if missing — never in
+    production, which refuses to start without them (store/production.py)."""
+    if settings.vi_signing_cert and settings.vi_signing_key:
+        return RegionPki(Path(settings.vi_signing_cert), Path(settings.vi_signing_key),
+                         Path(settings.region_ca_cert) if settings.region_ca_cert else None)
+    dev = ensure_dev_pki(settings.pki_dir, settings.application_id)
+    return RegionPki(dev.leaf_cert, dev.leaf_key, dev.ca_cert)
+
+
+def load_signing_identity(paths: PkiPaths | RegionPki) -> SigningIdentity:
     cert_pem = paths.leaf_cert.read_bytes()
     cert = x509.load_pem_x509_certificate(cert_pem)
     return SigningIdentity(

@@ -56,6 +56,14 @@ def problems(settings: Settings, database: Database | None = None) -> list[Probl
         found.append(Problem(
             f"le canal de fichiers d'AGORA n'est pas en HTTPS : {settings.file_channel_url}",
             f"AGORA's file channel URL is not HTTPS: {settings.file_channel_url}"))
+    if not (settings.vi_signing_cert and settings.vi_signing_key):
+        found.append(Problem(
+            "le vecteur d'identification et les points de contrôle des traces seraient signés par "
+            "la PKI de développement : fournissez AGORA_FLOW_VI_SIGNING_CERT et "
+            "AGORA_FLOW_VI_SIGNING_KEY (le certificat de la Région et sa clé)",
+            "the identity vector and the trace checkpoints would be signed by the development "
+            "PKI: set AGORA_FLOW_VI_SIGNING_CERT and AGORA_FLOW_VI_SIGNING_KEY (the Region's "
+            "certificate and key)"))
     if not settings.agora_tls_verify:
         found.append(Problem(
             "le certificat du serveur AGORA n'est pas vérifié (AGORA_FLOW_AGORA_TLS_VERIFY)",

@@ -30,7 +30,7 @@ from sqlalchemy import and_, case, delete, func, not_, or_, select, update
 from sqlalchemy.exc import DatabaseError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
-from agora.pki import SigningIdentity, ensure_dev_pki, load_signing_identity
+from agora.pki import SigningIdentity, load_signing_identity, region_pki
 from agora.tracing import ERROR, UNAVAILABLE, Exchange, VectorFacts
 from contracts.dossier import workflow_id_for as dossier_workflow_id
 from crypto.codec import open_keys
@@ -132,7 +132,7 @@ def chain_digest(prev: str, seq: int, at: str, content: str) -> str:
 
 def region_identity(settings: Settings) -> SigningIdentity:
     """The Region's signing key (the one that signs identity vectors, agora/pki.py)."""
-    return load_signing_identity(ensure_dev_pki(settings.pki_dir, settings.application_id))
+    return load_signing_identity(region_pki(settings))
 
 
 def checkpoint_payload(cp: Checkpoint) -> bytes:
@@ -628,8 +628,9 @@ def _classify_break(session: Session, chain: str, row: Any, previous: Any, probl
 
 
 def trusted_ca(settings: Settings) -> x509.Certificate | None:
-    path = ensure_dev_pki(settings.pki_dir, settings.application_id).ca_cert
-    return x509.load_pem_x509_certificate(path.read_bytes()) if path.exists() else None
+    """The CA the checkpoints' certificates must come from; None if not configured."""
+    path = region_pki(settings).ca_cert
+    return x509.load_pem_x509_certificate(path.read_bytes()) if path and path.exists() else None
 
 
 _stores: dict[Settings, TraceStore] = {}

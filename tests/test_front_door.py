@@ -467,7 +467,9 @@ def test_refusals_mask_a_nir_they_quote() -> None:
 def _production(tmp: Path, **changes: Any) -> Settings:
     base = {"env": "production", "simulator_admin": False,
             "public_url": "https://agora-flow.region.example.fr",
-            "metrics_token": "jeton-de-collecte"}
+            "metrics_token": "jeton-de-collecte",
+            "vi_signing_cert": "/etc/agora-flow/region.cert.pem",
+            "vi_signing_key": "/etc/agora-flow/region.key.pem"}
     return dataclasses.replace(_settings(tmp), **{**base, **changes})
 
 
@@ -530,9 +532,12 @@ def test_check_config_lists_every_problem_in_french_and_english(
         main(["check-config"])
     out = capsys.readouterr().out
     assert exited.value.code == 1
-    assert "4 problème(s)" in out and "problem(s) for production" in out
+    assert "5 problème(s)" in out and "problem(s) for production" in out
     assert "pas en HTTPS" in out and "not HTTPS" in out
     assert "(/metrics) sont ouvertes à tous" in out
+    assert "signés par la PKI de développement" in out and "development PKI" in out
+    monkeypatch.setenv("AGORA_FLOW_VI_SIGNING_CERT", "/etc/agora-flow/region.cert.pem")
+    monkeypatch.setenv("AGORA_FLOW_VI_SIGNING_KEY", "/etc/agora-flow/region.key.pem")
     monkeypatch.setenv("AGORA_FLOW_PUBLIC_URL", "https://agora-flow.region.example.fr")
     monkeypatch.setenv("AGORA_FLOW_METRICS_ALLOWED_ADDRESSES", "10.1.0.0/16")
     monkeypatch.setenv("AGORA_FLOW_SIMULATOR_ADMIN", "false")

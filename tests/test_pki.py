@@ -1,3 +1,4 @@
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,10 @@ from agora.pki import (
     ensure_dev_pki,
     ensure_dev_server_cert,
     load_signing_identity,
+    region_pki,
 )
+from settings import Settings
+from store.traces import region_identity, trusted_ca
 
 
 def _cert(path: Path) -> x509.Certificate:
@@ -99,3 +103,20 @@ def test_the_client_certificate_is_for_client_authentication(tmp_path: Path) -> 
     assert common_name(cert) == "agora-flow"
     assert cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value == \
         x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH])
+
+
+def test_the_regions_signing_identity_comes_from_its_configured_pki(tmp_path: Path) -> None:
+    # The Region's own PKI (here another CA than the dev one): its certificate, key and CA
+    # configured, nothing is created in the data folder's pki/.
+    region = ensure_dev_pki(tmp_path / "region-pki", "CR-CORSE-AGORA")
+    settings = dataclasses.replace(
+        Settings(), data_dir=tmp_path / "data", vi_signing_cert=str(region.leaf_cert),
+        vi_signing_key=str(region.leaf_key), region_ca_cert=str(region.ca_cert))
+    assert load_signing_identity(region_pki(settings)).common_name == "CR-CORSE-AGORA"
+    assert trusted_ca(settings) == _cert(region.ca_cert)
+    assert region_identity(settings).cert_pem == region.leaf_cert.read_bytes()
+    assert not settings.pki_dir.exists()
+    # Unset: the development PKI, created under the data folder.
+    development = dataclasses.replace(Settings(), data_dir=tmp_path / "dev")
+    assert region_pki(development).leaf_cert.parent == development.pki_dir
+    assert trusted_ca(development) == _cert(development.pki_dir / "ca.cert.pem")
