@@ -10,11 +10,12 @@ the repeat carries the same Message-ID, so receivers can discard it.
 
 from __future__ import annotations
 
-import os
 import sqlite3
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
+
+from crypto.keyring import write_private
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS sent_mail (
@@ -45,8 +46,11 @@ class SentLog:
     def __init__(self, path: Path) -> None:
         self._path = path
         path.parent.mkdir(parents=True, exist_ok=True)
-        # Readable by its owner only: subjects and recipients name dossiers and people.
-        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+        if not path.exists():
+            # Readable by its owner only: subjects and recipients name dossiers and people.
+            # Linked into place, never opened and closed here: closing a descriptor of the
+            # file would drop the SQLite locks this process's other connections hold on it.
+            write_private(path, "", exclusive=True)
         with closing(self._connect()) as db, db:
             db.execute(_SCHEMA)
 

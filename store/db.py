@@ -14,6 +14,8 @@ from alembic.config import Config
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from crypto.keyring import write_private
+
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 
@@ -21,10 +23,18 @@ def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-            # Created readable by its owner only: it holds personal data. SQLite gives its
-            # WAL and shared-memory files the database file's permissions.
-            os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+            database = Path(path)
+            database.parent.mkdir(parents=True, exist_ok=True)
+            if not database.exists():
+                # Created readable by its owner only: it holds personal data. SQLite gives
+                # its WAL and shared-memory files the database file's permissions.
+                # Made under another name and linked into place, never by opening and
+                # closing the database file: closing any descriptor of a file drops every
+                # POSIX lock this process holds on it, SQLite's too, and another process
+                # closing its last connection then takes itself for the last one, deletes
+                # the WAL and leaves our open connections reading the deleted one ("file is
+                # not a database").
+                write_private(database, "", exclusive=True)
         # The API and the worker's activity threads write the same file: wait for locks.
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
 

@@ -27,7 +27,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 from lxml import etree
 from sqlalchemy import and_, case, delete, func, not_, or_, select, update
-from sqlalchemy.exc import DatabaseError, IntegrityError, OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from agora.pki import SigningIdentity, load_signing_identity, region_pki
@@ -230,13 +230,6 @@ class TraceStore:
             except (IntegrityError, OperationalError):
                 if attempt == _APPEND_RETRIES - 1:
                     raise
-            except DatabaseError:
-                # A pooled SQLite connection that lost its view of the file ("file is not a
-                # database", seen after other connections of the process came and went):
-                # dropped with its pool, the write is tried again on a fresh connection.
-                if attempt == _APPEND_RETRIES - 1:
-                    raise
-                self.database.engine.dispose()
         raise AssertionError("unreachable")
 
     @property

@@ -6,6 +6,9 @@ import concurrent.futures
 import email
 import email.policy
 import json
+import sqlite3
+import subprocess
+import sys
 import time
 from dataclasses import asdict, replace
 from datetime import UTC, datetime
@@ -377,3 +380,29 @@ def test_the_sent_mail_log_is_readable_by_its_owner_only(tmp_path: Path) -> None
     path = tmp_path / "mail" / "sent-mail.sqlite3"
     SentLog(path)
     assert path.stat().st_mode & 0o777 == 0o600
+
+
+# Another process writing the sent-mail log without waiting for locks.
+_WRITE_NOW = ("import sqlite3, sys\n"
+              "c = sqlite3.connect(sys.argv[1], timeout=0)\n"
+              "c.execute(\"INSERT INTO sent_mail VALUES ('k', 'm', 't', 'r', 's', 'i', 'sent', NULL)\")\n"
+              "c.commit()")
+
+
+def test_opening_the_sent_mail_log_keeps_the_locks_of_its_open_connections(tmp_path: Path) -> None:
+    # A request or an activity opening the log while another thread reads it must not
+    # drop that reader's lock: another process could then commit under its read.
+    from notifications.sent_log import SentLog
+
+    path = tmp_path / "sent-mail.sqlite3"
+    SentLog(path)
+    reader = sqlite3.connect(path)
+    try:
+        reader.execute("BEGIN")
+        reader.execute("SELECT count(*) FROM sent_mail").fetchone()
+        SentLog(path)
+        writer = subprocess.run([sys.executable, "-c", _WRITE_NOW, str(path)],
+                                check=False, capture_output=True, text=True, timeout=60)
+        assert writer.returncode != 0 and "database is locked" in writer.stderr, writer.stderr
+    finally:
+        reader.close()

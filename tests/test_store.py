@@ -21,7 +21,7 @@ from crypto.codec import open_keys
 from settings import Settings
 from state_models.dossier import DossierFacts
 from store.crypto import DataCipher, cipher_for
-from store.db import Database
+from store.db import Database, make_engine
 from store.models import Dossier, Person, Role, TimelineEntry
 from store.person_fields import person_fields_for
 from store.users import authenticate, create_user, issue_token, user_for_token
@@ -110,6 +110,43 @@ def test_the_sqlite_database_is_readable_by_its_owner_only(tmp_path: Path) -> No
     Database(f"sqlite:///{path}").dispose()
     assert path.stat().st_mode & 0o777 == 0o600
     assert all(p.stat().st_mode & 0o777 == 0o600 for p in path.parent.glob("store.sqlite3*"))
+
+
+# Another process's whole use of a database: open, read, close.
+_READ_AND_CLOSE = ("import sqlite3, sys\n"
+                   "c = sqlite3.connect(sys.argv[1]); c.execute('SELECT count(*) FROM t'); c.close()")
+
+
+def test_another_engine_on_the_file_keeps_the_locks_of_the_open_connections(tmp_path: Path) -> None:
+    # The worker's trace store holds pooled connections while its projection writer (or any
+    # later store of the process) makes its own engine on the same file; then another
+    # process (a CLI command, a second worker) opens and closes the database. Had the second
+    # engine dropped this process's SQLite locks, that process would take itself for the
+    # last user, delete the WAL, and the pooled connection would read the deleted one.
+    path = tmp_path / "shared.sqlite3"
+    url = f"sqlite:///{path}"
+    first = make_engine(url)
+    with first.begin() as connection:
+        connection.execute(text("CREATE TABLE t (x BLOB)"))
+        for _ in range(100):  # a WAL longer than what follows writes into a new one
+            connection.execute(text("INSERT INTO t VALUES (randomblob(3000))"))
+    held = first.connect()
+    held.execute(text("SELECT count(*) FROM t")).scalar()
+    held.rollback()
+    wal = path.with_name("shared.sqlite3-wal")
+    wal_before = wal.stat().st_ino
+    second = make_engine(url)
+    try:
+        subprocess.run([sys.executable, "-c", _READ_AND_CLOSE, str(path)], check=True, timeout=60)
+        for _ in range(20):
+            with second.begin() as connection:
+                connection.execute(text("INSERT INTO t VALUES (randomblob(3000))"))
+        assert held.execute(text("SELECT count(*) FROM t")).scalar() == 120
+        assert wal.stat().st_ino == wal_before  # the other process left it in place
+    finally:
+        held.close()
+        first.dispose()
+        second.dispose()
 
 
 def test_a_nir_copied_into_another_row_does_not_decrypt(database: Database,
