@@ -94,6 +94,8 @@ def progress_lines(progress: Any) -> list[str]:
         (f"  acceptées {progress.accepted}, rejetées par AGORA {progress.rejected}; "
          f"NIR trouvés {resolution.found}, inconnus {resolution.unknown}, "
          f"multiples {resolution.several}"),
+        *(f"  réponse d'AGORA en retard pour {f.name} (depuis {f.overdue_since})"
+          for f in progress.files if f.overdue_since and not f.answer),
     ]
 
 

@@ -51,6 +51,13 @@ class BackfillInput:
     # running activity within about this delay too).
     attempt_timeout_seconds: float = 300.0
     heartbeat_seconds: float = 10.0
+    # How long AGORA's answer to a deposited file may take before the campaign's contacts
+    # are told it is overdue (the campaign keeps looking for it), and who they are.
+    answer_overdue_seconds: float = 2 * 86400.0
+    overdue_to: list[str] = field(default_factory=list)
+    # The backfill page, named in that email, and the Region it is sent for.
+    page_url: str = ""
+    partner_name: str = ""
 
 
 @dataclass
@@ -82,6 +89,8 @@ class ExchangedFile:
     answer: str = ""  # "", TRAITE, REFUSE
     answer_digest: str = ""
     dossiers_started: int = 0  # a chunk's open dossiers brought to life
+    # When its answer became overdue (ISO instant; "" if it came in time).
+    overdue_since: str = ""
 
 
 @dataclass

@@ -40,6 +40,7 @@ EMAILS: tuple[str, ...] = (
     "crisis_meeting_reminder",
     "crisis_meeting_escalation",
     "region_notice",
+    "backfill_answer_overdue",
 )
 
 _DAYS = ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche")

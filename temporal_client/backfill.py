@@ -23,6 +23,7 @@ from contracts.backfill import (
     workflow_id_for,
 )
 from crypto.keyring import load_keyring
+from notifications.contacts import load_contacts
 from settings import Settings
 from temporal_client import EventRefused, completed_result
 from workflows.backfill import BackfillWorkflow
@@ -47,10 +48,15 @@ async def start_campaign(client: Client, settings: Settings, export: Path,
     """Hand the export in to the campaign's private folder and start its workflow."""
     campaign_id = campaign_id or new_campaign_id()
     campaign_files(settings, campaign_id).hand_in(export)
+    contacts = load_contacts()
+    # An overdue answer is told to the Region's AGORA contact and to whoever started it.
+    overdue_to = [contacts.region_contact.email, contacts.staff_email(acting_user)]
     request = BackfillInput(
         campaign_id=campaign_id, chunk_rows=settings.backfill_chunk_rows,
         starts_per_second=settings.backfill_starts_per_second,
-        dossier_task_queue=settings.task_queue, acting_user=acting_user)
+        dossier_task_queue=settings.task_queue, acting_user=acting_user,
+        overdue_to=list(dict.fromkeys(address for address in overdue_to if address)),
+        page_url=f"{settings.public_url.rstrip('/')}/reprise", partner_name=contacts.partner_name)
     for name, value in options.items():
         setattr(request, name, value)
     await client.start_workflow(BackfillWorkflow.run, request, id=workflow_id_for(campaign_id),

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import dataclasses
 import io
 import signal
 import stat
@@ -18,10 +19,12 @@ from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
+import worker as agora_worker
 from activities.backfill import ANSWER_NOT_YET, BackfillActivities
 from agora.backfill_files import digest
 from backfill.held import load_held
 from backfill.validate import validate_export
+from cli.backfill import progress_lines
 from contracts.backfill import (
     CANCELLED,
     DONE,
@@ -32,6 +35,7 @@ from contracts.backfill import (
 )
 from contracts.dossier import DossierInput, EventRequest
 from contracts.dossier import workflow_id_for as dossier_workflow_id
+from notifications.contacts import load_contacts
 from observability import metrics
 from settings import Settings
 from temporal_client import EventRefused
@@ -39,6 +43,7 @@ from temporal_client import backfill as campaigns
 from temporal_client.dossiers import send_event
 from tests.fixtures_agora import FileChannelHandle, SimulatorHandle
 from tests.fixtures_backfill import sample_export
+from tests.fixtures_smtp import SmtpServer
 from tests.test_worker_crash import _until, worker_process
 from workflows.dossier import DossierWorkflow
 
@@ -146,6 +151,47 @@ async def test_a_worker_killed_mid_deposit_resumes_without_depositing_a_chunk_tw
     assert [d for d in deposits if d["received"] != 1] == []  # none deposited twice
     assert result.rows_deposited == result.rows_acknowledged == result.rows_to_load
     assert result.accepted + result.rejected == result.rows_to_load
+
+
+@pytest.mark.usefixtures("clean_simulator")
+async def test_an_overdue_answer_is_shown_and_emailed_once_and_the_campaign_goes_on(
+        temporal_client: Client, backfill_settings: Settings, clean_file_channel: FileChannelHandle,
+        smtp_server: SmtpServer, tmp_path: Path) -> None:
+    settings = dataclasses.replace(backfill_settings, smtp_port=smtp_server.config.port)
+    export = sample_export(tmp_path, 60, seed=17)
+    # The first answer (the NIR resolution's) comes 4 s after its file, overdue after 1 s.
+    clean_file_channel.inject("late_answer", count=1, delay_seconds=4.0)
+    async with agora_worker.build_worker(temporal_client, settings):
+        campaign = await campaigns.start_campaign(
+            temporal_client, settings, export, acting_user="gestionnaire",
+            **{**FAST, "answer_overdue_seconds": 1.0})
+        overdue = await _progress_when(temporal_client, campaign, lambda p: any(
+            f.overdue_since and not f.answer for f in p.files))
+        [late] = [f for f in overdue.files if f.overdue_since]
+        assert any(f"réponse d'AGORA en retard pour {late.name}" in line
+                   for line in progress_lines(overdue))
+        result = await finished(temporal_client, campaign)
+    assert result.phase == DONE and late.kind == "resolution"
+    [kept] = [f for f in result.files if f.name == late.name]
+    assert kept.overdue_since == late.overdue_since and kept.answer == "TRAITE"
+    assert [f.name for f in result.files if f.overdue_since] == [late.name]  # the others in time
+    emails = await smtp_server.wait_for(lambda m: [x for x in m if campaign in x.subject])
+    [email_] = [m for m in emails if campaign in m.subject]  # once
+    contacts = load_contacts()
+    assert sorted(email_.envelope_to) == sorted([contacts.region_contact.email,
+                                                 contacts.staff_email("gestionnaire")])
+    assert late.name in email_.subject and late.name in email_.text
+    assert f"{settings.public_url}/reprise" in email_.text
+
+
+async def _progress_when(client: Client, campaign: str,
+                         condition: Callable[[BackfillProgress], bool]) -> BackfillProgress:
+    for _ in range(200):
+        progress = await campaigns.progress(client, campaign)
+        if condition(progress):
+            return progress
+        await asyncio.sleep(0.05)
+    raise AssertionError("the campaign's progress never got there")
 
 
 @pytest.mark.usefixtures("backfill_worker", "clean_simulator")

@@ -126,6 +126,11 @@ CONTEXTS = {
         "ends_at": "2026-12-09T09:00:00+00:00"}},
     "late_notification": {**PRIORITISED, "notification_due_at": "2026-12-07T10:12:00+00:00",
                           "cdc_support": asdict(CONTACTS.cdc_support)},
+    "backfill_answer_overdue": {"campaign_id": "REPRISE-20261207-AB12", "file": "LOT-0003.xml",
+                                "kind": "chunk", "rows": 1000, "waited_hours": 48.0,
+                                "overdue_since": "2026-12-09T09:00:00+00:00",
+                                "page_url": "https://agora-flow.region.example.fr/reprise",
+                                "partner_name": CONTACTS.partner_name},
 }
 
 

@@ -7,6 +7,10 @@
 5. the open dossiers AGORA accepted started as live DossierWorkflows, at a bounded rate;
 6. the final report written, the files with personal data deleted.
 
+An answer still missing ``answer_overdue_seconds`` after its file was deposited is marked
+overdue on the campaign's progress and emailed to the campaign's contacts, once per file;
+the campaign keeps looking for it.
+
 Pause, resume and cancel are updates; a paused campaign deposits no further chunk and
 starts no further dossier. A cancelled one still collects the answers to what it already
 deposited (those dossiers are at AGORA), then reports. Temporal Web shows its phase and
@@ -41,11 +45,16 @@ with workflow.unsafe.imports_passed_through():
         ExchangedFile,
         ReportRequest,
     )
+    from contracts.notify import EmailRequest
     from contracts.search_attributes import BACKFILL_PROGRESS, BACKFILL_STATE
+    from workflows.notify_call import send_email
 
 _RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30),
                      non_retryable_error_types=[UNREADABLE])
 _FINISHED = (REPORTING, DONE, CANCELLED)
+# The version that tells the campaign's contacts when an answer is overdue.
+OVERDUE_PATCH = "backfill-answer-overdue"
+ANSWER_OVERDUE = "backfill_answer_overdue"
 
 
 @workflow.defn
@@ -152,14 +161,37 @@ class BackfillWorkflow:
 
     async def _collect(self, activity: Any, file: ExchangedFile) -> Any:
         """AGORA's answer to ``file``, looked for again every ``answer_poll_seconds`` until
-        it comes (a late answer only delays the campaign)."""
+        it comes (a late answer only delays the campaign, and is told once overdue)."""
         poll = timedelta(seconds=self._request.answer_poll_seconds)
-        return await workflow.execute_activity_method(
+        answer = workflow.start_activity_method(
             activity, self._step(name=file.name, digest=file.digest),
             start_to_close_timeout=self._attempt,
             retry_policy=RetryPolicy(initial_interval=poll, backoff_coefficient=1.0,
                                      maximum_interval=poll, non_retryable_error_types=[UNREADABLE]),
             summary=f"réponse à {file.name}")
+        # Campaigns started before the overdue notice replay without its timer.
+        if workflow.patched(OVERDUE_PATCH):
+            try:
+                await workflow.wait_condition(
+                    answer.done, timeout=timedelta(seconds=self._request.answer_overdue_seconds),
+                    timeout_summary=f"réponse à {file.name} en retard ?")
+            except TimeoutError:
+                await self._overdue(file)
+        return await answer
+
+    async def _overdue(self, file: ExchangedFile) -> None:
+        file.overdue_since = workflow.now().isoformat()
+        self._publish()
+        request = self._request
+        if not request.overdue_to:
+            return
+        await send_email(EmailRequest(
+            template=ANSWER_OVERDUE, to=list(request.overdue_to),
+            idempotency_key=f"{workflow.info().workflow_id}:{ANSWER_OVERDUE}:{file.name}",
+            context={"campaign_id": request.campaign_id, "file": file.name, "kind": file.kind,
+                     "rows": file.rows, "overdue_since": file.overdue_since,
+                     "waited_hours": round(request.answer_overdue_seconds / 3600, 1),
+                     "page_url": request.page_url, "partner_name": request.partner_name}))
 
     async def _run(self, activity: Any, argument: Any, timeout: timedelta,
                    heartbeat: timedelta | None = None) -> Any:
