@@ -547,6 +547,23 @@ class Recorder:
         await self.save("dossier-backfilled", "an open dossier brought to life by the backfill",
                         self.handle(dossier_workflow_id(f"REPRISE-{started[0]}")))
 
+    async def backfill_answer_overdue(self) -> None:
+        """A campaign whose NIR-resolution answer comes after it was due: marked overdue and
+        emailed, then the campaign goes on to its end."""
+        export = self.settings.data_dir / "reprise-retard.csv"
+        write_sample(export, 30, seed=19)
+        self.file_channel.inject("late_answer", count=1, delay_seconds=2.0)
+        campaign = await start_campaign(
+            self.client, dataclasses.replace(self.settings, backfill_chunk_rows=20), export,
+            campaign_id="REPLAY-OVERDUE", acting_user="gestionnaire", answer_poll_seconds=0.2,
+            answer_overdue_seconds=0.5, starts_per_second=20.0)
+        handle = self.client.get_workflow_handle(backfill_workflow_id(campaign),
+                                                 result_type=BackfillProgress)
+        result = await handle.result()
+        assert [f.kind for f in result.files if f.overdue_since] == ["resolution"], result
+        await self.save("backfill-answer-overdue", "an answer overdue, emailed, then received",
+                        handle)
+
     async def trace_maintenance(self) -> None:
         """The daily checkpoint, then the retention purge (which signs one too)."""
         for name, job in (("trace-checkpoint", TraceMaintenance(purge=False)),
@@ -660,7 +677,7 @@ class Recorder:
             await self.save(name, scenario, self.handle(reads.workflow_id_for(identity)))
 
 
-SCENARIOS = ("backfill_campaign", "dossier_lifecycle", "dossier_escalated", "dossier_reengineered",
+SCENARIOS = ("backfill_campaign", "backfill_answer_overdue", "dossier_lifecycle", "dossier_escalated", "dossier_reengineered",
              "dossier_cofunded",
              "market_continued_as_new", "incident_escalated", "incident_holds_its_traces",
              "link_cut_off_and_reconnected", "incident_service_convention",
