@@ -46,13 +46,11 @@ from backfill.sealed import (
 from backfill.seen import SeenDossiers
 from crypto.keyring import Keyring
 from state_models.backfill import (
-    LayoutError,
     LegacyRecord,
     RowClass,
     already_held,
     classify,
     neutralise_cell,
-    read_header,
 )
 
 EXPORT_STEM = "export"
@@ -127,13 +125,7 @@ class CampaignFiles:
               SealedWriter(self.folder / "ready.sealed", self._keyring) as ready,
               SealedWriter(self.folder / "to_resolve.sealed", self._keyring) as to_resolve,
               SealedWriter(self.folder / "rows.sealed", self._keyring) as lines):
-            header = next(opened.rows, None)
-            if header is None:
-                raise UnreadableExport("La première feuille du classeur est vide.")
-            try:
-                layout = read_header(header[1])
-            except LayoutError as error:
-                raise UnreadableExport(str(error)) from None
+            layout = opened.layout()
             for line, cells in opened.rows:
                 if not any(cell.strip() for cell in cells):
                     continue

@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from state_models.backfill import Layout, LayoutError, read_header
+
 # Longer than any real row (19 columns), short enough that a file without line breaks
 # (a binary dump, a 2 GB single line) is refused before it fills the memory.
 MAX_LINE_BYTES = 1 << 20
@@ -63,6 +65,17 @@ class Export:
 
     def describe(self) -> str:
         return f"CSV, {self.encodings.label()}" if self.kind == "CSV" else "XLSX, 1re feuille"
+
+    def layout(self) -> Layout:
+        """The columns, read from the header row (taken from ``rows``); UnreadableExport when
+        there is none or it is not the legacy tool's."""
+        header = next(self.rows, None)
+        if header is None:
+            raise UnreadableExport("La première feuille du classeur est vide.")
+        try:
+            return read_header(header[1])
+        except LayoutError as error:
+            raise UnreadableExport(str(error)) from None
 
 
 @contextmanager

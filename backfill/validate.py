@@ -17,12 +17,10 @@ from backfill.held import HeldDossiers
 from backfill.reader import UnreadableExport, open_export
 from backfill.seen import DEFAULT_MEMORY_LIMIT, SeenDossiers
 from state_models.backfill import (
-    LayoutError,
     RowClass,
     already_held,
     classify,
     neutralise_cell,
-    read_header,
 )
 
 REPORT_HEADER = ("ligne", "num_dossier", "classe", "colonne", "motif")
@@ -76,13 +74,7 @@ def validate_export(path: Path, held: HeldDossiers, report: Path | None = None,
                                 "donnez-lui un autre nom.")
     summary = Summary()
     with open_export(path) as export, SeenDossiers(memory_limit) as seen:
-        header = next(export.rows, None)
-        if header is None:
-            raise UnreadableExport("La première feuille du classeur est vide.")
-        try:
-            layout = read_header(header[1])
-        except LayoutError as error:
-            raise UnreadableExport(str(error)) from None
+        layout = export.layout()
         with _report(report) as writer:
             for line, cells in export.rows:
                 if not any(cell.strip() for cell in cells):
