@@ -29,7 +29,7 @@ from api.agora.schemas import (
     holder_dossiers_of,
     rights_of,
 )
-from api.agora.service import consult, fields_for, holder_of
+from api.agora.service import consult, consult_holder, holder_of
 from api.auth import context, requires
 from api.context import AppContext
 from api.dossiers.schemas import ErrorOut
@@ -60,16 +60,14 @@ ANSWERS = {
 @router.get("/dossiers/{dossier_id}/agora/rights", response_model=RightsOut, responses=ANSWERS)
 async def rights(dossier_id: DossierId, user: Reader, ctx: Ctx) -> RightsOut:
     """The holder's training rights (operation 1: CPF and DIF hours)."""
-    consulted = await consult(ctx, user, reads.RIGHTS,
-                              fields_for(reads.RIGHTS, holder_of(ctx, dossier_id)), dossier_id)
+    consulted = await consult_holder(ctx, user, reads.RIGHTS, holder_of(ctx, dossier_id))
     return rights_of(consulted.answer, consulted.from_cache)
 
 
 @router.get("/dossiers/{dossier_id}/agora/balances", response_model=BalancesOut, responses=ANSWERS)
 async def balances(dossier_id: DossierId, user: Reader, ctx: Ctx) -> BalancesOut:
     """The holder's account balances (operation 12: CPF in euros, DIF in hours)."""
-    consulted = await consult(ctx, user, reads.BALANCES,
-                              fields_for(reads.BALANCES, holder_of(ctx, dossier_id)), dossier_id)
+    consulted = await consult_holder(ctx, user, reads.BALANCES, holder_of(ctx, dossier_id))
     return balances_of(consulted.answer, consulted.from_cache)
 
 
@@ -78,8 +76,7 @@ async def balances(dossier_id: DossierId, user: Reader, ctx: Ctx) -> BalancesOut
 async def eligibility(dossier_id: DossierId, user: Reader, ctx: Ctx) -> EligibilityOut:
     """Whether the holder is eligible for this dossier's training action (operation 13),
     and AGORA's reason."""
-    consulted = await consult(ctx, user, reads.ELIGIBILITY,
-                              fields_for(reads.ELIGIBILITY, holder_of(ctx, dossier_id)), dossier_id)
+    consulted = await consult_holder(ctx, user, reads.ELIGIBILITY, holder_of(ctx, dossier_id))
     return eligibility_of(consulted.answer, consulted.from_cache)
 
 
@@ -87,9 +84,7 @@ async def eligibility(dossier_id: DossierId, user: Reader, ctx: Ctx) -> Eligibil
             responses=ANSWERS)
 async def holder_dossiers(dossier_id: DossierId, user: Reader, ctx: Ctx) -> HolderDossiersOut:
     """Every AGORA dossier of the holder, whoever the funder (operation 2)."""
-    consulted = await consult(ctx, user, reads.HOLDER_DOSSIERS,
-                              fields_for(reads.HOLDER_DOSSIERS, holder_of(ctx, dossier_id)),
-                              dossier_id)
+    consulted = await consult_holder(ctx, user, reads.HOLDER_DOSSIERS, holder_of(ctx, dossier_id))
     return holder_dossiers_of(consulted.answer, consulted.from_cache)
 
 

@@ -86,6 +86,12 @@ async def consult(ctx: AppContext, user: User, operation: str, fields: dict[str,
     return Consulted(answer, False)
 
 
+async def consult_holder(ctx: AppContext, user: User, operation: str,
+                         holder: Holder) -> Consulted:
+    """A consultation about a dossier's holder: the operation's fields from the holder."""
+    return await consult(ctx, user, operation, fields_for(operation, holder), holder.dossier_id)
+
+
 def pending_message(pending: AgoraReadPending) -> str:
     """Why AGORA's answer is not there, in French."""
     held = [w for w in pending.waits if w.ended_at is None]
@@ -113,8 +119,7 @@ async def page_read(ctx: AppContext, user: User, operation: str, holder: Holder,
     """A page shows what it could get: a refusal or a silence of AGORA becomes a French
     sentence in its place, never an error page."""
     try:
-        consulted = await consult(ctx, user, operation, fields_for(operation, holder),
-                                  holder.dossier_id)
+        consulted = await consult_holder(ctx, user, operation, holder)
     except Refused as refused:
         prefix = f"AGORA a refusé (code {refused.code}) : " if refused.status == 502 else ""
         return PageRead(error=f"{prefix}{refused.message}")
